@@ -1,0 +1,23 @@
+using PatroniAgent.Policy;
+
+namespace PatroniAgent.AgentProtocol;
+
+/// <summary>Why an agent-send line could not be used.</summary>
+public enum AgentRequestError
+{
+    None,
+    UnknownMode,
+    UnknownParameter,
+    InvalidMaxLag,
+    LineTooLong,
+    InvalidCharacters,
+}
+
+/// <summary>What one check asks for: a mode and, for replica modes, the most lag it accepts.</summary>
+public readonly record struct AgentRequest(Mode Mode, long MaxLag, AgentRequestError Error)
+{
+    /// <summary>No max-lag given.</summary>
+    public const long NoMaxLag = -1;
+
+    public bool HasMaxLag => MaxLag >= 0;
+}

@@ -1,0 +1,108 @@
+using System.Text.Json;
+
+namespace PatroniAgent.Patroni;
+
+/// <summary>A Patroni answer the agent cannot use; the message is the reason HAProxy is shown.</summary>
+public sealed class PatroniAnswerException(string message) : Exception(message);
+
+/// <summary>Turns Patroni's REST answers into <see cref="NodeStatus"/>, rejecting what it cannot trust.</summary>
+public static class PatroniDecoder
+{
+    /// <summary>Decodes an answer of <c>GET /</c>. Lag is left unknown: it comes from <c>GET /cluster</c>.</summary>
+    /// <exception cref="PatroniAnswerException">The answer is not a usable Patroni status.</exception>
+    public static NodeStatus DecodeStatus(int httpStatus, ReadOnlySpan<byte> body, out string? memberName)
+    {
+        if (httpStatus is not (200 or 503))
+        {
+            throw new PatroniAnswerException($"patroni answered HTTP {httpStatus}");
+        }
+        var parsed = Deserialize(body, PatroniJsonContext.Default.StatusBody);
+        if (string.IsNullOrEmpty(parsed.State) || string.IsNullOrEmpty(parsed.Role))
+        {
+            throw new PatroniAnswerException("patroni answer has no state or role");
+        }
+        memberName = parsed.Patroni?.Name;
+        var role = ParseRole(parsed.Role);
+        return new NodeStatus
+        {
+            HttpStatus = httpStatus,
+            Role = role,
+            RoleName = parsed.Role,
+            State = parsed.State,
+            Timeline = parsed.Timeline,
+            LagBytes = role == PatroniRole.Primary ? 0 : null,
+            NoLoadBalance = IsTrue(parsed.Tags, "noloadbalance"),
+            Synchronous = parsed.SyncStandby == true || parsed.QuorumStandby == true,
+            Paused = parsed.Pause == true,
+        };
+    }
+
+    /// <summary>
+    /// Finds this member's replay lag in an answer of <c>GET /cluster</c>: by the member name when
+    /// Patroni gave one (4.x), else by the member whose <c>api_url</c> has the polled host and port.
+    /// </summary>
+    public static long? DecodeLag(ReadOnlySpan<byte> clusterBody, string? memberName, Uri patroniUrl)
+    {
+        var cluster = Deserialize(clusterBody, PatroniJsonContext.Default.ClusterBody);
+        foreach (var member in cluster.Members ?? [])
+        {
+            if (member is null || !IsSelf(member, memberName, patroniUrl))
+            {
+                continue;
+            }
+            return Bytes(member.ReplayLag) ?? Bytes(member.Lag);
+        }
+        return null;
+    }
+
+    public static PatroniRole ParseRole(string role) => role switch
+    {
+        "primary" or "master" => PatroniRole.Primary,
+        "replica" => PatroniRole.Replica,
+        "standby_leader" => PatroniRole.StandbyLeader,
+        _ => PatroniRole.Other,
+    };
+
+    private static T Deserialize<T>(ReadOnlySpan<byte> body, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize(body, type) ?? throw new PatroniAnswerException("patroni answer is not a JSON object");
+        }
+        catch (JsonException e)
+        {
+            var where = e.BytePositionInLine is { } pos ? $" at byte {pos}" : "";
+            throw new PatroniAnswerException($"patroni answer is not valid JSON{where}");
+        }
+    }
+
+    private static bool IsSelf(ClusterMember member, string? memberName, Uri patroniUrl)
+    {
+        if (memberName is not null)
+        {
+            return member.Name == memberName;
+        }
+        return Uri.TryCreate(member.ApiUrl, UriKind.Absolute, out var api)
+            && string.Equals(api.Host, patroniUrl.Host, StringComparison.OrdinalIgnoreCase)
+            && api.Port == patroniUrl.Port;
+    }
+
+    private static long? Bytes(JsonElement value) =>
+        value.ValueKind == JsonValueKind.Number && value.TryGetInt64(out long bytes) && bytes >= 0 ? bytes : null;
+
+    /// <summary>A tag is set the way Patroni reads tags: true, a non-zero number, or a yes-like word.</summary>
+    private static bool IsTrue(Dictionary<string, JsonElement>? tags, string name)
+    {
+        if (tags is null || !tags.TryGetValue(name, out var value))
+        {
+            return false;
+        }
+        return value.ValueKind switch
+        {
+            JsonValueKind.True => true,
+            JsonValueKind.Number => !value.TryGetDouble(out double d) || d != 0,
+            JsonValueKind.String => value.GetString()?.Trim().ToLowerInvariant() is not ("" or "false" or "no" or "off" or "0" or "n" or "f"),
+            _ => false,
+        };
+    }
+}

@@ -1,0 +1,88 @@
+namespace PatroniAgent.Policy;
+
+/// <summary>What a check asks: may this node take the traffic of this kind of backend?</summary>
+public enum Mode
+{
+    /// <summary>Read-write: only the running primary that holds the leader lock.</summary>
+    Primary,
+    /// <summary>A running replica that is not tagged noloadbalance and, with max-lag, lags no more than that.</summary>
+    Replica,
+    /// <summary>The replica rule, or the running leader (primary or standby leader).</summary>
+    ReadOnly,
+    /// <summary>The replica rule, and a synchronous (sync_standby or quorum_standby) member.</summary>
+    Sync,
+    /// <summary>The replica rule, and an asynchronous member.</summary>
+    Async,
+    /// <summary>The running leader of a standby cluster.</summary>
+    StandbyLeader,
+    /// <summary>The running leader: the primary with the lock, or a standby leader.</summary>
+    Leader,
+    /// <summary>Any running member.</summary>
+    Health,
+}
+
+/// <summary>The words that name a mode, in configuration and in agent-send lines.</summary>
+public static class ModeNames
+{
+    public static readonly Mode[] All = Enum.GetValues<Mode>();
+
+    /// <summary>The canonical name of each mode, as printed.</summary>
+    public static string Name(Mode mode) => mode switch
+    {
+        Mode.Primary => "primary",
+        Mode.Replica => "replica",
+        Mode.ReadOnly => "read-only",
+        Mode.Sync => "sync",
+        Mode.Async => "async",
+        Mode.StandbyLeader => "standby-leader",
+        Mode.Leader => "leader",
+        Mode.Health => "health",
+        _ => throw new ArgumentOutOfRangeException(nameof(mode)),
+    };
+
+    /// <summary>Every accepted word and the mode it names; matched case-insensitively.</summary>
+    internal static readonly (byte[] Word, Mode Mode)[] Words =
+    [
+        ("primary"u8.ToArray(), Mode.Primary),
+        ("master"u8.ToArray(), Mode.Primary),
+        ("read-write"u8.ToArray(), Mode.Primary),
+        ("rw"u8.ToArray(), Mode.Primary),
+        ("replica"u8.ToArray(), Mode.Replica),
+        ("read-only"u8.ToArray(), Mode.ReadOnly),
+        ("ro"u8.ToArray(), Mode.ReadOnly),
+        ("sync"u8.ToArray(), Mode.Sync),
+        ("async"u8.ToArray(), Mode.Async),
+        ("standby-leader"u8.ToArray(), Mode.StandbyLeader),
+        ("leader"u8.ToArray(), Mode.Leader),
+        ("health"u8.ToArray(), Mode.Health),
+    ];
+
+    public static bool TryParse(ReadOnlySpan<byte> word, out Mode mode)
+    {
+        foreach (var (w, m) in Words)
+        {
+            if (System.Text.Ascii.EqualsIgnoreCase(word, w))
+            {
+                mode = m;
+                return true;
+            }
+        }
+        mode = default;
+        return false;
+    }
+
+    public static bool TryParse(string word, out Mode mode)
+    {
+        Span<byte> buffer = stackalloc byte[32];
+        if (word.Length > buffer.Length || !System.Text.Ascii.IsValid(word))
+        {
+            mode = default;
+            return false;
+        }
+        int n = System.Text.Encoding.ASCII.GetBytes(word, buffer);
+        return TryParse(buffer[..n], out mode);
+    }
+
+    /// <summary>The accepted words, for help and error messages.</summary>
+    public static string Accepted => "primary (master, read-write, rw), replica, read-only (ro), sync, async, standby-leader, leader, health";
+}

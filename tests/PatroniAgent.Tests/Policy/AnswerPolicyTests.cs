@@ -1,0 +1,216 @@
+using PatroniAgent.AgentProtocol;
+using PatroniAgent.Patroni;
+using PatroniAgent.Policy;
+using PatroniAgent.Tests.Support;
+
+namespace PatroniAgent.Tests.Policy;
+
+/// <summary>
+/// The answer table of docs/answers.md, row by row, on the recorded answers of real Patroni 3.0.2
+/// (role "master") and 4.1.4 (role "primary") nodes. Replicas get the lag their cluster reported (0).
+/// </summary>
+public class AnswerPolicyTests
+{
+    private const string PrimaryReady3 = "up ready 100% #primary, timeline 4";
+    private const string PrimaryMaint3 = "up maint #primary, timeline 4";
+    private const string PrimaryReady4 = "up ready 100% #primary, timeline 1";
+    private const string PrimaryMaint4 = "up maint #primary, timeline 1";
+
+    /// <summary>Expected answers in the order primary, replica, read-only, sync, async, standby-leader, leader, health.</summary>
+    public static TheoryData<string, string[]> FixtureTable => new()
+    {
+        { "v3.0.2-primary", [PrimaryReady3, PrimaryMaint3, PrimaryReady3, PrimaryMaint3, PrimaryMaint3, PrimaryMaint3, PrimaryReady3, PrimaryReady3] },
+        { "v4.1.4-primary", [PrimaryReady4, PrimaryMaint4, PrimaryReady4, PrimaryMaint4, PrimaryMaint4, PrimaryMaint4, PrimaryReady4, PrimaryReady4] },
+        { "v3.0.2-primary-paused", [.. Paused([PrimaryReady3, PrimaryMaint3, PrimaryReady3, PrimaryMaint3, PrimaryMaint3, PrimaryMaint3, PrimaryReady3, PrimaryReady3])] },
+        { "v4.1.4-primary-paused", [.. Paused([PrimaryReady4, PrimaryMaint4, PrimaryReady4, PrimaryMaint4, PrimaryMaint4, PrimaryMaint4, PrimaryReady4, PrimaryReady4])] },
+        { "v3.0.2-replica", Replica("") },
+        { "v4.1.4-replica", Replica("") },
+        { "v3.0.2-replica-paused", Replica(", paused") },
+        { "v4.1.4-replica-paused", Replica(", paused") },
+        { "v4.1.4-primary-postgres-killed", All("down #postgres unknown, primary") },
+        { "v3.0.2-primary-stopped-paused", All("down #postgres stopped, primary, paused") },
+        { "v4.1.4-primary-stopped-paused", All("down #postgres stopped, primary, paused") },
+        { "v3.0.2-replica-stopped-paused", All("down #postgres stopped, replica, paused") },
+        { "v4.1.4-replica-stopped-paused", All("down #postgres stopped, replica, paused") },
+    };
+
+    [Theory]
+    [MemberData(nameof(FixtureTable))]
+    public void Recorded_patroni_answers(string fixture, string[] expected)
+    {
+        var status = Decode(fixture);
+        var actual = ModeNames.All.Select(mode => AnswerPolicy.Decide(status, mode).ToString()).ToArray();
+        Assert.Equal(expected, actual);
+    }
+
+    [Theory]
+    [InlineData("v3.0.2-primary")]
+    [InlineData("v4.1.4-primary")]
+    [InlineData("v3.0.2-primary-paused")]
+    [InlineData("v4.1.4-primary-paused")]
+    public void Both_vocabularies_make_the_primary_ready_for_writes(string fixture)
+    {
+        Assert.True(AnswerPolicy.Decide(Decode(fixture), Mode.Primary).IsReady);
+    }
+
+    public static TheoryData<string> EveryFixture => new(
+        Directory.GetFiles(PatroniFixtures.Directory, "*.json")
+            .Select(Path.GetFileNameWithoutExtension)
+            .Where(name => !name!.EndsWith("-cluster"))
+            .Select(name => name!));
+
+    [Theory]
+    [MemberData(nameof(EveryFixture))]
+    public void Only_a_running_lock_holding_primary_is_ready_for_writes(string fixture)
+    {
+        var status = Decode(fixture);
+        bool mayWrite = status.HttpStatus == 200 && status.State == "running" && status.Role == PatroniRole.Primary;
+        Assert.Equal(mayWrite, AnswerPolicy.Decide(status, Mode.Primary).IsReady);
+    }
+
+    private static NodeStatus Running(PatroniRole role, string name, int http = 503) => new()
+    {
+        HttpStatus = http,
+        Role = role,
+        RoleName = name,
+        State = "running",
+        Timeline = 7,
+        LagBytes = role == PatroniRole.Primary ? 0 : 2048,
+    };
+
+    public static TheoryData<string, NodeStatus, string[]> SyntheticTable => new()
+    {
+        {
+            "standby leader",
+            Running(PatroniRole.StandbyLeader, "standby_leader"),
+            ["up maint #standby leader, timeline 7", "up maint #standby leader, timeline 7", "up ready 100% #standby leader, timeline 7",
+             "up maint #standby leader, timeline 7", "up maint #standby leader, timeline 7", "up ready 100% #standby leader, timeline 7",
+             "up ready 100% #standby leader, timeline 7", "up ready 100% #standby leader, timeline 7"]
+        },
+        {
+            "primary that lost the leader lock",
+            Running(PatroniRole.Primary, "primary", http: 503),
+            ["up maint #primary without the leader lock", "up maint #primary without the leader lock", "up maint #primary without the leader lock",
+             "up maint #primary without the leader lock", "up maint #primary without the leader lock", "up maint #primary without the leader lock",
+             "up maint #primary without the leader lock", "up ready 100% #primary without the leader lock"]
+        },
+        {
+            "synchronous replica",
+            Running(PatroniRole.Replica, "replica") with { Synchronous = true },
+            ["up maint #replica, lag 2 kB", "up ready 100% #replica, lag 2 kB", "up ready 100% #replica, lag 2 kB",
+             "up ready 100% #sync replica, lag 2 kB", "up maint #sync replica, lag 2 kB", "up maint #replica, lag 2 kB",
+             "up maint #replica, lag 2 kB", "up ready 100% #replica, lag 2 kB"]
+        },
+        {
+            "noloadbalance replica",
+            Running(PatroniRole.Replica, "replica") with { NoLoadBalance = true },
+            ["up maint #replica, lag 2 kB", "up maint #replica, noloadbalance", "up maint #replica, noloadbalance",
+             "up maint #async replica, noloadbalance", "up maint #async replica, noloadbalance", "up maint #replica, lag 2 kB",
+             "up maint #replica, lag 2 kB", "up ready 100% #replica, lag 2 kB"]
+        },
+        {
+            "cached role while postgres is down",
+            Running(PatroniRole.Other, "demoted") with { State = "crashed" },
+            ["down #postgres crashed, role demoted", "down #postgres crashed, role demoted", "down #postgres crashed, role demoted",
+             "down #postgres crashed, role demoted", "down #postgres crashed, role demoted", "down #postgres crashed, role demoted",
+             "down #postgres crashed, role demoted", "down #postgres crashed, role demoted"]
+        },
+        {
+            "running node with an unknown role",
+            Running(PatroniRole.Other, "uninitialized"),
+            ["up maint #role uninitialized", "up maint #role uninitialized", "up maint #role uninitialized",
+             "up maint #role uninitialized", "up maint #role uninitialized", "up maint #role uninitialized",
+             "up maint #role uninitialized", "up ready 100% #role uninitialized"]
+        },
+    };
+
+    [Theory]
+    [MemberData(nameof(SyntheticTable))]
+    public void Roles_and_states_not_recorded(string name, NodeStatus status, string[] expected)
+    {
+        Assert.NotEmpty(name);
+        Assert.Equal(expected, ModeNames.All.Select(mode => AnswerPolicy.Decide(status, mode).ToString()).ToArray());
+    }
+
+    [Theory]
+    [InlineData("starting")]
+    [InlineData("stopping")]
+    [InlineData("restarting")]
+    [InlineData("creating replica")]
+    [InlineData("start failed")]
+    [InlineData("restart failed (running)")]
+    [InlineData("Running")]
+    public void A_primary_that_is_not_running_is_down_in_every_mode(string state)
+    {
+        var status = Running(PatroniRole.Primary, "primary", http: 200) with { State = state };
+        foreach (var mode in ModeNames.All)
+        {
+            var answer = AnswerPolicy.Decide(status, mode);
+            Assert.Equal(Health.Down, answer.Health);
+            Assert.False(answer.IsReady);
+            Assert.Equal($"postgres {state}, primary", answer.Reason);
+        }
+    }
+
+    [Theory]
+    [InlineData(Mode.Replica, "replica")]
+    [InlineData(Mode.ReadOnly, "replica")]
+    [InlineData(Mode.Async, "async replica")]
+    public void Max_lag_takes_a_lagging_replica_out(Mode mode, string kind)
+    {
+        var status = Running(PatroniRole.Replica, "replica") with { LagBytes = 20L << 20 };
+        Assert.Equal($"up ready 100% #{kind}, lag 20 MB", AnswerPolicy.Decide(status, mode, 20L << 20).ToString());
+        Assert.Equal($"up maint #{kind}, lag 20 MB over max-lag", AnswerPolicy.Decide(status, mode, 16L << 20).ToString());
+        Assert.Equal($"up maint #{kind}, lag unknown over max-lag", AnswerPolicy.Decide(status with { LagBytes = null }, mode, 16L << 20).ToString());
+        Assert.Equal($"up ready 100% #{kind}, lag unknown", AnswerPolicy.Decide(status with { LagBytes = null }, mode).ToString());
+    }
+
+    [Fact]
+    public void Max_lag_does_not_apply_to_the_leader_in_read_only_mode()
+    {
+        var status = Running(PatroniRole.Primary, "primary", http: 200);
+        Assert.True(AnswerPolicy.Decide(status, Mode.ReadOnly, 0).IsReady);
+        Assert.False(AnswerPolicy.DependsOnLag(status, Mode.ReadOnly));
+        Assert.True(AnswerPolicy.DependsOnLag(Running(PatroniRole.Replica, "replica"), Mode.ReadOnly));
+    }
+
+    [Theory]
+    [InlineData(0, "0 B")]
+    [InlineData(1023, "1023 B")]
+    [InlineData(1024, "1 kB")]
+    [InlineData(1536, "1.5 kB")]
+    [InlineData(16L << 20, "16 MB")]
+    [InlineData((3L << 30) + (1L << 29), "3.5 GB")]
+    [InlineData(5L << 50, "5 PB")]
+    [InlineData(5000L << 50, "5000 PB")]
+    public void Lag_is_shown_in_postgres_units(long bytes, string expected)
+    {
+        Assert.Equal(expected, AnswerPolicy.FormatBytes(bytes));
+    }
+
+    [Fact]
+    public void Reasons_from_patroni_cannot_break_the_answer_line()
+    {
+        var status = Running(PatroniRole.Other, "evil\nup ready 100% #x") with { State = "running" };
+        var line = System.Text.Encoding.ASCII.GetString(AnswerPolicy.Decide(status, Mode.Primary).Encode());
+        Assert.Equal("up maint #role evil?up ready 100% #x\n", line);
+    }
+
+    private static NodeStatus Decode(string fixture)
+    {
+        var recorded = PatroniFixtures.Load(fixture);
+        var status = PatroniDecoder.DecodeStatus(recorded.Status, recorded.Body, out _);
+        return status.Role == PatroniRole.Replica ? status with { LagBytes = 0 } : status;
+    }
+
+    private static string[] All(string answer) => Enumerable.Repeat(answer, ModeNames.All.Length).ToArray();
+
+    private static IEnumerable<string> Paused(string[] answers) => answers.Select(a => a + ", paused");
+
+    private static string[] Replica(string suffix) =>
+    [
+        $"up maint #replica, lag 0 B{suffix}", $"up ready 100% #replica, lag 0 B{suffix}", $"up ready 100% #replica, lag 0 B{suffix}",
+        $"up maint #async replica, lag 0 B{suffix}", $"up ready 100% #async replica, lag 0 B{suffix}", $"up maint #replica, lag 0 B{suffix}",
+        $"up maint #replica, lag 0 B{suffix}", $"up ready 100% #replica, lag 0 B{suffix}",
+    ];
+}
