@@ -1,0 +1,123 @@
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+using PatroniAgent.AgentProtocol;
+using PatroniAgent.Server.Internal;
+
+namespace PatroniAgent.Server;
+
+/// <summary>One agent-check listener: an address and what it answers.</summary>
+public sealed record ListenerOptions(IPEndPoint EndPoint, IAnswerSource Answers);
+
+/// <summary>How the agent-check server accepts and holds connections.</summary>
+public sealed record AgentServerOptions
+{
+    /// <summary>The listen backlog asked of the kernel (which caps it at net.core.somaxconn).</summary>
+    public int Backlog { get; init; } = 4096;
+
+    /// <summary>How long a connection may take to send its agent-send line before it is answered without one.</summary>
+    public TimeSpan SendWait { get; init; } = TimeSpan.FromMilliseconds(20);
+
+    /// <summary>Connections held at once (waiting for their line); more are closed at once.</summary>
+    public int MaxConnections { get; init; } = 20000;
+
+    /// <summary>Event-loop threads; each accepts from every listener.</summary>
+    public int Workers { get; init; } = 1;
+}
+
+/// <summary>
+/// The TCP server HAProxy's agent checks connect to. It knows nothing of Patroni: every connection
+/// gets the line its listener's <see cref="IAnswerSource"/> returns for what the client sent.
+/// </summary>
+public sealed partial class AgentServer : IDisposable
+{
+    private readonly IReadOnlyList<ListenerOptions> _listeners;
+    private readonly AgentServerOptions _options;
+    private readonly ILogger _logger;
+    private readonly List<Socket> _sockets = [];
+    private readonly List<EventLoop> _loops = [];
+
+    public AgentServer(IReadOnlyList<ListenerOptions> listeners, AgentServerOptions options, ILogger logger)
+    {
+        if (listeners.Count == 0)
+        {
+            throw new ArgumentException("at least one listener is needed", nameof(listeners));
+        }
+        _listeners = listeners;
+        _options = options;
+        _logger = logger;
+    }
+
+    /// <summary>The bound addresses, in the order of the listeners (with the actual port where 0 was asked).</summary>
+    public IReadOnlyList<IPEndPoint> EndPoints => _sockets.Select(s => (IPEndPoint)s.LocalEndPoint!).ToList();
+
+    /// <summary>Checks answered so far.</summary>
+    public long Answered => _loops.Sum(l => l.Answered);
+
+    /// <summary>Connections closed unanswered because <see cref="AgentServerOptions.MaxConnections"/> was reached.</summary>
+    public long Rejected => _loops.Sum(l => l.Rejected);
+
+    /// <summary>Bytes allocated by the event-loop threads, which run the whole check path.</summary>
+    public long AllocatedBytes => _loops.Sum(l => l.AllocatedBytes);
+
+    /// <summary>Binds every listener and starts the event loops.</summary>
+    /// <exception cref="SocketException">A listener cannot be bound; the message names its address.</exception>
+    public void Start()
+    {
+        var bound = new (int Fd, IAnswerSource Answers)[_listeners.Count];
+        for (int i = 0; i < _listeners.Count; i++)
+        {
+            var socket = Bind(_listeners[i].EndPoint);
+            _sockets.Add(socket);
+            bound[i] = ((int)socket.SafeHandle.DangerousGetHandle(), _listeners[i].Answers);
+            LogListening(_logger, (IPEndPoint)socket.LocalEndPoint!);
+        }
+        int perLoop = Math.Max(1, _options.MaxConnections / _options.Workers);
+        for (int i = 0; i < _options.Workers; i++)
+        {
+            _loops.Add(new EventLoop(i, bound, AgentSendParser.MaxLineLength, _options.SendWait, perLoop, _logger));
+        }
+        foreach (var loop in _loops)
+        {
+            loop.Start();
+        }
+    }
+
+    private Socket Bind(IPEndPoint endPoint)
+    {
+        var socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            socket.Bind(endPoint);
+            socket.Listen(_options.Backlog);
+            socket.Blocking = false;
+            return socket;
+        }
+        catch (SocketException e)
+        {
+            socket.Dispose();
+            throw new SocketException((int)e.SocketErrorCode, $"cannot listen on {endPoint}: {e.Message}");
+        }
+    }
+
+    /// <summary>Stops accepting, ends the event loops and closes the listeners and held connections.</summary>
+    public void Stop()
+    {
+        foreach (var loop in _loops)
+        {
+            loop.Stop();
+            loop.Dispose();
+        }
+        _loops.Clear();
+        foreach (var socket in _sockets)
+        {
+            socket.Dispose();
+        }
+        _sockets.Clear();
+    }
+
+    public void Dispose() => Stop();
+
+    [LoggerMessage(EventId = 110, Level = LogLevel.Information, Message = "listening for agent checks on {EndPoint}")]
+    private static partial void LogListening(ILogger logger, IPEndPoint endPoint);
+}

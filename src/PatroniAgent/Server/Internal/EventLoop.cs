@@ -1,0 +1,340 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using Microsoft.Extensions.Logging;
+
+namespace PatroniAgent.Server.Internal;
+
+/// <summary>
+/// One thread running one epoll instance: accepts connections on every listener, reads each
+/// connection's agent-send line (or waits for it, up to send-wait), writes the answer, closes.
+/// Nothing on this path allocates; a connection costs an accept, a read or two, a write and a close.
+/// </summary>
+internal sealed unsafe partial class EventLoop : IDisposable
+{
+    private const int MaxEvents = 256;
+    private const int AcceptBatch = 64;
+    private const ulong ListenerTag = 1UL << 62;
+    private const ulong WakeTag = 1UL << 63;
+    private static readonly long PauseOnExhaustion = Stopwatch.Frequency / 20;
+
+    private readonly (int Fd, IAnswerSource Answers)[] _listeners;
+    private readonly long _sendWait;
+    private readonly int _maxConnections;
+    private readonly ILogger _logger;
+    private readonly ConnectionTable _table;
+    private readonly DeadlineQueue _deadlines;
+    private readonly int _epoll;
+    private readonly int _wake;
+    private readonly byte* _events;
+    private readonly byte* _scratch;
+    private readonly int _lineSize;
+    private readonly Thread _thread;
+    private volatile bool _stopping;
+    private long _acceptPausedUntil;
+    private long _answered;
+    private long _rejected;
+    private long _allocatedBytes;
+
+    public EventLoop(int id, (int Fd, IAnswerSource Answers)[] listeners, int lineSize, TimeSpan sendWait, int maxConnections, ILogger logger)
+    {
+        _listeners = listeners;
+        _lineSize = lineSize;
+        _sendWait = (long)(sendWait.TotalSeconds * Stopwatch.Frequency);
+        _maxConnections = maxConnections;
+        _logger = logger;
+        _table = new ConnectionTable(Math.Min(1024, maxConnections), lineSize);
+        _deadlines = new DeadlineQueue(8192);
+        _events = (byte*)NativeMemory.Alloc((nuint)(MaxEvents * Native.EpollEventSize));
+        _scratch = (byte*)NativeMemory.Alloc((nuint)lineSize);
+        _epoll = Check(Native.epoll_create1(Native.EPOLL_CLOEXEC), "epoll_create1");
+        _wake = Check(Native.eventfd(0, Native.EFD_CLOEXEC | Native.EFD_NONBLOCK), "eventfd");
+        Check(Native.EpollAdd(_epoll, _wake, Native.EPOLLIN, WakeTag), "epoll_ctl");
+        AddListeners();
+        _thread = new Thread(Run) { IsBackground = true, Name = $"agent-loop-{id}" };
+    }
+
+    /// <summary>Checks answered by this loop.</summary>
+    public long Answered => Volatile.Read(ref _answered);
+
+    /// <summary>Connections closed unanswered because the connection limit was reached.</summary>
+    public long Rejected => Volatile.Read(ref _rejected);
+
+    /// <summary>Bytes this loop's thread has allocated, as of its last turn; flat in steady state.</summary>
+    public long AllocatedBytes => Volatile.Read(ref _allocatedBytes);
+
+    public void Start() => _thread.Start();
+
+    /// <summary>Ends the loop and closes the connections it still holds.</summary>
+    public void Stop()
+    {
+        _stopping = true;
+        ulong one = 1;
+        Native.write(_wake, (byte*)&one, sizeof(ulong));
+        if (_thread.IsAlive)
+        {
+            _thread.Join();
+        }
+        foreach (int fd in _table.HeldDescriptors())
+        {
+            Native.close(fd);
+        }
+    }
+
+    private void Run()
+    {
+        while (!_stopping)
+        {
+            int n = Native.epoll_wait(_epoll, _events, MaxEvents, NextTimeout());
+            if (n < 0)
+            {
+                int errno = Native.Errno;
+                if (errno != Native.EINTR)
+                {
+                    LogLoopError(_logger, "epoll_wait", errno);
+                    Thread.Sleep(10);
+                }
+                continue;
+            }
+            for (int i = 0; i < n; i++)
+            {
+                byte* ev = _events + (long)i * Native.EpollEventSize;
+                ulong tag = *(ulong*)(ev + Native.EpollDataOffset);
+                try
+                {
+                    if ((tag & WakeTag) != 0)
+                    {
+                        continue;
+                    }
+                    if ((tag & ListenerTag) != 0)
+                    {
+                        AcceptAll((int)(tag & 0xffff));
+                    }
+                    else
+                    {
+                        OnReadable((int)(uint)tag, (int)(tag >> 32));
+                    }
+                }
+                catch (Exception e)
+                {
+                    LogUnexpected(_logger, e);
+                }
+            }
+            ExpireDeadlines();
+            Volatile.Write(ref _allocatedBytes, GC.GetAllocatedBytesForCurrentThread());
+        }
+    }
+
+    private int NextTimeout()
+    {
+        long next = long.MaxValue;
+        if (_deadlines.TryPeek(out long deadline))
+        {
+            next = deadline;
+        }
+        if (_acceptPausedUntil != 0)
+        {
+            next = Math.Min(next, _acceptPausedUntil);
+        }
+        if (next == long.MaxValue)
+        {
+            return -1;
+        }
+        long ticks = next - Stopwatch.GetTimestamp();
+        return ticks <= 0 ? 0 : (int)Math.Min(int.MaxValue, (ticks * 1000 + Stopwatch.Frequency - 1) / Stopwatch.Frequency);
+    }
+
+    private void AcceptAll(int listener)
+    {
+        for (int i = 0; i < AcceptBatch; i++)
+        {
+            int fd = Native.accept4(_listeners[listener].Fd, 0, 0, Native.SOCK_NONBLOCK | Native.SOCK_CLOEXEC);
+            if (fd < 0)
+            {
+                int errno = Native.Errno;
+                if (errno is Native.EINTR or Native.ECONNABORTED)
+                {
+                    continue;
+                }
+                if (errno is Native.EMFILE or Native.ENFILE or Native.ENOBUFS or Native.ENOMEM)
+                {
+                    PauseAccepting(errno);
+                }
+                else if (errno != Native.EAGAIN)
+                {
+                    LogLoopError(_logger, "accept4", errno);
+                }
+                return;
+            }
+            if (_table.Count >= _maxConnections)
+            {
+                Native.close(fd);
+                _rejected++;
+                continue;
+            }
+            OnAccepted(fd, listener);
+        }
+    }
+
+    /// <summary>
+    /// Out of descriptors or memory: the pending connection stays in the backlog and epoll would report
+    /// it again at once, so the listeners leave this loop's epoll until the pause is over.
+    /// </summary>
+    private void PauseAccepting(int errno)
+    {
+        LogAcceptPaused(_logger, errno);
+        foreach (var (fd, _) in _listeners)
+        {
+            Native.epoll_ctl(_epoll, Native.EPOLL_CTL_DEL, fd, null);
+        }
+        _acceptPausedUntil = Stopwatch.GetTimestamp() + PauseOnExhaustion;
+    }
+
+    private void AddListeners()
+    {
+        for (int i = 0; i < _listeners.Length; i++)
+        {
+            Check(Native.EpollAdd(_epoll, _listeners[i].Fd, Native.EPOLLIN | Native.EPOLLEXCLUSIVE, ListenerTag | (uint)i), "epoll_ctl");
+        }
+    }
+
+    private void OnAccepted(int fd, int listener)
+    {
+        nint n = Native.recv(fd, _scratch, _lineSize, 0);
+        if (n > 0)
+        {
+            var received = new ReadOnlySpan<byte>(_scratch, (int)n);
+            if (IsComplete(received))
+            {
+                Reply(fd, listener, received);
+            }
+            else
+            {
+                Wait(fd, listener, received);
+            }
+        }
+        else if (n == 0 || _sendWait == 0)
+        {
+            Reply(fd, listener, default);
+        }
+        else if (Native.Errno == Native.EAGAIN)
+        {
+            Wait(fd, listener, default);
+        }
+        else
+        {
+            Native.close(fd);
+        }
+    }
+
+    private void Wait(int fd, int listener, ReadOnlySpan<byte> received)
+    {
+        int slot = _table.Add(fd, listener, received);
+        int generation = _table.Generation(slot);
+        if (Native.EpollAdd(_epoll, fd, Native.EPOLLIN | Native.EPOLLRDHUP, ((ulong)(uint)generation << 32) | (uint)slot) != 0)
+        {
+            Release(slot);
+            return;
+        }
+        _deadlines.Enqueue(slot, generation, Stopwatch.GetTimestamp() + _sendWait);
+    }
+
+    private void OnReadable(int slot, int generation)
+    {
+        if (!_table.IsHeld(slot, generation))
+        {
+            return;
+        }
+        byte* into = _table.FreeSpace(slot, out int room);
+        nint n = Native.recv(_table.Fd(slot), into, room, 0);
+        if (n > 0)
+        {
+            _table.Advance(slot, (int)n);
+            if (IsComplete(new ReadOnlySpan<byte>(into, (int)n)) || n == room)
+            {
+                ReplyAndRelease(slot);
+            }
+        }
+        else if (n == 0)
+        {
+            ReplyAndRelease(slot);
+        }
+        else if (Native.Errno != Native.EAGAIN)
+        {
+            Release(slot);
+        }
+    }
+
+    private void ExpireDeadlines()
+    {
+        if (_acceptPausedUntil != 0 && Stopwatch.GetTimestamp() >= _acceptPausedUntil)
+        {
+            _acceptPausedUntil = 0;
+            AddListeners();
+        }
+        long now = Stopwatch.GetTimestamp();
+        while (_deadlines.TryDequeueDue(now, out int slot, out int generation))
+        {
+            if (_table.IsHeld(slot, generation))
+            {
+                ReplyAndRelease(slot);
+            }
+        }
+    }
+
+    private void ReplyAndRelease(int slot)
+    {
+        int fd = _table.Fd(slot);
+        int listener = _table.Listener(slot);
+        var received = _table.Received(slot);
+        _table.Free(slot);
+        Reply(fd, listener, received);
+    }
+
+    private void Release(int slot)
+    {
+        int fd = _table.Fd(slot);
+        _table.Free(slot);
+        Native.close(fd);
+    }
+
+    private void Reply(int fd, int listener, ReadOnlySpan<byte> received)
+    {
+        try
+        {
+            var answer = _listeners[listener].Answers.Answer(received);
+            fixed (byte* p = answer)
+            {
+                Native.send(fd, p, answer.Length, Native.MSG_NOSIGNAL | Native.MSG_DONTWAIT);
+            }
+            _answered++;
+        }
+        finally
+        {
+            Native.close(fd);
+        }
+    }
+
+    private static bool IsComplete(ReadOnlySpan<byte> received) =>
+        received.IndexOfAny((byte)'\n', (byte)'\r') >= 0;
+
+    private static int Check(int result, string call) =>
+        result >= 0 ? result : throw new InvalidOperationException($"{call} failed: errno {Native.Errno}");
+
+    public void Dispose()
+    {
+        Native.close(_epoll);
+        Native.close(_wake);
+        _table.Dispose();
+        NativeMemory.Free(_events);
+        NativeMemory.Free(_scratch);
+    }
+
+    [LoggerMessage(EventId = 100, Level = LogLevel.Error, Message = "agent listener: {Call} failed with errno {Errno}")]
+    private static partial void LogLoopError(ILogger logger, string call, int errno);
+
+    [LoggerMessage(EventId = 101, Level = LogLevel.Error, Message = "agent listener: out of descriptors or memory (errno {Errno}), accepting paused for 50 ms")]
+    private static partial void LogAcceptPaused(ILogger logger, int errno);
+
+    [LoggerMessage(EventId = 102, Level = LogLevel.Error, Message = "agent listener: unexpected error, connection closed")]
+    private static partial void LogUnexpected(ILogger logger, Exception exception);
+}

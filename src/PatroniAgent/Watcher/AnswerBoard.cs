@@ -1,0 +1,102 @@
+using PatroniAgent.AgentProtocol;
+using PatroniAgent.Policy;
+using PatroniAgent.Server;
+
+namespace PatroniAgent.Watcher;
+
+/// <summary>
+/// The current answers, shared by all listeners. The watcher publishes snapshots with one reference
+/// swap; a check reads the reference, parses its agent-send line and gets a pre-encoded reply.
+/// A snapshot older than stale-after is never served: checks then get the unknown answer.
+/// </summary>
+public sealed class AnswerBoard
+{
+    private static readonly byte[][] ErrorAnswers = BuildErrorAnswers();
+
+    private readonly TimeProvider _time;
+    private readonly long _staleAfterTicks;
+    private readonly byte[] _staleAnswer;
+    private volatile Snapshot _current;
+    private long _freshUntil = long.MaxValue;
+
+    public AnswerBoard(string unknownWords, TimeSpan staleAfter, TimeProvider? time = null)
+    {
+        _time = time ?? TimeProvider.System;
+        _staleAfterTicks = (long)(staleAfter.TotalSeconds * _time.TimestampFrequency);
+        UnknownWords = unknownWords;
+        _staleAnswer = AnswerLine.Encode(unknownWords, $"no answer from patroni for {staleAfter.TotalSeconds:0.###}s");
+        _current = Snapshot.Unknown(unknownWords, "waiting for the first answer from patroni");
+    }
+
+    /// <summary>The words answered while Patroni's state is unknown.</summary>
+    public string UnknownWords { get; }
+
+    /// <summary>The snapshot checks are answered from.</summary>
+    public Snapshot Current => _current;
+
+    /// <summary>Whether <see cref="Current"/> is past its stale-after bound.</summary>
+    public bool IsStale => _time.GetTimestamp() > Volatile.Read(ref _freshUntil);
+
+    /// <summary>Serves <paramref name="snapshot"/>, fresh for stale-after from now.</summary>
+    public void PublishFresh(Snapshot snapshot)
+    {
+        _current = snapshot;
+        Volatile.Write(ref _freshUntil, _time.GetTimestamp() + _staleAfterTicks);
+    }
+
+    /// <summary>Serves a snapshot that does not age (the unknown answer with its reason).</summary>
+    public void PublishUnknown(Snapshot snapshot)
+    {
+        Volatile.Write(ref _freshUntil, long.MaxValue);
+        _current = snapshot;
+    }
+
+    /// <summary>The reply to a check on a listener whose mode is <paramref name="defaultMode"/>.</summary>
+    public ReadOnlySpan<byte> Answer(Mode defaultMode, ReadOnlySpan<byte> received)
+    {
+        var request = AgentSendParser.Parse(received, defaultMode);
+        if (request.Error != AgentRequestError.None)
+        {
+            return ErrorAnswers[(int)request.Error];
+        }
+        var snapshot = _current;
+        if (IsStale)
+        {
+            return _staleAnswer;
+        }
+        return snapshot.Select(request.Mode, request.MaxLag);
+    }
+
+    /// <summary>The answers of one listener.</summary>
+    public IAnswerSource For(Mode defaultMode) => new ListenerAnswers(this, defaultMode);
+
+    /// <summary>The reply to an agent-send line that cannot be used; all are <c>down</c> with the reason.</summary>
+    public static string ErrorReason(AgentRequestError error) => error switch
+    {
+        AgentRequestError.UnknownMode => $"unknown mode in agent-send, expected one of: {ModeNames.Accepted}",
+        AgentRequestError.UnknownParameter => "unknown parameter in agent-send, expected max-lag=SIZE",
+        AgentRequestError.InvalidMaxLag => "invalid max-lag in agent-send, expected a size such as 16MB",
+        AgentRequestError.LineTooLong => $"agent-send line longer than {AgentSendParser.MaxLineLength - 1} bytes",
+        AgentRequestError.InvalidCharacters => "agent-send line is not printable text",
+        _ => throw new ArgumentOutOfRangeException(nameof(error)),
+    };
+
+    private static byte[][] BuildErrorAnswers()
+    {
+        var errors = Enum.GetValues<AgentRequestError>();
+        var answers = new byte[errors.Length][];
+        foreach (var error in errors)
+        {
+            if (error != AgentRequestError.None)
+            {
+                answers[(int)error] = AgentAnswer.Down(ErrorReason(error)).Encode();
+            }
+        }
+        return answers;
+    }
+
+    private sealed class ListenerAnswers(AnswerBoard board, Mode defaultMode) : IAnswerSource
+    {
+        public ReadOnlySpan<byte> Answer(ReadOnlySpan<byte> received) => board.Answer(defaultMode, received);
+    }
+}

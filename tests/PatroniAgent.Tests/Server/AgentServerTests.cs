@@ -1,0 +1,263 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using PatroniAgent.Policy;
+using PatroniAgent.Tests.Support;
+
+namespace PatroniAgent.Tests.Server;
+
+/// <summary>The agent-check server over real loopback TCP.</summary>
+public class AgentServerTests
+{
+    private const string ReplicaReady = "up ready 100% #replica, lag 0 B\n";
+    private const string ReplicaInPrimaryMode = "up maint #replica, lag 0 B\n";
+
+    [Theory]
+    [InlineData("replica\n", ReplicaReady)]
+    [InlineData("REPLICA\r\n", ReplicaReady)]
+    [InlineData("primary\n", ReplicaInPrimaryMode)]
+    [InlineData("master\n", ReplicaInPrimaryMode)]
+    [InlineData("read-only\n", ReplicaReady)]
+    [InlineData("async\n", "up ready 100% #async replica, lag 0 B\n")]
+    [InlineData("sync\n", "up maint #async replica, lag 0 B\n")]
+    [InlineData("replica max-lag=1MB\n", ReplicaReady)]
+    [InlineData("\n", ReplicaInPrimaryMode)]
+    [InlineData("bogus\n", "down #unknown mode in agent-send, expected one of: primary (master, read-write, rw), replica, read-only (ro), sync, async, standby-leader, leader, health\n")]
+    public async Task The_agent_send_line_selects_the_answer(string send, string expected)
+    {
+        using var server = new TestServer([Mode.Primary]).WithReplica();
+        Assert.Equal(expected, await AgentClient.CheckAsync(server.EndPoint, send));
+    }
+
+    [Fact]
+    public async Task Max_lag_is_checked_per_request()
+    {
+        using var server = new TestServer([Mode.Primary]).WithReplica(lag: 20L << 20);
+        Assert.Equal("up ready 100% #replica, lag 20 MB\n", await AgentClient.CheckAsync(server.EndPoint, "replica max-lag=32MB\n"));
+        Assert.Equal("up maint #replica, lag 20 MB over max-lag\n", await AgentClient.CheckAsync(server.EndPoint, "replica max-lag=16MB\n"));
+        Assert.Equal("up ready 100% #replica, lag 20 MB\n", await AgentClient.CheckAsync(server.EndPoint, "replica\n"));
+    }
+
+    [Fact]
+    public async Task Without_agent_send_each_listener_answers_its_own_mode()
+    {
+        using var server = new TestServer([Mode.Primary, Mode.Replica], sendWait: TimeSpan.FromMilliseconds(50)).WithReplica();
+        var endPoints = server.Server.EndPoints;
+        Assert.Equal(ReplicaInPrimaryMode, await AgentClient.CheckAsync(endPoints[0]));
+        Assert.Equal(ReplicaReady, await AgentClient.CheckAsync(endPoints[1]));
+        Assert.Equal(ReplicaInPrimaryMode, await AgentClient.CheckAsync(endPoints[1], "primary\n"));
+    }
+
+    [Fact]
+    public async Task A_client_that_closes_its_side_is_answered_at_once()
+    {
+        using var server = new TestServer([Mode.Replica], sendWait: TimeSpan.FromSeconds(30)).WithReplica();
+        var check = AgentClient.CheckAsync(server.EndPoint, shutdownSend: true);
+        Assert.Same(check, await Task.WhenAny(check, Task.Delay(10_000)));
+        Assert.Equal(ReplicaReady, await check);
+        Assert.Equal(ReplicaInPrimaryMode, await AgentClient.CheckAsync(server.EndPoint, "primary", shutdownSend: true));
+    }
+
+    [Fact]
+    public async Task A_line_sent_in_pieces_is_put_together()
+    {
+        using var server = new TestServer([Mode.Primary], sendWait: TimeSpan.FromSeconds(30)).WithReplica();
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        await socket.ConnectAsync(server.EndPoint);
+        await socket.SendAsync("rep"u8.ToArray());
+        await Task.Delay(50);
+        await socket.SendAsync("lica ma"u8.ToArray());
+        await Task.Delay(50);
+        await socket.SendAsync("x-lag=1kB\n"u8.ToArray());
+        Assert.Equal(ReplicaReady, await AgentClient.ReadToEndAsync(socket, new CancellationTokenSource(10_000).Token));
+    }
+
+    [Fact]
+    public async Task A_silent_client_gets_the_listener_mode_after_send_wait_without_holding_up_others()
+    {
+        using var server = new TestServer([Mode.Replica], sendWait: TimeSpan.FromMilliseconds(300)).WithReplica();
+        var silent = new List<Socket>();
+        for (int i = 0; i < 50; i++)
+        {
+            var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            await socket.ConnectAsync(server.EndPoint);
+            silent.Add(socket);
+        }
+        Assert.Equal(ReplicaInPrimaryMode, await AgentClient.CheckAsync(server.EndPoint, "primary\n"));
+        foreach (var socket in silent)
+        {
+            Assert.Equal(ReplicaReady, await AgentClient.ReadToEndAsync(socket, new CancellationTokenSource(10_000).Token));
+            socket.Dispose();
+        }
+    }
+
+    [Fact]
+    public async Task Resets_by_clients_are_survived()
+    {
+        using var server = new TestServer([Mode.Primary], sendWait: TimeSpan.FromMilliseconds(100)).WithReplica();
+        for (int i = 0; i < 300; i++)
+        {
+            await AgentClient.ResetAsync(server.EndPoint, i % 2 == 0 ? null : "replica\n");
+        }
+        Assert.Equal(ReplicaReady, await AgentClient.CheckAsync(server.EndPoint, "replica\n"));
+    }
+
+    [Fact]
+    public async Task An_oversized_line_gets_an_error_answer()
+    {
+        using var server = new TestServer([Mode.Primary]).WithReplica();
+        Assert.Equal("down #agent-send line longer than 255 bytes\n", await AgentClient.CheckAsync(server.EndPoint, new string('a', 300)));
+    }
+
+    [Fact]
+    public async Task Megabytes_without_a_newline_are_cut_off()
+    {
+        using var server = new TestServer([Mode.Primary]).WithReplica();
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await socket.ConnectAsync(server.EndPoint);
+        var junk = new byte[4 << 20];
+        Array.Fill(junk, (byte)'x');
+        var sending = socket.SendAsync(junk);
+        var reply = await AgentClient.ReadToEndAsync(socket, new CancellationTokenSource(10_000).Token);
+        Assert.Equal("down #agent-send line longer than 255 bytes\n", reply);
+        await Assert.ThrowsAnyAsync<SocketException>(async () => await sending);
+        Assert.Equal(ReplicaReady, await AgentClient.CheckAsync(server.EndPoint, "replica\n"));
+    }
+
+    [Fact]
+    public async Task Binary_garbage_gets_an_error_answer()
+    {
+        using var server = new TestServer([Mode.Primary]).WithReplica();
+        Assert.Equal("down #agent-send line is not printable text\n", await AgentClient.CheckAsync(server.EndPoint, "\u0016\u0003\u0001\0\u00ff\n"));
+    }
+
+    [Fact]
+    public async Task Many_concurrent_checks_all_get_their_answer()
+    {
+        using var server = new TestServer([Mode.Primary]).WithReplica();
+        var checks = Enumerable.Range(0, 400).Select(i => AgentClient.CheckAsync(server.EndPoint, i % 2 == 0 ? "replica\n" : "primary\n")).ToArray();
+        var replies = await Task.WhenAll(checks);
+        for (int i = 0; i < replies.Length; i++)
+        {
+            Assert.Equal(i % 2 == 0 ? ReplicaReady : ReplicaInPrimaryMode, replies[i]);
+        }
+        Assert.True(server.Server.Answered >= 400);
+    }
+
+    [Fact]
+    public async Task Connections_over_the_limit_are_closed_unanswered()
+    {
+        using var server = new TestServer([Mode.Primary], sendWait: TimeSpan.FromSeconds(30), maxConnections: 3).WithReplica();
+        var held = new List<Socket>();
+        for (int i = 0; i < 3; i++)
+        {
+            var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            await socket.ConnectAsync(server.EndPoint);
+            held.Add(socket);
+        }
+        await WaitFor(() => server.Server.Answered + server.Server.Rejected == 0);
+        Assert.Equal("", await AgentClient.CheckAsync(server.EndPoint, "replica\n"));
+        Assert.Equal(1, server.Server.Rejected);
+        held[0].Shutdown(SocketShutdown.Send);
+        Assert.Equal(ReplicaInPrimaryMode, await AgentClient.ReadToEndAsync(held[0], new CancellationTokenSource(10_000).Token));
+        Assert.Equal(ReplicaReady, await AgentClient.CheckAsync(server.EndPoint, "replica\n"));
+        held.ForEach(s => s.Dispose());
+    }
+
+    [Fact]
+    public async Task IPv6_listeners_work()
+    {
+        using var board = new TestServer([Mode.Primary]).WithReplica();
+        using var server = new PatroniAgent.Server.AgentServer(
+            [new PatroniAgent.Server.ListenerOptions(new IPEndPoint(IPAddress.IPv6Loopback, 0), board.Board.For(Mode.Replica))],
+            new PatroniAgent.Server.AgentServerOptions(), Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+        server.Start();
+        Assert.Equal(ReplicaReady, await AgentClient.CheckAsync(server.EndPoints[0], "\n"));
+    }
+
+    [Fact]
+    public void A_port_in_use_is_a_clear_error()
+    {
+        using var first = new TestServer([Mode.Primary]);
+        using var second = new PatroniAgent.Server.AgentServer(
+            [new PatroniAgent.Server.ListenerOptions(first.EndPoint, first.Board.For(Mode.Primary))],
+            new PatroniAgent.Server.AgentServerOptions(), Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+        var error = Assert.Throws<SocketException>(second.Start);
+        Assert.Equal(SocketError.AddressAlreadyInUse, error.SocketErrorCode);
+        Assert.Contains($"cannot listen on {first.EndPoint}", error.Message);
+    }
+
+    [Fact]
+    public async Task Stopped_server_releases_its_port_for_an_immediate_restart()
+    {
+        IPEndPoint endPoint;
+        using (var first = new TestServer([Mode.Primary]).WithReplica())
+        {
+            endPoint = first.EndPoint;
+            for (int i = 0; i < 20; i++)
+            {
+                Assert.Equal(ReplicaReady, await AgentClient.CheckAsync(endPoint, "replica\n"));
+            }
+        }
+        using var board = new TestServer([Mode.Primary]).WithReplica();
+        using var again = new PatroniAgent.Server.AgentServer(
+            [new PatroniAgent.Server.ListenerOptions(endPoint, board.Board.For(Mode.Primary))],
+            new PatroniAgent.Server.AgentServerOptions(), Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+        again.Start();
+        Assert.Equal(ReplicaReady, await AgentClient.CheckAsync(endPoint, "replica\n"));
+    }
+
+    private static async Task WaitFor(Func<bool> condition)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (!condition() && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(10);
+        }
+    }
+}
+
+public class AgentServerAllocationTests
+{
+    [Fact]
+    public async Task Steady_state_checks_allocate_nothing()
+    {
+        using var server = new TestServer([Mode.Primary], sendWait: TimeSpan.FromMilliseconds(200)).WithReplica(lag: 20L << 20);
+        Assert.Equal(5000, RunChecks(server.EndPoint, 5000));
+
+        const int checks = 20000;
+        long before = await LoopAllocatedBytesAsync(server);
+        long answeredBefore = server.Server.Answered;
+        int correct = RunChecks(server.EndPoint, checks);
+        long allocated = await LoopAllocatedBytesAsync(server) - before;
+
+        Assert.Equal(checks, correct);
+        Assert.Equal(checks + 1, server.Server.Answered - answeredBefore);
+        Assert.Equal(0, allocated);
+    }
+
+    /// <summary>Runs checks from this thread without allocating; returns how many got the expected answer.</summary>
+    private static int RunChecks(IPEndPoint endPoint, int count)
+    {
+        Span<byte> reply = stackalloc byte[256];
+        ReadOnlySpan<byte> expected = "up maint #replica, lag 20 MB over max-lag\n"u8;
+        int correct = 0;
+        for (int i = 0; i < count; i++)
+        {
+            int n = RawClient.Check(endPoint, "replica max-lag=16MB\n"u8, reply);
+            if (reply[..n].SequenceEqual(expected))
+            {
+                correct++;
+            }
+        }
+        return correct;
+    }
+
+    /// <summary>The event loop's count once it has finished its turn (a check wakes it for one more).</summary>
+    private static async Task<long> LoopAllocatedBytesAsync(TestServer server)
+    {
+        await AgentClient.CheckAsync(server.EndPoint, "replica\n");
+        await Task.Delay(50);
+        return server.Server.AllocatedBytes;
+    }
+}

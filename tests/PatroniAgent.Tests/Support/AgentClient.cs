@@ -1,0 +1,63 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+
+namespace PatroniAgent.Tests.Support;
+
+/// <summary>Does what HAProxy does for one agent check: connect, optionally send a line, read the reply.</summary>
+public static class AgentClient
+{
+    /// <summary>Connects, sends <paramref name="send"/> (if any) and reads until the server closes.</summary>
+    public static async Task<string> CheckAsync(IPEndPoint endPoint, string? send = null, bool shutdownSend = false, int timeoutMs = 5000)
+    {
+        using var cts = new CancellationTokenSource(timeoutMs);
+        using var socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        await socket.ConnectAsync(endPoint, cts.Token);
+        if (send is not null)
+        {
+            await socket.SendAsync(Encoding.Latin1.GetBytes(send), cts.Token);
+        }
+        if (shutdownSend)
+        {
+            socket.Shutdown(SocketShutdown.Send);
+        }
+        return await ReadToEndAsync(socket, cts.Token);
+    }
+
+    public static async Task<string> ReadToEndAsync(Socket socket, CancellationToken cancellationToken)
+    {
+        var reply = new MemoryStream();
+        var buffer = new byte[512];
+        while (true)
+        {
+            int n;
+            try
+            {
+                n = await socket.ReceiveAsync(buffer, cancellationToken);
+            }
+            catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionReset && reply.Length > 0)
+            {
+                break;
+            }
+            if (n == 0)
+            {
+                break;
+            }
+            reply.Write(buffer, 0, n);
+        }
+        return Encoding.Latin1.GetString(reply.ToArray());
+    }
+
+    /// <summary>Connects and resets the connection at once, as a client that gives up does.</summary>
+    public static async Task ResetAsync(IPEndPoint endPoint, string? send = null)
+    {
+        using var socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        await socket.ConnectAsync(endPoint);
+        if (send is not null)
+        {
+            await socket.SendAsync(Encoding.ASCII.GetBytes(send));
+        }
+        socket.LingerState = new LingerOption(true, 0);
+        socket.Close();
+    }
+}
