@@ -1,0 +1,88 @@
+using System.Runtime.InteropServices;
+using Microsoft.Extensions.Logging;
+using PatroniAgent.Patroni;
+using PatroniAgent.Server;
+using PatroniAgent.Watcher;
+
+namespace PatroniAgent.Hosting;
+
+/// <summary>The running agent: the watcher polling Patroni and the server answering checks, until SIGTERM or SIGINT.</summary>
+public sealed partial class AgentHost : IDisposable
+{
+    private readonly AgentOptions _options;
+    private readonly ILogger _logger;
+    private readonly PatroniClient _client;
+    private readonly RoleWatcher _watcher;
+    private readonly AgentServer _server;
+    private readonly CancellationTokenSource _stopping = new();
+    private Task _watching = Task.CompletedTask;
+
+    public AgentHost(AgentOptions options, ILoggerFactory loggers)
+    {
+        _options = options;
+        _logger = loggers.CreateLogger("patroni-agent");
+        Board = new AnswerBoard(options.UnknownAnswer, options.StaleAfter);
+        _client = new PatroniClient(options.PatroniUrl, options.Timeout);
+        _watcher = new RoleWatcher(_client, Board, options.PollInterval, options.StaleAfter, loggers.CreateLogger("patroni-agent.watcher"));
+        var listeners = options.Listeners.Select(l => new ListenerOptions(l.EndPoint, Board.For(l.Mode))).ToList();
+        var serverOptions = new AgentServerOptions
+        {
+            Backlog = options.Backlog,
+            SendWait = options.SendWait,
+            MaxConnections = options.MaxConnections,
+            Workers = options.Workers,
+        };
+        _server = new AgentServer(listeners, serverOptions, loggers.CreateLogger("patroni-agent.listener"));
+    }
+
+    public AnswerBoard Board { get; }
+
+    public AgentServer Server => _server;
+
+    /// <summary>Binds the listeners and starts polling.</summary>
+    public void Start()
+    {
+        _server.Start();
+        _watching = Task.Run(() => _watcher.RunAsync(_stopping.Token));
+        LogStarted(_logger, _options.PatroniUrl, _options.PollInterval.TotalMilliseconds, _options.StaleAfter.TotalMilliseconds);
+    }
+
+    /// <summary>Runs until SIGTERM, SIGINT or SIGQUIT; returns the exit code.</summary>
+    public int RunUntilSignalled()
+    {
+        using var signalled = new ManualResetEventSlim();
+        void OnSignal(PosixSignalContext context)
+        {
+            context.Cancel = true;
+            signalled.Set();
+        }
+        using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+        using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+        using var quit = PosixSignalRegistration.Create(PosixSignal.SIGQUIT, OnSignal);
+        Start();
+        signalled.Wait();
+        LogStopping(_logger);
+        Stop();
+        return 0;
+    }
+
+    public void Stop()
+    {
+        _stopping.Cancel();
+        _server.Stop();
+        _watching.Wait(TimeSpan.FromSeconds(5));
+    }
+
+    public void Dispose()
+    {
+        Stop();
+        _client.Dispose();
+        _stopping.Dispose();
+    }
+
+    [LoggerMessage(EventId = 200, Level = LogLevel.Information, Message = "patroni-agent started: polling {Url} every {IntervalMs} ms, stale after {StaleMs} ms")]
+    private static partial void LogStarted(ILogger logger, Uri url, double intervalMs, double staleMs);
+
+    [LoggerMessage(EventId = 201, Level = LogLevel.Information, Message = "patroni-agent stopping")]
+    private static partial void LogStopping(ILogger logger);
+}

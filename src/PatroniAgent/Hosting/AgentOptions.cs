@@ -1,0 +1,27 @@
+using System.Net;
+using Microsoft.Extensions.Logging;
+using PatroniAgent.Policy;
+
+namespace PatroniAgent.Hosting;
+
+/// <summary>One agent-check listener: where it listens and the mode it answers when the check names none.</summary>
+public sealed record ListenerConfig(IPEndPoint EndPoint, Mode Mode)
+{
+    public override string ToString() => $"{EndPoint}={ModeNames.Name(Mode)}";
+}
+
+/// <summary>The whole configuration of the agent, after file, environment and command line were merged.</summary>
+public sealed record AgentOptions
+{
+    public IReadOnlyList<ListenerConfig> Listeners { get; init; } = [new(new IPEndPoint(IPAddress.Any, 5555), Mode.Primary)];
+    public Uri PatroniUrl { get; init; } = new("http://127.0.0.1:8008");
+    public TimeSpan PollInterval { get; init; } = TimeSpan.FromMilliseconds(200);
+    public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(1);
+    public TimeSpan StaleAfter { get; init; } = TimeSpan.FromSeconds(3);
+    public TimeSpan SendWait { get; init; } = TimeSpan.FromMilliseconds(20);
+    public string UnknownAnswer { get; init; } = "down";
+    public int Backlog { get; init; } = 4096;
+    public int Workers { get; init; } = 1;
+    public int MaxConnections { get; init; } = 20000;
+    public LogLevel LogLevel { get; init; } = LogLevel.Information;
+}

@@ -1,0 +1,32 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using PatroniAgent.Patroni;
+using PatroniAgent.Policy;
+using PatroniAgent.Watcher;
+
+namespace PatroniAgent.Hosting;
+
+/// <summary><c>patroni-agent check</c>: polls Patroni once and prints what every mode would answer.</summary>
+public static class CheckCommand
+{
+    /// <summary>Returns 0 when Patroni answered, 1 when it did not (the unknown answers are printed then).</summary>
+    public static async Task<int> RunAsync(AgentOptions options, TextWriter output)
+    {
+        using var client = new PatroniClient(options.PatroniUrl, options.Timeout);
+        var board = new AnswerBoard(options.UnknownAnswer, options.StaleAfter);
+        var watcher = new RoleWatcher(client, board, options.PollInterval, TimeSpan.Zero, NullLogger.Instance);
+        bool answered = await watcher.PollOnceAsync(CancellationToken.None).ConfigureAwait(false);
+        var snapshot = board.Current;
+        output.WriteLine($"patroni {client.BaseUrl}: {RoleWatcher.Summary(snapshot)}");
+        if (snapshot.Status?.LagBytes is { } lag)
+        {
+            output.WriteLine($"lag: {lag} bytes");
+        }
+        output.WriteLine();
+        foreach (var mode in ModeNames.All)
+        {
+            var line = System.Text.Encoding.ASCII.GetString(snapshot.Select(mode, -1)).TrimEnd('\n');
+            output.WriteLine($"{ModeNames.Name(mode),-15} {line}");
+        }
+        return answered ? 0 : 1;
+    }
+}

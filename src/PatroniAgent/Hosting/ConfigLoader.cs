@@ -1,0 +1,512 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using Microsoft.Extensions.Logging;
+using PatroniAgent.Policy;
+
+namespace PatroniAgent.Hosting;
+
+/// <summary>What the process was asked to do.</summary>
+public enum Command
+{
+    /// <summary>Serve agent checks.</summary>
+    Run,
+    /// <summary>Poll Patroni once and print what every mode would answer.</summary>
+    Check,
+    /// <summary>Print <see cref="ConfigLoader.HelpText"/>; the options are not validated.</summary>
+    Help,
+    /// <summary>Print the version; the options are not validated.</summary>
+    Version,
+}
+
+/// <summary>The command and the merged configuration.</summary>
+public sealed record CommandLine(Command Command, AgentOptions Options);
+
+/// <summary>
+/// Builds <see cref="AgentOptions"/> from, each overriding the ones before: the built-in defaults,
+/// the config file, the PATRONI_AGENT_* environment variables and the command-line flags.
+/// </summary>
+public static class ConfigLoader
+{
+    private const string EnvPrefix = "PATRONI_AGENT_";
+    private const string ConfigFlag = "--config";
+    private const string ConfigEnv = "PATRONI_AGENT_CONFIG";
+    private const string DefaultOrigin = "default";
+    private const string DurationUnits = "(ms, s or m), e.g. 500ms";
+
+    /// <summary>A configuration key: its file key, and the flag and environment variable derived from it.</summary>
+    private sealed record Key(
+        string Name,
+        string Placeholder,
+        string Description,
+        Func<AgentOptions, string> ShowDefault,
+        Func<AgentOptions, string, string, AgentOptions> Apply)
+    {
+        public string Flag { get; } = "--" + Name;
+        public string Env { get; } = EnvPrefix + Name.Replace('-', '_').ToUpperInvariant();
+    }
+
+    /// <summary>
+    /// One value from one source. <paramref name="Where"/> names the source and the key, as error messages start;
+    /// <paramref name="Origin"/> names the source alone.
+    /// </summary>
+    private sealed record Setting(Key Key, string Value, string Where, string Origin);
+
+    private static readonly Key Listen = new(
+        "listen", "ADDR:PORT[=MODE]", "listener and its default mode, repeatable",
+        o => string.Join(' ', o.Listeners), AddListener);
+
+    private static readonly Key[] Keys =
+    [
+        Listen,
+        new("patroni-url", "URL", "Patroni REST API",
+            o => o.PatroniUrl.ToString(), (o, v, w) => o with { PatroniUrl = ParseUrl(v, w) }),
+        Duration("poll-interval", "time between polls",
+            TimeSpan.FromMilliseconds(10), TimeSpan.FromSeconds(60), o => o.PollInterval, (o, t) => o with { PollInterval = t }),
+        Duration("timeout", "timeout of one poll",
+            TimeSpan.FromMilliseconds(10), TimeSpan.FromSeconds(60), o => o.Timeout, (o, t) => o with { Timeout = t }),
+        Duration("stale-after", "unknown state after this long without an answer",
+            TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(10), o => o.StaleAfter, (o, t) => o with { StaleAfter = t }),
+        Duration("send-wait", "wait for the agent-send line",
+            TimeSpan.Zero, TimeSpan.FromSeconds(10), o => o.SendWait, (o, t) => o with { SendWait = t }),
+        new("unknown-answer", "WORDS", "answer while Patroni's state is unknown",
+            o => o.UnknownAnswer, (o, v, w) => o with { UnknownAnswer = ParseUnknownAnswer(v, w) }),
+        Integer("backlog", "listen backlog", 1, 65535, o => o.Backlog, (o, n) => o with { Backlog = n }),
+        Integer("workers", "event-loop threads", 1, 64, o => o.Workers, (o, n) => o with { Workers = n }),
+        Integer("max-connections", "connections held at once", 1, 1_000_000,
+            o => o.MaxConnections, (o, n) => o with { MaxConnections = n }),
+        new("log-level", "LEVEL", "least severe level logged",
+            o => LogLevelName(o.LogLevel), (o, v, w) => o with { LogLevel = ParseLogLevel(v, w) }),
+    ];
+
+    /// <summary>The --help text: usage, commands, every option with its default.</summary>
+    public static string HelpText { get; } = BuildHelpText();
+
+    /// <summary>Parses the command line and merges the configuration sources into validated options.</summary>
+    /// <param name="args">The process arguments.</param>
+    /// <param name="env">The environment variables.</param>
+    /// <param name="readFile">Reads the text of the config file at the given path.</param>
+    /// <exception cref="ConfigException">The command line or the configuration is invalid, or the config file cannot be read.</exception>
+    public static CommandLine Parse(IReadOnlyList<string> args, IReadOnlyDictionary<string, string> env, Func<string, string> readFile)
+    {
+        foreach (string arg in args)
+        {
+            if (arg is "--help" or "-h")
+                return new CommandLine(Command.Help, new AgentOptions());
+            if (arg is "--version")
+                return new CommandLine(Command.Version, new AgentOptions());
+        }
+
+        (Command command, List<Setting> flags, string? flagConfig) = ParseArguments(args);
+        (List<Setting> environment, string? envConfig) = ParseEnvironment(env);
+        (string Path, string Origin)? configFile = flagConfig is not null ? (flagConfig, ConfigFlag)
+            : envConfig is not null ? (envConfig, ConfigEnv)
+            : null;
+        List<Setting> file = configFile is { } c ? ParseFile(c.Path, ReadConfigFile(c.Path, c.Origin, readFile)) : [];
+
+        Dictionary<string, string> origins = [];
+        AgentOptions options = new();
+        foreach (List<Setting> source in new[] { file, environment, flags })
+            options = Apply(options, source, origins);
+        CheckTogether(options, origins);
+        return new CommandLine(command, options);
+    }
+
+    private static AgentOptions Apply(AgentOptions options, List<Setting> source, Dictionary<string, string> origins)
+    {
+        if (source.Exists(s => s.Key == Listen))
+            options = options with { Listeners = [] };
+        foreach (Setting setting in source)
+        {
+            options = setting.Key.Apply(options, setting.Value, setting.Where);
+            origins[setting.Key.Name] = setting.Origin;
+        }
+        return options;
+    }
+
+    private static void CheckTogether(AgentOptions options, Dictionary<string, string> origins)
+    {
+        string Show(string key, TimeSpan value) => $"{key} {FormatDuration(value)} ({origins.GetValueOrDefault(key, DefaultOrigin)})";
+
+        if (options.StaleAfter <= options.PollInterval)
+            throw new ConfigException(
+                $"{Show("stale-after", options.StaleAfter)} must be greater than {Show("poll-interval", options.PollInterval)}");
+        if (options.Timeout > options.StaleAfter)
+            throw new ConfigException(
+                $"{Show("timeout", options.Timeout)} must not exceed {Show("stale-after", options.StaleAfter)}");
+    }
+
+    private static (Command Command, List<Setting> Settings, string? ConfigPath) ParseArguments(IReadOnlyList<string> args)
+    {
+        Command command = Command.Run;
+        int i = 0;
+        if (args.Count > 0 && !args[0].StartsWith('-'))
+        {
+            command = args[0] switch
+            {
+                "run" => Command.Run,
+                "check" => Command.Check,
+                _ => throw new ConfigException($"unknown command \"{args[0]}\"; the commands are run and check (see --help)"),
+            };
+            i = 1;
+        }
+
+        List<Setting> settings = [];
+        HashSet<string> given = [];
+        string? configPath = null;
+        for (; i < args.Count; i++)
+        {
+            string arg = args[i];
+            if (!arg.StartsWith('-'))
+                throw new ConfigException($"unexpected argument \"{arg}\" (see --help)");
+            int equals = arg.IndexOf('=');
+            string flag = equals < 0 ? arg : arg[..equals];
+            Key? key = Array.Find(Keys, k => k.Flag == flag);
+            if (key is null && flag != ConfigFlag)
+                throw new ConfigException($"unknown option \"{flag}\" (see --help)");
+
+            string value = equals >= 0 ? arg[(equals + 1)..]
+                : i + 1 < args.Count && !args[i + 1].StartsWith('-') ? args[++i]
+                : "";
+            if (value.Length == 0)
+                throw Error(flag, "missing value");
+            if (key != Listen && !given.Add(flag))
+                throw Error(flag, "given more than once");
+
+            if (key is null)
+                configPath = value;
+            else
+                settings.Add(new Setting(key, value, flag, flag));
+        }
+        return (command, settings, configPath);
+    }
+
+    private static (List<Setting> Settings, string? ConfigPath) ParseEnvironment(IReadOnlyDictionary<string, string> env)
+    {
+        List<Setting> settings = [];
+        string? configPath = null;
+        foreach ((string name, string rawValue) in env.OrderBy(e => e.Key, StringComparer.Ordinal))
+        {
+            if (!name.StartsWith(EnvPrefix, StringComparison.Ordinal))
+                continue;
+            Key? key = Array.Find(Keys, k => k.Env == name);
+            if (key is null && name != ConfigEnv)
+                throw Error(name, $"unknown environment variable; the known ones are {ConfigEnv}, {string.Join(", ", Keys.Select(k => k.Env))}");
+
+            string value = rawValue.Trim();
+            if (value.Length == 0)
+                continue;
+            if (key is null)
+                configPath = value;
+            else if (key == Listen)
+                settings.AddRange(SplitList(value, name).Select(entry => new Setting(key, entry, name, name)));
+            else
+                settings.Add(new Setting(key, value, name, name));
+        }
+        return (settings, configPath);
+    }
+
+    private static IEnumerable<string> SplitList(string value, string where)
+    {
+        string[] entries = value.Split(',', StringSplitOptions.TrimEntries);
+        if (Array.Exists(entries, e => e.Length == 0))
+            throw Error(where, $"empty entry in \"{value}\"; separate listeners with single commas");
+        return entries;
+    }
+
+    private static string ReadConfigFile(string path, string origin, Func<string, string> readFile)
+    {
+        try
+        {
+            return readFile(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            string reason = e switch
+            {
+                FileNotFoundException or DirectoryNotFoundException => "no such file",
+                UnauthorizedAccessException => "access denied (no permission, or not a file)",
+                _ => e.Message,
+            };
+            throw Error(origin, $"cannot read config file {path}: {reason}");
+        }
+    }
+
+    private static List<Setting> ParseFile(string path, string text)
+    {
+        List<Setting> settings = [];
+        Dictionary<Key, int> firstLine = [];
+        string[] lines = text.TrimStart('\uFEFF').Split('\n');
+        for (int i = 0; i < lines.Length; i++)
+        {
+            int lineNumber = i + 1;
+            string origin = $"{path} line {lineNumber}";
+            if (ParseLine(lines[i].TrimEnd('\r'), origin) is not (string name, string value))
+                continue;
+
+            string normalized = name.ToLowerInvariant().Replace('_', '-');
+            if (normalized == "config")
+                throw new ConfigException($"{origin}: \"{name}\" cannot be set in the config file; use {ConfigFlag} or {ConfigEnv}");
+            Key key = Array.Find(Keys, k => k.Name == normalized)
+                ?? throw new ConfigException(
+                    $"{origin}: unknown key \"{name}\"; the known keys are {string.Join(", ", Keys.Select(k => k.Name))}");
+            if (key != Listen && !firstLine.TryAdd(key, lineNumber))
+                throw new ConfigException($"{origin}: {key.Name} is already set on line {firstLine[key]}");
+
+            settings.Add(new Setting(key, value, $"{origin}: {key.Name}", origin));
+        }
+        return settings;
+    }
+
+    /// <summary>Splits one line into key and value; null for a blank or comment line.</summary>
+    private static (string Name, string Value)? ParseLine(string line, string origin)
+    {
+        ReadOnlySpan<char> rest = line.AsSpan().Trim();
+        if (rest.IsEmpty || rest[0] == '#')
+            return null;
+
+        int equals = rest.IndexOfAny('=', '#');
+        if (equals <= 0 || rest[equals] != '=')
+            throw new ConfigException($"{origin}: expected \"key = value\"");
+        string name = rest[..equals].TrimEnd().ToString();
+        rest = rest[(equals + 1)..].TrimStart();
+
+        if (!rest.IsEmpty && rest[0] is '\'' or '"')
+        {
+            char quote = rest[0];
+            int close = rest[1..].IndexOf(quote) + 1;
+            if (close == 0)
+                throw new ConfigException($"{origin}: {name}: missing closing {quote}");
+            ReadOnlySpan<char> after = rest[(close + 1)..].TrimStart();
+            if (!after.IsEmpty && after[0] != '#')
+                throw new ConfigException($"{origin}: {name}: unexpected text after the closing {quote}");
+            return (name, rest[1..close].ToString());
+        }
+
+        int comment = rest.IndexOf('#');
+        string value = (comment < 0 ? rest : rest[..comment]).TrimEnd().ToString();
+        if (value.Length == 0)
+            throw new ConfigException($"{origin}: {name}: missing value");
+        return (name, value);
+    }
+
+    private static AgentOptions AddListener(AgentOptions options, string text, string where)
+    {
+        ListenerConfig listener = ParseListener(text, where);
+        if (listener.EndPoint.Port != 0 && options.Listeners.Any(l => l.EndPoint.Equals(listener.EndPoint)))
+            throw Error(where, $"{listener.EndPoint} is listed more than once");
+        return options with { Listeners = [.. options.Listeners, listener] };
+    }
+
+    private static ListenerConfig ParseListener(string text, string where)
+    {
+        int equals = text.IndexOf('=');
+        string endPoint = equals < 0 ? text : text[..equals];
+        Mode mode = Mode.Primary;
+        if (equals >= 0 && !ModeNames.TryParse(text[(equals + 1)..], out mode))
+            throw Error(where, $"unknown mode \"{text[(equals + 1)..]}\" in \"{text}\"; the modes are {ModeNames.Accepted}");
+
+        int colon = endPoint.LastIndexOf(':');
+        if (colon < 0)
+            throw Error(where, $"\"{text}\" needs ADDR:PORT, e.g. 127.0.0.1:5555 or *:5555=replica");
+        string host = endPoint[..colon];
+        string port = endPoint[(colon + 1)..];
+        IPAddress address = ParseAddress(host, text, where);
+        if (!int.TryParse(port, NumberStyles.None, CultureInfo.InvariantCulture, out int portNumber) || portNumber > IPEndPoint.MaxPort)
+            throw Error(where, $"port \"{port}\" in \"{text}\" is not a number 0..65535");
+        return new ListenerConfig(new IPEndPoint(address, portNumber), mode);
+    }
+
+    private static IPAddress ParseAddress(string host, string text, string where)
+    {
+        if (host == "*")
+            return IPAddress.Any;
+        if (host.Equals("localhost", StringComparison.OrdinalIgnoreCase))
+            return IPAddress.Loopback;
+        if (host.StartsWith('[') && host.EndsWith(']'))
+        {
+            if (IPAddress.TryParse(host[1..^1], out IPAddress? v6) && v6.AddressFamily == AddressFamily.InterNetworkV6)
+                return v6;
+        }
+        else if (host.Contains(':'))
+        {
+            throw Error(where, $"\"{text}\": write an IPv6 address in brackets, e.g. [::1]:5555");
+        }
+        else if (IPAddress.TryParse(host, out IPAddress? v4) && v4.AddressFamily == AddressFamily.InterNetwork && v4.ToString() == host)
+        {
+            return v4;
+        }
+        throw Error(where, $"\"{host}\" in \"{text}\" is not an IPv4 address, a bracketed IPv6 address, * or localhost");
+    }
+
+    private static Uri ParseUrl(string text, string where)
+    {
+        if (!Uri.TryCreate(text, UriKind.Absolute, out Uri? uri) || uri.Scheme is not ("http" or "https") || uri.Host.Length == 0)
+            throw Error(where, $"\"{text}\" is not an absolute http or https URL, e.g. http://127.0.0.1:8008");
+        if (text.Contains('?') || text.Contains('#'))
+            throw Error(where, $"\"{text}\" must not have a query or a fragment");
+        if (uri.UserInfo.Length > 0)
+            throw Error(where, "must not contain a user name or password");
+        return uri;
+    }
+
+    private static Key Duration(
+        string name, string description, TimeSpan min, TimeSpan max,
+        Func<AgentOptions, TimeSpan> get, Func<AgentOptions, TimeSpan, AgentOptions> set) =>
+        new(name, "DURATION", $"{description}, {FormatDuration(min)}..{FormatDuration(max)}",
+            o => FormatDuration(get(o)), (o, v, w) => set(o, ParseDuration(v, w, min, max)));
+
+    private static TimeSpan ParseDuration(string text, string where, TimeSpan min, TimeSpan max)
+    {
+        int unitStart = text.Length;
+        while (unitStart > 0 && char.IsAsciiLetter(text[unitStart - 1]))
+            unitStart--;
+        string unit = text[unitStart..];
+        if (!decimal.TryParse(text.AsSpan(0, unitStart), NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out decimal number))
+            throw Error(where, $"\"{text}\" is not a duration; write a number and a unit {DurationUnits}");
+        long ticksPerUnit = unit switch
+        {
+            "ms" => TimeSpan.TicksPerMillisecond,
+            "s" => TimeSpan.TicksPerSecond,
+            "m" => TimeSpan.TicksPerMinute,
+            "" => throw Error(where, $"\"{text}\" needs a unit {DurationUnits}"),
+            _ => throw Error(where, $"\"{text}\" has an unknown unit \"{unit}\"; use {DurationUnits}"),
+        };
+        if (number < (decimal)min.Ticks / ticksPerUnit || number > (decimal)max.Ticks / ticksPerUnit)
+            throw Error(where, $"\"{text}\" is out of range ({FormatDuration(min)}..{FormatDuration(max)})");
+        return TimeSpan.FromTicks((long)Math.Round(number * ticksPerUnit));
+    }
+
+    /// <summary>An exact form that <see cref="ParseDuration"/> reads back: whole minutes above one minute, else seconds from one second, else milliseconds.</summary>
+    private static string FormatDuration(TimeSpan duration)
+    {
+        long ticks = duration.Ticks;
+        if (ticks > TimeSpan.TicksPerMinute && ticks % TimeSpan.TicksPerMinute == 0)
+            return string.Create(CultureInfo.InvariantCulture, $"{ticks / TimeSpan.TicksPerMinute}m");
+        if (ticks >= TimeSpan.TicksPerSecond)
+            return string.Create(CultureInfo.InvariantCulture, $"{(decimal)ticks / TimeSpan.TicksPerSecond}s");
+        return string.Create(CultureInfo.InvariantCulture, $"{(decimal)ticks / TimeSpan.TicksPerMillisecond}ms");
+    }
+
+    private static Key Integer(
+        string name, string description, int min, int max,
+        Func<AgentOptions, int> get, Func<AgentOptions, int, AgentOptions> set) =>
+        new(name, "N", string.Create(CultureInfo.InvariantCulture, $"{description}, {min}..{max}"),
+            o => get(o).ToString(CultureInfo.InvariantCulture), (o, v, w) => set(o, ParseInteger(v, w, min, max)));
+
+    private static int ParseInteger(string text, string where, int min, int max)
+    {
+        if (text.Length == 0 || !text.All(char.IsAsciiDigit))
+            throw Error(where, $"\"{text}\" is not a whole number");
+        if (!int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int value) || value < min || value > max)
+            throw Error(where, string.Create(CultureInfo.InvariantCulture, $"\"{text}\" is out of range ({min}..{max})"));
+        return value;
+    }
+
+    private static string ParseUnknownAnswer(string text, string where)
+    {
+        if (text.Contains('#'))
+            throw Error(where, $"\"{text}\" must not contain #: the agent appends the reason itself");
+        string[] words = text.ToLowerInvariant().Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries);
+        if (words.Length == 0)
+            throw Error(where, "needs at least one word, e.g. down");
+
+        string? state = null, administrative = null, weight = null;
+        foreach (string word in words)
+        {
+            switch (word)
+            {
+                case "ready":
+                    throw Error(where,
+                        $"\"{text}\" must not contain ready: while Patroni's state is unknown the server must never be made ready, it could route writes to a node that is not the primary");
+                case "up" or "down" or "fail" or "stopped":
+                    TakeOnce(ref state, word, "up, down, fail or stopped", text, where);
+                    break;
+                case "maint" or "drain":
+                    TakeOnce(ref administrative, word, "maint or drain", text, where);
+                    break;
+                default:
+                    if (!IsWeight(word))
+                        throw Error(where,
+                            $"unknown word \"{word}\" in \"{text}\"; use up, down, fail, stopped, maint, drain or a weight N% (0..256)");
+                    TakeOnce(ref weight, word, "weight", text, where);
+                    break;
+            }
+        }
+        if (state is not ("down" or "fail" or "stopped") && administrative != "maint")
+            throw Error(where,
+                $"\"{text}\" would let the server take traffic while Patroni's state is unknown; include down, fail, stopped or maint");
+        return string.Join(' ', words);
+    }
+
+    private static void TakeOnce(ref string? slot, string word, string kind, string text, string where)
+    {
+        if (slot is not null)
+            throw Error(where, $"\"{text}\" has both {slot} and {word}; give at most one {kind}");
+        slot = word;
+    }
+
+    private static bool IsWeight(string word) =>
+        word.Length is >= 2 and <= 4
+        && word[^1] == '%'
+        && word[..^1].All(char.IsAsciiDigit)
+        && int.Parse(word[..^1], NumberStyles.None, CultureInfo.InvariantCulture) <= 256;
+
+    private static LogLevel ParseLogLevel(string text, string where) => text.ToLowerInvariant() switch
+    {
+        "trace" => LogLevel.Trace,
+        "debug" => LogLevel.Debug,
+        "information" or "info" => LogLevel.Information,
+        "warning" or "warn" => LogLevel.Warning,
+        "error" => LogLevel.Error,
+        "critical" => LogLevel.Critical,
+        "none" => LogLevel.None,
+        _ => throw Error(where, $"unknown log level \"{text}\"; use trace, debug, information, warning, error, critical or none"),
+    };
+
+    private static string LogLevelName(LogLevel level) => level.ToString().ToLowerInvariant();
+
+    private static ConfigException Error(string where, string problem) => new($"{where}: {problem}");
+
+    private static string BuildHelpText()
+    {
+        AgentOptions defaults = new();
+        List<(string Option, string Description)> rows =
+        [
+            ($"{ConfigFlag} FILE", "config file (default: none)"),
+            .. Keys.Select(k => ($"{k.Flag} {k.Placeholder}", $"{k.Description} (default: {k.ShowDefault(defaults)})")),
+            ("-h, --help", "print this help and exit"),
+            ("--version", "print the version and exit"),
+        ];
+        int width = rows.Max(r => r.Option.Length) + 2;
+
+        StringBuilder text = new();
+        text.AppendLine("Usage: patroni-agent [run | check] [OPTION...]");
+        text.AppendLine();
+        text.AppendLine("HAProxy agent-check daemon for Patroni.");
+        text.AppendLine();
+        text.AppendLine("Commands:");
+        text.AppendLine("  run      serve agent checks (the default)");
+        text.AppendLine("  check    poll Patroni once, print what every mode would answer and exit");
+        text.AppendLine();
+        text.AppendLine("Options:");
+        foreach ((string option, string description) in rows)
+            text.Append("  ").Append(option.PadRight(width)).AppendLine(description);
+        text.AppendLine();
+        text.AppendLine("Values:");
+        text.AppendLine("  ADDR      an IPv4 address, [IPv6 address], * (0.0.0.0) or localhost (127.0.0.1)");
+        text.AppendLine("  MODE      primary when omitted, or one of:");
+        text.AppendLine($"            {ModeNames.Accepted}");
+        text.AppendLine("  DURATION  a number and a unit: ms, s or m, e.g. 250ms, 1.5s, 1m");
+        text.AppendLine("  LEVEL     trace, debug, information (info), warning (warn), error, critical, none");
+        text.AppendLine("  WORDS     up, down, fail, stopped, maint, drain, a weight N% (0..256); never ready,");
+        text.AppendLine("            and at least one of down, fail, stopped or maint");
+        text.AppendLine();
+        text.AppendLine("Each option can also be set in the config file, as \"key = value\" (poll-interval = 500ms),");
+        text.AppendLine("and in the environment, as PATRONI_AGENT_KEY (PATRONI_AGENT_POLL_INTERVAL=500ms);");
+        text.AppendLine($"{ConfigEnv} names the config file. In the environment, listeners are separated by commas.");
+        text.AppendLine("Later sources override earlier ones: defaults < config file < environment < command line.");
+        return text.ToString();
+    }
+}

@@ -1,0 +1,55 @@
+using System.Collections;
+using System.Net.Sockets;
+using PatroniAgent.Hosting;
+
+namespace PatroniAgent;
+
+public static class Program
+{
+    public static async Task<int> Main(string[] args)
+    {
+        var environment = Environment.GetEnvironmentVariables()
+            .Cast<DictionaryEntry>()
+            .ToDictionary(e => (string)e.Key, e => (string?)e.Value ?? "");
+        CommandLine command;
+        try
+        {
+            command = ConfigLoader.Parse(args, environment, File.ReadAllText);
+        }
+        catch (ConfigException e)
+        {
+            Console.Error.WriteLine($"patroni-agent: {e.Message}");
+            Console.Error.WriteLine("Try 'patroni-agent --help'.");
+            return 2;
+        }
+
+        switch (command.Command)
+        {
+            case Command.Help:
+                Console.Out.Write(ConfigLoader.HelpText);
+                return 0;
+            case Command.Version:
+                Console.Out.WriteLine($"patroni-agent {Version}");
+                return 0;
+            case Command.Check:
+                return await CheckCommand.RunAsync(command.Options, Console.Out).ConfigureAwait(false);
+        }
+
+        using var loggers = Logging.Create(command.Options.LogLevel, environment);
+        try
+        {
+            using var host = new AgentHost(command.Options, loggers);
+            return host.RunUntilSignalled();
+        }
+        catch (SocketException e)
+        {
+            Console.Error.WriteLine($"patroni-agent: {e.Message}");
+            return 1;
+        }
+    }
+
+    public static string Version =>
+        typeof(Program).Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyInformationalVersionAttribute), false)
+            .OfType<System.Reflection.AssemblyInformationalVersionAttribute>()
+            .FirstOrDefault()?.InformationalVersion.Split('+')[0] ?? "unknown";
+}

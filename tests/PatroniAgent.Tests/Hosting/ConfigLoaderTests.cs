@@ -1,0 +1,650 @@
+using System.Net;
+using Microsoft.Extensions.Logging;
+using PatroniAgent.Hosting;
+using PatroniAgent.Policy;
+
+namespace PatroniAgent.Tests.Hosting;
+
+public class ConfigLoaderTests
+{
+    private const string ConfPath = "/etc/patroni-agent.conf";
+
+    private static CommandLine Parse(string[] args, Dictionary<string, string>? env = null, string? file = null) =>
+        ConfigLoader.Parse(args, env ?? [], path =>
+            path == ConfPath && file is not null ? file : throw new FileNotFoundException("not found", path));
+
+    private static AgentOptions Options(string[] args, Dictionary<string, string>? env = null, string? file = null) =>
+        Parse(args, env, file).Options;
+
+    private static AgentOptions FromFile(string file) => Options(["--config", ConfPath], file: file);
+
+    private static string Error(string[] args, Dictionary<string, string>? env = null, string? file = null) =>
+        Assert.Throws<ConfigException>(() => Parse(args, env, file)).Message;
+
+    private static string FileError(string file) => Error(["--config", ConfPath], file: file);
+
+    private static ListenerConfig Listener(string address, int port, Mode mode) =>
+        new(new IPEndPoint(IPAddress.Parse(address), port), mode);
+
+    [Fact]
+    public void NoArgumentsRunWithTheDefaults()
+    {
+        CommandLine result = Parse([]);
+
+        Assert.Equal(Command.Run, result.Command);
+        AgentOptions o = result.Options;
+        Assert.Equal([Listener("0.0.0.0", 5555, Mode.Primary)], o.Listeners);
+        Assert.Equal(new Uri("http://127.0.0.1:8008"), o.PatroniUrl);
+        Assert.Equal(TimeSpan.FromMilliseconds(200), o.PollInterval);
+        Assert.Equal(TimeSpan.FromSeconds(1), o.Timeout);
+        Assert.Equal(TimeSpan.FromSeconds(3), o.StaleAfter);
+        Assert.Equal(TimeSpan.FromMilliseconds(20), o.SendWait);
+        Assert.Equal("down", o.UnknownAnswer);
+        Assert.Equal(4096, o.Backlog);
+        Assert.Equal(1, o.Workers);
+        Assert.Equal(20000, o.MaxConnections);
+        Assert.Equal(LogLevel.Information, o.LogLevel);
+    }
+
+    [Fact]
+    public void UnrelatedEnvironmentVariablesAreIgnored()
+    {
+        AgentOptions o = Options([], new() { ["PATH"] = "/bin", ["PATRONI_AGENTX"] = "1", ["patroni_agent_timeout"] = "x" });
+
+        Assert.Equal(new AgentOptions().Timeout, o.Timeout);
+    }
+
+    [Theory]
+    [InlineData(new string[0], Command.Run)]
+    [InlineData(new[] { "run" }, Command.Run)]
+    [InlineData(new[] { "check" }, Command.Check)]
+    [InlineData(new[] { "--workers", "2" }, Command.Run)]
+    [InlineData(new[] { "check", "--workers", "2" }, Command.Check)]
+    public void CommandIsTheFirstWordAndDefaultsToRun(string[] args, Command expected)
+    {
+        Assert.Equal(expected, Parse(args).Command);
+    }
+
+    [Theory]
+    [InlineData(new[] { "--help" }, Command.Help)]
+    [InlineData(new[] { "-h" }, Command.Help)]
+    [InlineData(new[] { "check", "--poll-interval", "5", "--help" }, Command.Help)]
+    [InlineData(new[] { "bogus", "-h" }, Command.Help)]
+    [InlineData(new[] { "--version" }, Command.Version)]
+    [InlineData(new[] { "run", "--no-such-flag", "--version" }, Command.Version)]
+    [InlineData(new[] { "--version", "--help" }, Command.Version)]
+    public void HelpAndVersionWinAnywhereWithoutValidation(string[] args, Command expected)
+    {
+        CommandLine result = ConfigLoader.Parse(args, new Dictionary<string, string> { ["PATRONI_AGENT_BOGUS"] = "1" },
+            _ => throw new InvalidOperationException("the config file must not be read"));
+
+        Assert.Equal(expected, result.Command);
+        Assert.Equal(new AgentOptions().Timeout, result.Options.Timeout);
+    }
+
+    [Fact]
+    public void HelpTextListsCommandsAndEveryOptionWithItsDefault()
+    {
+        string help = ConfigLoader.HelpText;
+
+        Assert.StartsWith("Usage: patroni-agent [run | check] [OPTION...]", help);
+        foreach (string expected in new[]
+        {
+            "run ", "check ", "--config FILE", "--version", "-h, --help",
+            "--listen ADDR:PORT[=MODE]", "(default: 0.0.0.0:5555=primary)",
+            "--patroni-url URL", "(default: http://127.0.0.1:8008/)",
+            "--poll-interval DURATION", "10ms..60s (default: 200ms)",
+            "--timeout DURATION", "10ms..60s (default: 1s)",
+            "--stale-after DURATION", "100ms..10m (default: 3s)",
+            "--send-wait DURATION", "0ms..10s (default: 20ms)",
+            "--unknown-answer WORDS", "(default: down)",
+            "--backlog N", "1..65535 (default: 4096)",
+            "--workers N", "1..64 (default: 1)",
+            "--max-connections N", "1..1000000 (default: 20000)",
+            "--log-level LEVEL", "(default: information)",
+            "PATRONI_AGENT_CONFIG", "PATRONI_AGENT_POLL_INTERVAL", ModeNames.Accepted,
+        })
+        {
+            Assert.Contains(expected, help);
+        }
+    }
+
+    [Theory]
+    [InlineData("bogus")]
+    [InlineData("serve")]
+    public void UnknownCommandIsAnError(string command)
+    {
+        Assert.Equal($"unknown command \"{command}\"; the commands are run and check (see --help)", Error([command]));
+    }
+
+    [Fact]
+    public void EveryKeyFromFlags()
+    {
+        AgentOptions o = Options(
+        [
+            "check",
+            "--listen", "127.0.0.1:6000=replica", "--listen", "[::1]:6001=ro",
+            "--patroni-url", "https://db1.example.com:8008/patroni",
+            "--poll-interval", "250ms", "--timeout", "1.5s", "--stale-after", "1m", "--send-wait", "0ms",
+            "--unknown-answer", "MAINT 0%",
+            "--backlog", "128", "--workers", "4", "--max-connections", "1000000",
+            "--log-level", "Warn",
+        ]);
+
+        AssertEveryKeySet(o);
+    }
+
+    [Fact]
+    public void EveryKeyFromFlagsWithEquals()
+    {
+        AgentOptions o = Options(
+        [
+            "--listen=127.0.0.1:6000=replica", "--listen=[::1]:6001=ro",
+            "--patroni-url=https://db1.example.com:8008/patroni",
+            "--poll-interval=250ms", "--timeout=1.5s", "--stale-after=1m", "--send-wait=0ms",
+            "--unknown-answer=MAINT 0%",
+            "--backlog=128", "--workers=4", "--max-connections=1000000",
+            "--log-level=Warn",
+        ]);
+
+        AssertEveryKeySet(o);
+    }
+
+    [Fact]
+    public void EveryKeyFromTheEnvironment()
+    {
+        AgentOptions o = Options([], new()
+        {
+            ["PATRONI_AGENT_LISTEN"] = "127.0.0.1:6000=replica, [::1]:6001=ro",
+            ["PATRONI_AGENT_PATRONI_URL"] = "https://db1.example.com:8008/patroni",
+            ["PATRONI_AGENT_POLL_INTERVAL"] = "250ms",
+            ["PATRONI_AGENT_TIMEOUT"] = "1.5s",
+            ["PATRONI_AGENT_STALE_AFTER"] = "1m",
+            ["PATRONI_AGENT_SEND_WAIT"] = "0ms",
+            ["PATRONI_AGENT_UNKNOWN_ANSWER"] = "MAINT 0%",
+            ["PATRONI_AGENT_BACKLOG"] = "128",
+            ["PATRONI_AGENT_WORKERS"] = "4",
+            ["PATRONI_AGENT_MAX_CONNECTIONS"] = "1000000",
+            ["PATRONI_AGENT_LOG_LEVEL"] = "Warn",
+        });
+
+        AssertEveryKeySet(o);
+    }
+
+    [Fact]
+    public void EveryKeyFromTheFile()
+    {
+        AgentOptions o = FromFile(
+            """
+            # patroni-agent configuration
+            listen = 127.0.0.1:6000=replica
+            listen = '[::1]:6001=ro'
+            patroni-url = "https://db1.example.com:8008/patroni"
+            poll_interval = 250ms
+            TIMEOUT = 1.5s
+            stale-after = 1m
+            send-wait = 0ms
+            unknown-answer = 'MAINT   0%'
+            backlog = 128
+            workers = 4
+            max_connections = 1000000
+            log-level = Warn
+            """);
+
+        AssertEveryKeySet(o);
+    }
+
+    private static void AssertEveryKeySet(AgentOptions o)
+    {
+        Assert.Equal([Listener("127.0.0.1", 6000, Mode.Replica), Listener("::1", 6001, Mode.ReadOnly)], o.Listeners);
+        Assert.Equal(new Uri("https://db1.example.com:8008/patroni"), o.PatroniUrl);
+        Assert.Equal(TimeSpan.FromMilliseconds(250), o.PollInterval);
+        Assert.Equal(TimeSpan.FromMilliseconds(1500), o.Timeout);
+        Assert.Equal(TimeSpan.FromMinutes(1), o.StaleAfter);
+        Assert.Equal(TimeSpan.Zero, o.SendWait);
+        Assert.Equal("maint 0%", o.UnknownAnswer);
+        Assert.Equal(128, o.Backlog);
+        Assert.Equal(4, o.Workers);
+        Assert.Equal(1_000_000, o.MaxConnections);
+        Assert.Equal(LogLevel.Warning, o.LogLevel);
+    }
+
+    [Fact]
+    public void ConfigFileCanComeFromTheEnvironment()
+    {
+        AgentOptions o = Options([], new() { ["PATRONI_AGENT_CONFIG"] = ConfPath }, "workers = 3");
+
+        Assert.Equal(3, o.Workers);
+    }
+
+    [Fact]
+    public void ConfigFlagOverridesConfigEnvironmentVariable()
+    {
+        string? read = null;
+        ConfigLoader.Parse(["--config=/flag.conf"], new Dictionary<string, string> { ["PATRONI_AGENT_CONFIG"] = "/env.conf" },
+            path => { read = path; return ""; });
+
+        Assert.Equal("/flag.conf", read);
+    }
+
+    [Fact]
+    public void LaterSourcesOverrideEarlierOnes()
+    {
+        const string file = "poll-interval = 100ms\ntimeout = 500ms\nworkers = 2\nlisten = 127.0.0.1:7000";
+        Dictionary<string, string> env = new() { ["PATRONI_AGENT_TIMEOUT"] = "600ms", ["PATRONI_AGENT_WORKERS"] = "3" };
+
+        AgentOptions o = Options(["--config", ConfPath, "--workers", "4"], env, file);
+
+        Assert.Equal(TimeSpan.FromMilliseconds(100), o.PollInterval);
+        Assert.Equal(TimeSpan.FromMilliseconds(600), o.Timeout);
+        Assert.Equal(4, o.Workers);
+        Assert.Equal([Listener("127.0.0.1", 7000, Mode.Primary)], o.Listeners);
+    }
+
+    [Fact]
+    public void EachSourceThatSetsListenReplacesTheListenersBeforeIt()
+    {
+        const string file = "listen = 127.0.0.1:7000\nlisten = 127.0.0.1:7001=replica";
+        Dictionary<string, string> env = new() { ["PATRONI_AGENT_LISTEN"] = "127.0.0.1:7000=sync,127.0.0.1:7002" };
+
+        Assert.Equal(
+            [Listener("127.0.0.1", 7000, Mode.Primary), Listener("127.0.0.1", 7001, Mode.Replica)],
+            FromFile(file).Listeners);
+        Assert.Equal(
+            [Listener("127.0.0.1", 7000, Mode.Sync), Listener("127.0.0.1", 7002, Mode.Primary)],
+            Options(["--config", ConfPath], env, file).Listeners);
+        Assert.Equal(
+            [Listener("10.0.0.1", 7003, Mode.Health)],
+            Options(["--config", ConfPath, "--listen", "10.0.0.1:7003=health"], env, file).Listeners);
+    }
+
+    [Theory]
+    [InlineData("*:5555", "0.0.0.0", 5555, Mode.Primary)]
+    [InlineData("localhost:5555=replica", "127.0.0.1", 5555, Mode.Replica)]
+    [InlineData("LOCALHOST:5555", "127.0.0.1", 5555, Mode.Primary)]
+    [InlineData("[::1]:5555=replica", "::1", 5555, Mode.Replica)]
+    [InlineData("[::]:5556=standby-leader", "::", 5556, Mode.StandbyLeader)]
+    [InlineData("[fd00::10]:65535=Health", "fd00::10", 65535, Mode.Health)]
+    [InlineData("192.168.1.10:0=master", "192.168.1.10", 0, Mode.Primary)]
+    [InlineData("10.0.0.1:5555=rw", "10.0.0.1", 5555, Mode.Primary)]
+    [InlineData("10.0.0.1:5555=read-only", "10.0.0.1", 5555, Mode.ReadOnly)]
+    [InlineData("10.0.0.1:5555=async", "10.0.0.1", 5555, Mode.Async)]
+    [InlineData("10.0.0.1:5555=leader", "10.0.0.1", 5555, Mode.Leader)]
+    public void ListenAcceptsAddressesPortsAndModes(string value, string address, int port, Mode mode)
+    {
+        Assert.Equal([Listener(address, port, mode)], Options(["--listen", value]).Listeners);
+    }
+
+    [Fact]
+    public void SeveralListenersOnPortZeroAreNotDuplicates()
+    {
+        AgentOptions o = Options(["--listen", "127.0.0.1:0", "--listen", "127.0.0.1:0=replica"]);
+
+        Assert.Equal([Listener("127.0.0.1", 0, Mode.Primary), Listener("127.0.0.1", 0, Mode.Replica)], o.Listeners);
+    }
+
+    [Theory]
+    [InlineData("127.0.0.1:5555=bogus",
+        "--listen: unknown mode \"bogus\" in \"127.0.0.1:5555=bogus\"; the modes are primary (master, read-write, rw), replica, read-only (ro), sync, async, standby-leader, leader, health")]
+    [InlineData("127.0.0.1:5555=", "--listen: unknown mode \"\" in \"127.0.0.1:5555=\"; the modes are primary (master, read-write, rw), replica, read-only (ro), sync, async, standby-leader, leader, health")]
+    [InlineData("127.0.0.1", "--listen: \"127.0.0.1\" needs ADDR:PORT, e.g. 127.0.0.1:5555 or *:5555=replica")]
+    [InlineData("127.0.0.1:65536", "--listen: port \"65536\" in \"127.0.0.1:65536\" is not a number 0..65535")]
+    [InlineData("127.0.0.1:-1", "--listen: port \"-1\" in \"127.0.0.1:-1\" is not a number 0..65535")]
+    [InlineData("127.0.0.1:", "--listen: port \"\" in \"127.0.0.1:\" is not a number 0..65535")]
+    [InlineData("::1:5555", "--listen: \"::1:5555\": write an IPv6 address in brackets, e.g. [::1]:5555")]
+    [InlineData("db1:5555", "--listen: \"db1\" in \"db1:5555\" is not an IPv4 address, a bracketed IPv6 address, * or localhost")]
+    [InlineData("127.1:5555", "--listen: \"127.1\" in \"127.1:5555\" is not an IPv4 address, a bracketed IPv6 address, * or localhost")]
+    [InlineData("[10.0.0.1]:5555", "--listen: \"[10.0.0.1]\" in \"[10.0.0.1]:5555\" is not an IPv4 address, a bracketed IPv6 address, * or localhost")]
+    [InlineData(":5555", "--listen: \"\" in \":5555\" is not an IPv4 address, a bracketed IPv6 address, * or localhost")]
+    public void InvalidListenIsAnError(string value, string expected)
+    {
+        Assert.Equal(expected, Error(["--listen", value]));
+    }
+
+    [Fact]
+    public void DuplicateListenerIsAnError()
+    {
+        Assert.Equal("--listen: 127.0.0.1:5555 is listed more than once",
+            Error(["--listen", "127.0.0.1:5555", "--listen", "localhost:5555=replica"]));
+        Assert.Equal("PATRONI_AGENT_LISTEN: [::1]:5555 is listed more than once",
+            Error([], new() { ["PATRONI_AGENT_LISTEN"] = "[::1]:5555,[0:0::1]:5555" }));
+        Assert.Equal("/etc/patroni-agent.conf line 2: listen: 0.0.0.0:5555 is listed more than once",
+            FileError("listen = *:5555\nlisten = 0.0.0.0:5555=replica"));
+    }
+
+    [Theory]
+    [InlineData("127.0.0.1:5555,", "PATRONI_AGENT_LISTEN: empty entry in \"127.0.0.1:5555,\"; separate listeners with single commas")]
+    [InlineData("127.0.0.1:5555,,127.0.0.1:5556", "PATRONI_AGENT_LISTEN: empty entry in \"127.0.0.1:5555,,127.0.0.1:5556\"; separate listeners with single commas")]
+    [InlineData("127.0.0.1:5555=nope", "PATRONI_AGENT_LISTEN: unknown mode \"nope\" in \"127.0.0.1:5555=nope\"; the modes are primary (master, read-write, rw), replica, read-only (ro), sync, async, standby-leader, leader, health")]
+    public void InvalidListenInTheEnvironmentIsAnError(string value, string expected)
+    {
+        Assert.Equal(expected, Error([], new() { ["PATRONI_AGENT_LISTEN"] = value }));
+    }
+
+    [Theory]
+    [InlineData("http://127.0.0.1:8008")]
+    [InlineData("https://db1.example.com:8443/")]
+    [InlineData("http://[::1]:8008/patroni/")]
+    [InlineData("HTTP://db1:8008")]
+    public void PatroniUrlAcceptsAbsoluteHttpAndHttpsUrls(string value)
+    {
+        Assert.Equal(new Uri(value), Options(["--patroni-url", value]).PatroniUrl);
+    }
+
+    [Theory]
+    [InlineData("127.0.0.1:8008", "\"127.0.0.1:8008\" is not an absolute http or https URL, e.g. http://127.0.0.1:8008")]
+    [InlineData("/patroni", "\"/patroni\" is not an absolute http or https URL, e.g. http://127.0.0.1:8008")]
+    [InlineData("ftp://db1:8008", "\"ftp://db1:8008\" is not an absolute http or https URL, e.g. http://127.0.0.1:8008")]
+    [InlineData("http://db1:8008/?x=1", "\"http://db1:8008/?x=1\" must not have a query or a fragment")]
+    [InlineData("http://db1:8008/#top", "\"http://db1:8008/#top\" must not have a query or a fragment")]
+    [InlineData("http://admin:secret@db1:8008", "must not contain a user name or password")]
+    public void InvalidPatroniUrlIsAnError(string value, string problem)
+    {
+        Assert.Equal($"PATRONI_AGENT_PATRONI_URL: {problem}", Error([], new() { ["PATRONI_AGENT_PATRONI_URL"] = value }));
+    }
+
+    [Theory]
+    [InlineData("poll-interval", "10ms", 10)]
+    [InlineData("poll-interval", "60s", 60_000)]
+    [InlineData("poll-interval", "1m", 60_000)]
+    [InlineData("poll-interval", "0.5s", 500)]
+    [InlineData("timeout", "10ms", 10)]
+    [InlineData("timeout", "2.5s", 2500)]
+    [InlineData("stale-after", "100ms", 100)]
+    [InlineData("stale-after", "10m", 600_000)]
+    [InlineData("stale-after", "1.5m", 90_000)]
+    [InlineData("send-wait", "0ms", 0)]
+    [InlineData("send-wait", "0s", 0)]
+    [InlineData("send-wait", "10s", 10_000)]
+    [InlineData("send-wait", "0.25ms", 0.25)]
+    public void DurationsWithTheirUnits(string key, string value, double milliseconds)
+    {
+        Dictionary<string, string> roomy = new()
+        {
+            ["PATRONI_AGENT_POLL_INTERVAL"] = "10ms",
+            ["PATRONI_AGENT_TIMEOUT"] = "10ms",
+            ["PATRONI_AGENT_STALE_AFTER"] = "10m",
+        };
+
+        AgentOptions o = Options([$"--{key}", value], roomy);
+
+        TimeSpan actual = key switch
+        {
+            "poll-interval" => o.PollInterval,
+            "timeout" => o.Timeout,
+            "stale-after" => o.StaleAfter,
+            _ => o.SendWait,
+        };
+        Assert.Equal(TimeSpan.FromMilliseconds(milliseconds), actual);
+    }
+
+    [Theory]
+    [InlineData("poll-interval", "5", "\"5\" needs a unit (ms, s or m), e.g. 500ms")]
+    [InlineData("timeout", "1.5", "\"1.5\" needs a unit (ms, s or m), e.g. 500ms")]
+    [InlineData("stale-after", "3h", "\"3h\" has an unknown unit \"h\"; use (ms, s or m), e.g. 500ms")]
+    [InlineData("send-wait", "20MS", "\"20MS\" has an unknown unit \"MS\"; use (ms, s or m), e.g. 500ms")]
+    [InlineData("poll-interval", "ms", "\"ms\" is not a duration; write a number and a unit (ms, s or m), e.g. 500ms")]
+    [InlineData("poll-interval", "-5ms", "\"-5ms\" is not a duration; write a number and a unit (ms, s or m), e.g. 500ms")]
+    [InlineData("poll-interval", "5 ms", "\"5 ms\" is not a duration; write a number and a unit (ms, s or m), e.g. 500ms")]
+    [InlineData("poll-interval", "1,5s", "\"1,5s\" is not a duration; write a number and a unit (ms, s or m), e.g. 500ms")]
+    [InlineData("poll-interval", "9ms", "\"9ms\" is out of range (10ms..60s)")]
+    [InlineData("poll-interval", "60.001s", "\"60.001s\" is out of range (10ms..60s)")]
+    [InlineData("timeout", "99s", "\"99s\" is out of range (10ms..60s)")]
+    [InlineData("timeout", "0.009s", "\"0.009s\" is out of range (10ms..60s)")]
+    [InlineData("stale-after", "99ms", "\"99ms\" is out of range (100ms..10m)")]
+    [InlineData("stale-after", "11m", "\"11m\" is out of range (100ms..10m)")]
+    [InlineData("send-wait", "10.5s", "\"10.5s\" is out of range (0ms..10s)")]
+    [InlineData("send-wait", "99999999999999999999999999m", "\"99999999999999999999999999m\" is out of range (0ms..10s)")]
+    public void InvalidDurationIsAnError(string key, string value, string problem)
+    {
+        string env = "PATRONI_AGENT_" + key.Replace('-', '_').ToUpperInvariant();
+
+        Assert.Equal($"--{key}: {problem}", Error([$"--{key}={value}"]));
+        Assert.Equal($"{env}: {problem}", Error([], new() { [env] = value }));
+        Assert.Equal($"{ConfPath} line 2: {key}: {problem}", FileError($"# durations\n{key} = {value}"));
+    }
+
+    [Fact]
+    public void StaleAfterMustBeGreaterThanPollInterval()
+    {
+        Assert.Equal("stale-after 3s (default) must be greater than poll-interval 3s (--poll-interval)",
+            Error(["--poll-interval", "3s"]));
+        Assert.Equal($"stale-after 1s ({ConfPath} line 1) must be greater than poll-interval 2s (PATRONI_AGENT_POLL_INTERVAL)",
+            Error(["--config", ConfPath, "--timeout", "1s"], new() { ["PATRONI_AGENT_POLL_INTERVAL"] = "2s" }, "stale-after = 1s"));
+    }
+
+    [Fact]
+    public void TimeoutMustNotExceedStaleAfter()
+    {
+        Assert.Equal("timeout 3.5s (PATRONI_AGENT_TIMEOUT) must not exceed stale-after 3s (default)",
+            Error([], new() { ["PATRONI_AGENT_TIMEOUT"] = "3.5s" }));
+        Assert.Equal("timeout 1s (default) must not exceed stale-after 500ms (--stale-after)",
+            Error(["--stale-after", "500ms"]));
+        Assert.Equal(TimeSpan.FromSeconds(3), Options(["--timeout", "3s"]).Timeout);
+    }
+
+    [Theory]
+    [InlineData("down", "down")]
+    [InlineData("DOWN", "down")]
+    [InlineData("fail", "fail")]
+    [InlineData("stopped", "stopped")]
+    [InlineData("maint", "maint")]
+    [InlineData("up maint", "up maint")]
+    [InlineData("  Down \t Drain  0% ", "down drain 0%")]
+    [InlineData("stopped 256%", "stopped 256%")]
+    public void UnknownAnswerIsNormalized(string value, string expected)
+    {
+        Assert.Equal(expected, Options(["--unknown-answer", value]).UnknownAnswer);
+    }
+
+    [Theory]
+    [InlineData("ready", "\"ready\" must not contain ready: while Patroni's state is unknown the server must never be made ready, it could route writes to a node that is not the primary")]
+    [InlineData("down READY", "\"down READY\" must not contain ready: while Patroni's state is unknown the server must never be made ready, it could route writes to a node that is not the primary")]
+    [InlineData("up", "\"up\" would let the server take traffic while Patroni's state is unknown; include down, fail, stopped or maint")]
+    [InlineData("drain 50%", "\"drain 50%\" would let the server take traffic while Patroni's state is unknown; include down, fail, stopped or maint")]
+    [InlineData("down #patroni unknown", "\"down #patroni unknown\" must not contain #: the agent appends the reason itself")]
+    [InlineData("down offline", "unknown word \"offline\" in \"down offline\"; use up, down, fail, stopped, maint, drain or a weight N% (0..256)")]
+    [InlineData("down 257%", "unknown word \"257%\" in \"down 257%\"; use up, down, fail, stopped, maint, drain or a weight N% (0..256)")]
+    [InlineData("down %", "unknown word \"%\" in \"down %\"; use up, down, fail, stopped, maint, drain or a weight N% (0..256)")]
+    [InlineData("down -1%", "unknown word \"-1%\" in \"down -1%\"; use up, down, fail, stopped, maint, drain or a weight N% (0..256)")]
+    [InlineData("up down", "\"up down\" has both up and down; give at most one up, down, fail or stopped")]
+    [InlineData("maint drain", "\"maint drain\" has both maint and drain; give at most one maint or drain")]
+    [InlineData("down 0% 10%", "\"down 0% 10%\" has both 0% and 10%; give at most one weight")]
+    [InlineData("   ", "needs at least one word, e.g. down")]
+    public void InvalidUnknownAnswerIsAnError(string value, string problem)
+    {
+        Assert.Equal($"--unknown-answer: {problem}", Error(["--unknown-answer", value]));
+    }
+
+    [Fact]
+    public void UnknownAnswerWithHashMustBeQuotedInTheFileToReachTheCheck()
+    {
+        Assert.Equal("down", FromFile("unknown-answer = down # the agent appends the reason").UnknownAnswer);
+        Assert.Equal($"{ConfPath} line 1: unknown-answer: \"down #x\" must not contain #: the agent appends the reason itself",
+            FileError("unknown-answer = 'down #x'"));
+    }
+
+    [Theory]
+    [InlineData("backlog", "1", 1)]
+    [InlineData("backlog", "65535", 65535)]
+    [InlineData("workers", "64", 64)]
+    [InlineData("max-connections", "1", 1)]
+    public void IntegersAtTheirBounds(string key, string value, int expected)
+    {
+        AgentOptions o = Options([$"--{key}", value]);
+
+        Assert.Equal(expected, key switch { "backlog" => o.Backlog, "workers" => o.Workers, _ => o.MaxConnections });
+    }
+
+    [Theory]
+    [InlineData("backlog", "0", "\"0\" is out of range (1..65535)")]
+    [InlineData("backlog", "65536", "\"65536\" is out of range (1..65535)")]
+    [InlineData("workers", "0", "\"0\" is out of range (1..64)")]
+    [InlineData("workers", "65", "\"65\" is out of range (1..64)")]
+    [InlineData("max-connections", "1000001", "\"1000001\" is out of range (1..1000000)")]
+    [InlineData("max-connections", "99999999999999999999", "\"99999999999999999999\" is out of range (1..1000000)")]
+    [InlineData("workers", "two", "\"two\" is not a whole number")]
+    [InlineData("workers", "+2", "\"+2\" is not a whole number")]
+    [InlineData("backlog", "1.5", "\"1.5\" is not a whole number")]
+    [InlineData("backlog", "1e3", "\"1e3\" is not a whole number")]
+    public void InvalidIntegerIsAnError(string key, string value, string problem)
+    {
+        string env = "PATRONI_AGENT_" + key.Replace('-', '_').ToUpperInvariant();
+
+        Assert.Equal($"--{key}: {problem}", Error([$"--{key}={value}"]));
+        Assert.Equal($"{env}: {problem}", Error([], new() { [env] = value }));
+        Assert.Equal($"{ConfPath} line 1: {key}: {problem}", FileError($"{key} = {value}"));
+    }
+
+    [Theory]
+    [InlineData("trace", LogLevel.Trace)]
+    [InlineData("DEBUG", LogLevel.Debug)]
+    [InlineData("information", LogLevel.Information)]
+    [InlineData("info", LogLevel.Information)]
+    [InlineData("warning", LogLevel.Warning)]
+    [InlineData("warn", LogLevel.Warning)]
+    [InlineData("error", LogLevel.Error)]
+    [InlineData("Critical", LogLevel.Critical)]
+    [InlineData("none", LogLevel.None)]
+    public void LogLevels(string value, LogLevel expected)
+    {
+        Assert.Equal(expected, Options(["--log-level", value]).LogLevel);
+    }
+
+    [Fact]
+    public void UnknownLogLevelIsAnError()
+    {
+        Assert.Equal("PATRONI_AGENT_LOG_LEVEL: unknown log level \"verbose\"; use trace, debug, information, warning, error, critical or none",
+            Error([], new() { ["PATRONI_AGENT_LOG_LEVEL"] = "verbose" }));
+    }
+
+    [Theory]
+    [InlineData(new[] { "--pol-interval", "1s" }, "unknown option \"--pol-interval\" (see --help)")]
+    [InlineData(new[] { "--pol-interval=1s" }, "unknown option \"--pol-interval\" (see --help)")]
+    [InlineData(new[] { "-v" }, "unknown option \"-v\" (see --help)")]
+    [InlineData(new[] { "--" }, "unknown option \"--\" (see --help)")]
+    [InlineData(new[] { "--timeout" }, "--timeout: missing value")]
+    [InlineData(new[] { "--timeout=" }, "--timeout: missing value")]
+    [InlineData(new[] { "--listen", "--timeout", "1s" }, "--listen: missing value")]
+    [InlineData(new[] { "check", "--config" }, "--config: missing value")]
+    [InlineData(new[] { "--timeout", "1s", "--timeout=2s" }, "--timeout: given more than once")]
+    [InlineData(new[] { "--config", "/a", "--config", "/b" }, "--config: given more than once")]
+    [InlineData(new[] { "run", "check" }, "unexpected argument \"check\" (see --help)")]
+    [InlineData(new[] { "check", "--workers", "2", "3" }, "unexpected argument \"3\" (see --help)")]
+    [InlineData(new[] { "--workers", "2", "run" }, "unexpected argument \"run\" (see --help)")]
+    public void InvalidCommandLineIsAnError(string[] args, string expected)
+    {
+        Assert.Equal(expected, Error(args));
+    }
+
+    [Fact]
+    public void UnknownEnvironmentVariableIsAnError()
+    {
+        string message = Error([], new() { ["PATRONI_AGENT_POL_INTERVAL"] = "1s" });
+
+        Assert.StartsWith("PATRONI_AGENT_POL_INTERVAL: unknown environment variable; the known ones are PATRONI_AGENT_CONFIG, PATRONI_AGENT_LISTEN, ", message);
+        Assert.EndsWith(", PATRONI_AGENT_LOG_LEVEL", message);
+        Assert.Equal("PATRONI_AGENT_: unknown environment variable", Error([], new() { ["PATRONI_AGENT_"] = "" }).Split(';')[0]);
+    }
+
+    [Fact]
+    public void EmptyEnvironmentVariableCountsAsUnset()
+    {
+        AgentOptions o = Options([], new() { ["PATRONI_AGENT_TIMEOUT"] = " ", ["PATRONI_AGENT_LISTEN"] = "", ["PATRONI_AGENT_CONFIG"] = "" });
+
+        Assert.Equal(new AgentOptions().Timeout, o.Timeout);
+        Assert.Equal(new AgentOptions().Listeners, o.Listeners);
+    }
+
+    [Fact]
+    public void EnvironmentValuesAreTrimmed()
+    {
+        Assert.Equal(TimeSpan.FromSeconds(2), Options([], new() { ["PATRONI_AGENT_TIMEOUT"] = " 2s\n" }).Timeout);
+    }
+
+    [Fact]
+    public void FileWithCommentsQuotesAndBlankLines()
+    {
+        AgentOptions o = FromFile(
+            "\uFEFF# comment at the start\r\n" +
+            "\r\n" +
+            "   # indented comment\n" +
+            "poll-interval=300ms# no spaces\n" +
+            "  timeout   =   \"2s\"   # double quotes\n" +
+            "unknown-answer = 'maint 0%' # single quotes\n" +
+            "patroni-url = 'http://db1:8008/'\n" +
+            "log_level = \"debug\"\n" +
+            "\t\n");
+
+        Assert.Equal(TimeSpan.FromMilliseconds(300), o.PollInterval);
+        Assert.Equal(TimeSpan.FromSeconds(2), o.Timeout);
+        Assert.Equal("maint 0%", o.UnknownAnswer);
+        Assert.Equal(new Uri("http://db1:8008/"), o.PatroniUrl);
+        Assert.Equal(LogLevel.Debug, o.LogLevel);
+    }
+
+    [Fact]
+    public void HashInsideQuotesIsPartOfTheValue()
+    {
+        Assert.Equal($"{ConfPath} line 1: patroni-url: \"http://db1:8008/#x\" must not have a query or a fragment",
+            FileError("patroni-url = \"http://db1:8008/#x\" # comment"));
+    }
+
+    [Fact]
+    public void EmptyFileKeepsTheDefaults()
+    {
+        Assert.Equal(new AgentOptions().Listeners, FromFile("").Listeners);
+        Assert.Equal(new AgentOptions().Timeout, FromFile("# nothing\n\n").Timeout);
+    }
+
+    [Theory]
+    [InlineData("workers = 2\npol-interval = 1s", "/etc/patroni-agent.conf line 2: unknown key \"pol-interval\"; the known keys are listen, patroni-url, poll-interval, timeout, stale-after, send-wait, unknown-answer, backlog, workers, max-connections, log-level")]
+    [InlineData("\n\n\nconfig = /other.conf", "/etc/patroni-agent.conf line 4: \"config\" cannot be set in the config file; use --config or PATRONI_AGENT_CONFIG")]
+    [InlineData("workers = 2\n# again\nWorkers = 3", "/etc/patroni-agent.conf line 3: workers is already set on line 1")]
+    [InlineData("poll_interval = 1s\npoll-interval = 1s", "/etc/patroni-agent.conf line 2: poll-interval is already set on line 1")]
+    [InlineData("workers 2", "/etc/patroni-agent.conf line 1: expected \"key = value\"")]
+    [InlineData("workers # = 2", "/etc/patroni-agent.conf line 1: expected \"key = value\"")]
+    [InlineData("= 2", "/etc/patroni-agent.conf line 1: expected \"key = value\"")]
+    [InlineData("workers =", "/etc/patroni-agent.conf line 1: workers: missing value")]
+    [InlineData("workers = # two", "/etc/patroni-agent.conf line 1: workers: missing value")]
+    [InlineData("workers = '2", "/etc/patroni-agent.conf line 1: workers: missing closing '")]
+    [InlineData("workers = \"2\" 3", "/etc/patroni-agent.conf line 1: workers: unexpected text after the closing \"")]
+    [InlineData("workers = ''", "/etc/patroni-agent.conf line 1: workers: \"\" is not a whole number")]
+    [InlineData("listen = 127.0.0.1:5555=nope", "/etc/patroni-agent.conf line 1: listen: unknown mode \"nope\" in \"127.0.0.1:5555=nope\"; the modes are primary (master, read-write, rw), replica, read-only (ro), sync, async, standby-leader, leader, health")]
+    public void InvalidFileIsAnError(string file, string expected)
+    {
+        Assert.Equal(expected, FileError(file));
+    }
+
+    [Theory]
+    [InlineData(typeof(FileNotFoundException), "no such file")]
+    [InlineData(typeof(DirectoryNotFoundException), "no such file")]
+    [InlineData(typeof(UnauthorizedAccessException), "access denied (no permission, or not a file)")]
+    public void UnreadableFileIsAnErrorNamingTheFile(Type exception, string reason)
+    {
+        Exception thrown = (Exception)Activator.CreateInstance(exception)!;
+
+        ConfigException flag = Assert.Throws<ConfigException>(() =>
+            ConfigLoader.Parse(["--config", "/etc/missing.conf"], new Dictionary<string, string>(), _ => throw thrown));
+        ConfigException env = Assert.Throws<ConfigException>(() =>
+            ConfigLoader.Parse([], new Dictionary<string, string> { ["PATRONI_AGENT_CONFIG"] = "/etc/missing.conf" }, _ => throw thrown));
+
+        Assert.Equal($"--config: cannot read config file /etc/missing.conf: {reason}", flag.Message);
+        Assert.Equal($"PATRONI_AGENT_CONFIG: cannot read config file /etc/missing.conf: {reason}", env.Message);
+    }
+
+    [Fact]
+    public void OtherReadErrorsAreReportedWithTheirMessage()
+    {
+        Assert.Equal("--config: cannot read config file /etc/x.conf: Is a directory",
+            Assert.Throws<ConfigException>(() => ConfigLoader.Parse(["--config", "/etc/x.conf"],
+                new Dictionary<string, string>(), _ => throw new IOException("Is a directory"))).Message);
+    }
+
+    [Fact]
+    public void FileErrorsComeBeforeEnvironmentAndFlagErrors()
+    {
+        Assert.StartsWith($"{ConfPath} line 1: workers:",
+            Error(["--config", ConfPath, "--workers", "0"], new() { ["PATRONI_AGENT_WORKERS"] = "0" }, "workers = 0"));
+    }
+}
