@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs what the build and the tests need from Debian's packages: clang and zlib for the native
+# AOT build, and the real cluster (PostgreSQL, Patroni, etcd, HAProxy). Run as root to install;
+# as another user it only checks and names what is missing.
+set -euo pipefail
+
+packages=(clang zlib1g-dev haproxy patroni etcd-server postgresql python3-psycopg2 iproute2 procps)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if ! command -v dotnet >/dev/null 2>&1; then
+    echo "install-deps: the .NET 10 SDK (dotnet) is not on PATH; install it first" >&2
+    exit 1
+fi
+
+if [ ${#missing[@]} -eq 0 ]; then
+    exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+    echo "install-deps: missing Debian packages: ${missing[*]}" >&2
+    echo "install-deps: run as root (or: sudo apt-get install ${missing[*]})" >&2
+    exit 1
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: installs what is missing, builds with warnings as errors,
+# publishes the native AOT binary (failing on any warning), runs every test against it, and
+# prints the totals as "N passed, N failed, N skipped".
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/install-deps.sh
+
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+
+echo "== build"
+dotnet build PatroniAgent.sln -c Release -warnaserror -nologo -clp:NoSummary
+
+echo "== publish (native AOT)"
+rm -rf artifacts/publish
+publish_log=$(mktemp)
+dotnet publish src/PatroniAgent -c Release -r linux-x64 -o artifacts/publish -nologo | tee "$publish_log"
+if grep -qiE "warning [A-Z]+[0-9]+" "$publish_log"; then
+    echo "publish produced warnings" >&2
+    exit 1
+fi
+ls -l artifacts/publish/patroni-agent
+
+echo "== tests"
+rm -rf artifacts/test-results
+status=0
+AGENT_UNDER_TEST="$PWD/artifacts/publish/patroni-agent" dotnet test PatroniAgent.sln -c Release --no-build -nologo \
+    --logger "console;verbosity=normal" --logger "trx;LogFileName=results.trx" \
+    --results-directory artifacts/test-results || status=$?
+
+counters=$(grep -ho '<Counters [^>]*>' artifacts/test-results/*.trx 2>/dev/null || true)
+count() { echo "$counters" | grep -o " $1=\"[0-9]*\"" | grep -o '[0-9]*' | awk '{s+=$1} END {print s+0}'; }
+passed=$(count passed); failed=$(count failed); total=$(count total); executed=$(count executed)
+skipped=$((total - executed))
+echo "tests: $passed passed, $failed failed, $skipped skipped"
+if [ "$status" -ne 0 ] || [ "$failed" -ne 0 ] || [ "$skipped" -ne 0 ] || [ "$passed" -eq 0 ]; then
+    exit 1
+fi

@@ -1,0 +1,113 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using System.Text;
+
+namespace PatroniAgent.Tests.EndToEnd;
+
+/// <summary>
+/// The native AOT binary, as users get it: taken from AGENT_UNDER_TEST when set (CI publishes it
+/// first), otherwise published once per test run into artifacts/publish.
+/// </summary>
+public static partial class PublishedAgent
+{
+    private static readonly Lazy<string> LazyPath = new(Locate, LazyThreadSafetyMode.ExecutionAndPublication);
+
+    public static string Path => LazyPath.Value;
+
+    public static string RepositoryRoot
+    {
+        get
+        {
+            var dir = new DirectoryInfo(AppContext.BaseDirectory);
+            while (dir is not null && !File.Exists(System.IO.Path.Combine(dir.FullName, "PatroniAgent.sln")))
+            {
+                dir = dir.Parent;
+            }
+            return dir?.FullName ?? throw new InvalidOperationException("PatroniAgent.sln not found above " + AppContext.BaseDirectory);
+        }
+    }
+
+    private static string Locate()
+    {
+        var fromEnvironment = Environment.GetEnvironmentVariable("AGENT_UNDER_TEST");
+        if (!string.IsNullOrEmpty(fromEnvironment))
+        {
+            return File.Exists(fromEnvironment) ? fromEnvironment : throw new FileNotFoundException("AGENT_UNDER_TEST does not exist", fromEnvironment);
+        }
+        var output = System.IO.Path.Combine(RepositoryRoot, "artifacts", "publish");
+        var publish = Run("dotnet", ["publish", System.IO.Path.Combine(RepositoryRoot, "src", "PatroniAgent"), "-c", "Release", "-r", "linux-x64", "-o", output], TimeSpan.FromMinutes(8));
+        if (publish.ExitCode != 0)
+        {
+            throw new InvalidOperationException("dotnet publish failed:\n" + publish.Output);
+        }
+        return System.IO.Path.Combine(output, "patroni-agent");
+    }
+
+    public sealed record Result(int ExitCode, string Output, string Error);
+
+    /// <summary>Runs a command to its end and returns its exit code, standard output and standard error.</summary>
+    public static Result Run(string file, IEnumerable<string> args, TimeSpan timeout, IDictionary<string, string>? environment = null)
+    {
+        var info = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var arg in args) info.ArgumentList.Add(arg);
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>()) info.Environment[key] = value;
+        using var process = Process.Start(info)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(timeout))
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"{file} did not finish within {timeout}");
+        }
+        return new Result(process.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    /// <summary>A port on 127.0.0.1 that was free a moment ago.</summary>
+    public static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int kill(int pid, int signal);
+
+    public static void Terminate(Process process) => kill(process.Id, 15);
+}
+
+/// <summary>A running <c>patroni-agent</c> process whose log is collected.</summary>
+public sealed class AgentProcess : IDisposable
+{
+    private readonly StringBuilder _log = new();
+
+    public AgentProcess(params string[] args)
+    {
+        var info = new ProcessStartInfo(PublishedAgent.Path) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var arg in args) info.ArgumentList.Add(arg);
+        Process = Process.Start(info)!;
+        Process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (_log) _log.AppendLine(e.Data); };
+        Process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (_log) _log.AppendLine(e.Data); };
+        Process.BeginOutputReadLine();
+        Process.BeginErrorReadLine();
+    }
+
+    public Process Process { get; }
+
+    public string Log
+    {
+        get { lock (_log) return _log.ToString(); }
+    }
+
+    public void Dispose()
+    {
+        if (!Process.HasExited)
+        {
+            Process.Kill();
+            Process.WaitForExit();
+        }
+        Process.Dispose();
+    }
+}

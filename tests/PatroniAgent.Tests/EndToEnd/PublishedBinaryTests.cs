@@ -1,0 +1,147 @@
+using System.Net;
+using PatroniAgent.Tests.Support;
+
+namespace PatroniAgent.Tests.EndToEnd;
+
+/// <summary>The published native binary against a stand-in Patroni replaying recorded answers.</summary>
+public class PublishedBinaryTests
+{
+    private static readonly TimeSpan Limit = TimeSpan.FromSeconds(30);
+
+    [Fact]
+    public void Version_and_help()
+    {
+        var version = PublishedAgent.Run(PublishedAgent.Path, ["--version"], Limit);
+        Assert.Equal(0, version.ExitCode);
+        Assert.Matches(@"^patroni-agent \d+\.\d+\.\d+\n$", version.Output);
+
+        var help = PublishedAgent.Run(PublishedAgent.Path, ["--help"], Limit);
+        Assert.Equal(0, help.ExitCode);
+        Assert.Contains("--listen", help.Output);
+        Assert.Contains("--patroni-url", help.Output);
+    }
+
+    [Fact]
+    public void Invalid_configuration_stops_the_start_with_a_message()
+    {
+        var result = PublishedAgent.Run(PublishedAgent.Path, ["--poll-interval", "5"], Limit);
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("--poll-interval", result.Error);
+        Assert.Equal("", result.Output);
+
+        var unknownEnv = PublishedAgent.Run(PublishedAgent.Path, [], Limit, new Dictionary<string, string> { ["PATRONI_AGENT_POL_INTERVAL"] = "1s" });
+        Assert.Equal(2, unknownEnv.ExitCode);
+        Assert.Contains("PATRONI_AGENT_POL_INTERVAL", unknownEnv.Error);
+    }
+
+    [Fact]
+    public async Task Check_prints_every_mode_for_a_patroni_4_primary()
+    {
+        await using var patroni = new FakePatroni().Status(PatroniFixtures.Load("v4.1.4-primary"));
+        var result = PublishedAgent.Run(PublishedAgent.Path, ["check", "--patroni-url", patroni.Url.ToString()], Limit);
+        Assert.Equal(0, result.ExitCode);
+        Assert.Contains("primary         up ready 100% #primary, timeline 1\n", result.Output);
+        Assert.Contains("replica         up maint #primary, timeline 1\n", result.Output);
+        Assert.Contains("read-only       up ready 100% #primary, timeline 1\n", result.Output);
+        Assert.Contains("health          up ready 100% #primary, timeline 1\n", result.Output);
+    }
+
+    [Fact]
+    public void Check_says_when_patroni_is_unreachable()
+    {
+        var result = PublishedAgent.Run(PublishedAgent.Path, ["check", "--patroni-url", $"http://127.0.0.1:{PublishedAgent.FreePort()}"], Limit);
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains("primary         down #patroni refused the connection\n", result.Output);
+    }
+
+    [Fact]
+    public async Task The_daemon_follows_patroni_through_its_states()
+    {
+        await using var patroni = new FakePatroni().Status(PatroniFixtures.Load("v4.1.4-primary"));
+        patroni.Set("/cluster", FakeReply.From(PatroniFixtures.Load("v3.0.2-cluster")));
+        int port = PublishedAgent.FreePort();
+        var endPoint = new IPEndPoint(IPAddress.Loopback, port);
+        using var agent = new AgentProcess(
+            "--listen", $"127.0.0.1:{port}=primary", "--patroni-url", patroni.Url.ToString(),
+            "--poll-interval", "50ms", "--timeout", "500ms", "--stale-after", "1s");
+
+        await Eventually(endPoint, "primary\n", "up ready 100% #primary, timeline 1\n");
+        Assert.Equal("up maint #primary, timeline 1\n", await AgentClient.CheckAsync(endPoint, "replica\n"));
+        Assert.Equal("up ready 100% #primary, timeline 1\n", await AgentClient.CheckAsync(endPoint));
+
+        patroni.Status(PatroniFixtures.Load("v3.0.2-replica"));
+        await Eventually(endPoint, "primary\n", "up maint #replica, lag unknown\n");
+        Assert.Equal("up ready 100% #replica, lag unknown\n", await AgentClient.CheckAsync(endPoint, "replica\n"));
+        Assert.Equal("up maint #replica, lag unknown over max-lag\n", await AgentClient.CheckAsync(endPoint, "replica max-lag=16MB\n"));
+
+        patroni.Status(PatroniFixtures.Load("v4.1.4-primary-postgres-killed"));
+        await Eventually(endPoint, "primary\n", "down #postgres unknown, primary\n");
+
+        await patroni.DisposeAsync();
+        await Eventually(endPoint, "primary\n", "down #patroni refused the connection\n");
+        Assert.Equal("down #patroni refused the connection\n", await AgentClient.CheckAsync(endPoint, "replica\n"));
+
+        var statusLines = agent.Log.Split('\n').Count(l => l.Contains("patroni status:"));
+        Assert.Equal(3, statusLines);
+        Assert.Single(agent.Log.Split('\n'), l => l.Contains("patroni state unknown"));
+    }
+
+    [Fact]
+    public async Task Sigterm_stops_it_cleanly_and_a_restart_binds_at_once()
+    {
+        await using var patroni = new FakePatroni().Status(PatroniFixtures.Load("v3.0.2-primary"));
+        int port = PublishedAgent.FreePort();
+        var endPoint = new IPEndPoint(IPAddress.Loopback, port);
+        string[] args = ["--listen", $"127.0.0.1:{port}", "--patroni-url", patroni.Url.ToString(), "--poll-interval", "50ms"];
+        using (var first = new AgentProcess(args))
+        {
+            await Eventually(endPoint, "\n", "up ready 100% #primary, timeline 4\n");
+            for (int i = 0; i < 50; i++)
+            {
+                await AgentClient.CheckAsync(endPoint, "primary\n");
+            }
+            PublishedAgent.Terminate(first.Process);
+            Assert.True(first.Process.WaitForExit(10_000));
+            Assert.Equal(0, first.Process.ExitCode);
+            Assert.Contains("patroni-agent stopping", first.Log);
+        }
+        using var second = new AgentProcess(args);
+        await Eventually(endPoint, "\n", "up ready 100% #primary, timeline 4\n");
+        Assert.DoesNotContain("already in use", second.Log);
+    }
+
+    [Fact]
+    public async Task A_taken_port_is_a_clear_error()
+    {
+        using var taken = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        taken.Start();
+        var port = ((IPEndPoint)taken.LocalEndpoint).Port;
+        var result = await Task.Run(() => PublishedAgent.Run(PublishedAgent.Path, ["--listen", $"127.0.0.1:{port}"], Limit));
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains($"cannot listen on 127.0.0.1:{port}", result.Error);
+    }
+
+    /// <summary>Checks until the answer is <paramref name="expected"/>, or fails with the last answer after 15 s.</summary>
+    private static async Task Eventually(IPEndPoint endPoint, string send, string expected)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(15);
+        string last = "";
+        while (DateTime.UtcNow < deadline)
+        {
+            try
+            {
+                last = await AgentClient.CheckAsync(endPoint, send);
+                if (last == expected)
+                {
+                    return;
+                }
+            }
+            catch (System.Net.Sockets.SocketException e)
+            {
+                last = e.Message;
+            }
+            await Task.Delay(20);
+        }
+        Assert.Equal(expected, last);
+    }
+}
