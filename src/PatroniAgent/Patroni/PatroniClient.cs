@@ -85,13 +85,13 @@ public sealed class PatroniClient : IDisposable
             int length = 0;
             while (true)
             {
+                if (length > MaxBodyBytes)
+                {
+                    throw new PatroniAnswerException($"patroni answer larger than {MaxBodyBytes / 1024} kB");
+                }
                 if (length == _buffer.Length)
                 {
-                    if (_buffer.Length >= MaxBodyBytes)
-                    {
-                        throw new PatroniAnswerException($"patroni answer larger than {MaxBodyBytes / 1024} kB");
-                    }
-                    Array.Resize(ref _buffer, Math.Min(_buffer.Length * 2, MaxBodyBytes));
+                    Array.Resize(ref _buffer, Math.Min(_buffer.Length * 2, MaxBodyBytes + 1));
                 }
                 int read = await stream.ReadAsync(_buffer.AsMemory(length), timeout.Token).ConfigureAwait(false);
                 if (read == 0)

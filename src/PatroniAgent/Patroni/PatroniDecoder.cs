@@ -90,7 +90,7 @@ public static class PatroniDecoder
     private static long? Bytes(JsonElement value) =>
         value.ValueKind == JsonValueKind.Number && value.TryGetInt64(out long bytes) && bytes >= 0 ? bytes : null;
 
-    /// <summary>A tag is set the way Patroni reads tags: true, a non-zero number, or a yes-like word.</summary>
+    /// <summary>A tag is set when it is true, a non-zero number, or a string other than a no-like word.</summary>
     private static bool IsTrue(Dictionary<string, JsonElement>? tags, string name)
     {
         if (tags is null || !tags.TryGetValue(name, out var value))

@@ -17,7 +17,6 @@ public sealed class AnswerBoard
     private readonly long _staleAfterTicks;
     private readonly byte[] _staleAnswer;
     private volatile Snapshot _current;
-    private long _freshUntil = long.MaxValue;
 
     public AnswerBoard(string unknownWords, TimeSpan staleAfter, TimeProvider? time = null)
     {
@@ -35,21 +34,17 @@ public sealed class AnswerBoard
     public Snapshot Current => _current;
 
     /// <summary>Whether <see cref="Current"/> is past its stale-after bound.</summary>
-    public bool IsStale => _time.GetTimestamp() > Volatile.Read(ref _freshUntil);
+    public bool IsStale => _current.IsStaleAt(_time.GetTimestamp());
 
-    /// <summary>Serves <paramref name="snapshot"/>, fresh for stale-after from now.</summary>
+    /// <summary>Serves <paramref name="snapshot"/> (new, or the current one confirmed), fresh for stale-after from now.</summary>
     public void PublishFresh(Snapshot snapshot)
     {
+        snapshot.KeepFreshUntil(_time.GetTimestamp() + _staleAfterTicks);
         _current = snapshot;
-        Volatile.Write(ref _freshUntil, _time.GetTimestamp() + _staleAfterTicks);
     }
 
-    /// <summary>Serves a snapshot that does not age (the unknown answer with its reason).</summary>
-    public void PublishUnknown(Snapshot snapshot)
-    {
-        Volatile.Write(ref _freshUntil, long.MaxValue);
-        _current = snapshot;
-    }
+    /// <summary>Serves the unknown answers of <paramref name="snapshot"/>, which do not age.</summary>
+    public void PublishUnknown(Snapshot snapshot) => _current = snapshot;
 
     /// <summary>The reply to a check on a listener whose mode is <paramref name="defaultMode"/>.</summary>
     public ReadOnlySpan<byte> Answer(Mode defaultMode, ReadOnlySpan<byte> received)
@@ -60,7 +55,7 @@ public sealed class AnswerBoard
             return ErrorAnswers[(int)request.Error];
         }
         var snapshot = _current;
-        if (IsStale)
+        if (snapshot.IsStaleAt(_time.GetTimestamp()))
         {
             return _staleAnswer;
         }

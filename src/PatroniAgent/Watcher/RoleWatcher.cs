@@ -46,7 +46,7 @@ public sealed partial class RoleWatcher
                     await Task.Delay(wait, _time, cancellationToken).ConfigureAwait(false);
                 }
             }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            catch (Exception) when (cancellationToken.IsCancellationRequested)
             {
                 return;
             }

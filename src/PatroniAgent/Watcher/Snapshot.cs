@@ -6,13 +6,15 @@ namespace PatroniAgent.Watcher;
 
 /// <summary>
 /// Everything the agent answers, for every mode, from one Patroni status (or from its absence),
-/// encoded once. Immutable: listeners read it without locks while the watcher swaps in the next one.
+/// encoded once. The answers never change: listeners read them without locks while the watcher swaps
+/// in the next snapshot. Only the time until which they may be served moves, when a poll confirms them.
 /// </summary>
 public sealed class Snapshot
 {
     private readonly byte[][] _answers;
     private readonly byte[]?[] _overMaxLag;
     private readonly long _lagBytes;
+    private long _freshUntil;
 
     private Snapshot(NodeStatus? status, string? unknownReason, AgentAnswer[]? decided, byte[][] answers, byte[]?[] overMaxLag)
     {
@@ -22,6 +24,7 @@ public sealed class Snapshot
         _answers = answers;
         _overMaxLag = overMaxLag;
         _lagBytes = status?.LagBytes ?? -1;
+        _freshUntil = status is null ? long.MaxValue : long.MinValue;
     }
 
     /// <summary>The status the answers come from; null when Patroni's state is unknown.</summary>
@@ -58,6 +61,21 @@ public sealed class Snapshot
         var answers = new byte[ModeNames.All.Length][];
         Array.Fill(answers, line);
         return new Snapshot(null, reason, null, answers, new byte[]?[answers.Length]);
+    }
+
+    /// <summary>
+    /// Whether the answers are too old to serve at <paramref name="timestamp"/>. Answers from a status
+    /// are stale until <see cref="KeepFreshUntil"/> is called; the unknown answers never are.
+    /// </summary>
+    public bool IsStaleAt(long timestamp) => timestamp > Volatile.Read(ref _freshUntil);
+
+    /// <summary>Lets the answers from a status be served until <paramref name="timestamp"/>.</summary>
+    public void KeepFreshUntil(long timestamp)
+    {
+        if (Status is not null)
+        {
+            Volatile.Write(ref _freshUntil, timestamp);
+        }
     }
 
     /// <summary>The reply line for a check in <paramref name="mode"/> accepting at most <paramref name="maxLag"/> bytes of lag.</summary>

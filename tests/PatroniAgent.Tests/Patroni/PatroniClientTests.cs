@@ -1,0 +1,423 @@
+using System.Diagnostics;
+using System.Text;
+using System.Text.Json.Nodes;
+using PatroniAgent.Patroni;
+using PatroniAgent.Tests.Support;
+
+namespace PatroniAgent.Tests.Patroni;
+
+/// <summary>
+/// <see cref="PatroniClient"/> against a stand-in Patroni: what it reads, how many requests it makes,
+/// and that every failure mode gives a result with an error (Status null), never an exception.
+/// </summary>
+public class PatroniClientTests
+{
+    private static readonly TimeSpan Generous = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan Short = TimeSpan.FromMilliseconds(200);
+
+    [Fact]
+    public async Task A_4x_primary_is_read_with_one_request()
+    {
+        await using var fake = new FakePatroni();
+        fake.Status(PatroniFixtures.Load("v4.1.4-primary"));
+        fake.Set("/cluster", FakeReply.From(PatroniFixtures.Load("v4.1.4-cluster")));
+        using var client = new PatroniClient(fake.Url, Generous);
+
+        var result = await client.PollAsync(CancellationToken.None);
+
+        Assert.Null(result.Error);
+        Assert.Equal(new NodeStatus
+        {
+            HttpStatus = 200,
+            Role = PatroniRole.Primary,
+            RoleName = "primary",
+            State = "running",
+            Timeline = 1,
+            LagBytes = 0,
+        }, result.Status);
+        Assert.Equal(1, fake.Requests);
+    }
+
+    [Fact]
+    public async Task A_3x_master_is_read_with_one_request()
+    {
+        await using var fake = new FakePatroni();
+        fake.Status(PatroniFixtures.Load("v3.0.2-primary"));
+        using var client = new PatroniClient(fake.Url, Generous);
+
+        var result = await client.PollAsync(CancellationToken.None);
+
+        Assert.Null(result.Error);
+        Assert.Equal(PatroniRole.Primary, result.Status!.Role);
+        Assert.Equal("master", result.Status.RoleName);
+        Assert.Equal(0, result.Status.LagBytes);
+        Assert.Equal(1, fake.Requests);
+    }
+
+    [Fact]
+    public async Task A_stopped_replica_does_not_ask_for_the_cluster()
+    {
+        await using var fake = new FakePatroni();
+        fake.Status(PatroniFixtures.Load("v4.1.4-replica-stopped-paused"));
+        using var client = new PatroniClient(fake.Url, Generous);
+
+        var result = await client.PollAsync(CancellationToken.None);
+
+        Assert.Null(result.Error);
+        Assert.Equal("stopped", result.Status!.State);
+        Assert.Null(result.Status.LagBytes);
+        Assert.Equal(1, fake.Requests);
+    }
+
+    [Fact]
+    public async Task A_3x_replica_gets_its_lag_from_the_cluster_by_api_url()
+    {
+        await using var fake = new FakePatroni();
+        fake.Status(PatroniFixtures.Load("v3.0.2-replica"));
+        // pg2 is the polled node: its api_url has the fake's host and port.
+        fake.Set("/cluster", new FakeReply.Answer(200, Cluster("v3.0.2-cluster", members =>
+        {
+            members[1]!["api_url"] = $"http://127.0.0.1:{fake.Port}/patroni";
+            members[1]!["lag"] = 12345;
+            members[2]!["lag"] = 99999;
+        })));
+        using var client = new PatroniClient(fake.Url, Generous);
+
+        var result = await client.PollAsync(CancellationToken.None);
+
+        Assert.Null(result.Error);
+        Assert.Equal(new NodeStatus
+        {
+            HttpStatus = 503,
+            Role = PatroniRole.Replica,
+            RoleName = "replica",
+            State = "running",
+            Timeline = 4,
+            LagBytes = 12345,
+        }, result.Status);
+        Assert.Equal(2, fake.Requests);
+    }
+
+    [Fact]
+    public async Task A_4x_replica_gets_its_lag_from_the_cluster_by_name()
+    {
+        await using var fake = new FakePatroni();
+        fake.Status(PatroniFixtures.Load("v4.1.4-replica"));
+        fake.Set("/cluster", new FakeReply.Answer(200, Cluster("v4.1.4-cluster", members =>
+        {
+            members[1]!["replay_lag"] = 777;
+            members[1]!["lag"] = 888;
+        })));
+        using var client = new PatroniClient(fake.Url, Generous);
+
+        var result = await client.PollAsync(CancellationToken.None);
+
+        Assert.Null(result.Error);
+        Assert.Equal(777, result.Status!.LagBytes);
+        Assert.Equal("replica", result.Status.RoleName);
+        Assert.Equal(503, result.Status.HttpStatus);
+        Assert.Equal(2, fake.Requests);
+    }
+
+    [Fact]
+    public async Task A_base_url_with_a_path_polls_below_it()
+    {
+        await using var fake = new FakePatroni();
+        fake.Set("/patroni/", FakeReply.From(PatroniFixtures.Load("v4.1.4-replica")));
+        fake.Set("/patroni/cluster", FakeReply.From(PatroniFixtures.Load("v4.1.4-cluster")));
+        using var client = new PatroniClient(new Uri(fake.Url, "/patroni"), Generous);
+
+        var result = await client.PollAsync(CancellationToken.None);
+
+        Assert.Null(result.Error);
+        Assert.Equal(0, result.Status!.LagBytes);
+        Assert.Equal(2, fake.Requests);
+    }
+
+    public static TheoryData<string, FakeReply?> ClusterFailures => new()
+    {
+        { "not found", null },
+        { "HTTP 500", new FakeReply.Answer(500, "{\"members\": []}"u8.ToArray()) },
+        { "invalid JSON", new FakeReply.Answer(200, "{\"members\": [{\"name\": \"pg"u8.ToArray()) },
+        { "silence", new FakeReply.Silence() },
+        { "member missing", new FakeReply.Answer(200, "{\"members\": [{\"name\": \"pg1\", \"role\": \"leader\"}]}"u8.ToArray()) },
+        { "lag unknown", new FakeReply.Answer(200, "{\"members\": [{\"name\": \"pg2\", \"role\": \"replica\", \"lag\": \"unknown\"}]}"u8.ToArray()) },
+    };
+
+    [Theory]
+    [MemberData(nameof(ClusterFailures))]
+    public async Task A_failing_cluster_request_leaves_the_lag_unknown(string name, FakeReply? cluster)
+    {
+        Assert.NotEmpty(name);
+        await using var fake = new FakePatroni();
+        fake.Status(PatroniFixtures.Load("v4.1.4-replica"));
+        if (cluster is not null)
+        {
+            fake.Set("/cluster", cluster);
+        }
+        using var client = new PatroniClient(fake.Url, Short);
+
+        var result = await client.PollAsync(CancellationToken.None);
+
+        Assert.Null(result.Error);
+        Assert.Equal(new NodeStatus
+        {
+            HttpStatus = 503,
+            Role = PatroniRole.Replica,
+            RoleName = "replica",
+            State = "running",
+            Timeline = 1,
+            LagBytes = null,
+        }, result.Status);
+        Assert.Equal(2, fake.Requests);
+    }
+
+    [Fact]
+    public async Task Connection_refused()
+    {
+        int port;
+        await using (var gone = new FakePatroni())
+        {
+            port = gone.Port;
+        }
+        using var client = new PatroniClient(new Uri($"http://127.0.0.1:{port}"), Generous);
+
+        var result = await client.PollAsync(CancellationToken.None);
+
+        Assert.Equal(new PollResult(null, "patroni refused the connection"), result);
+    }
+
+    [Fact]
+    public async Task Accepted_then_silent_times_out()
+    {
+        await using var fake = new FakePatroni();
+        fake.Status(new FakeReply.Silence());
+        using var client = new PatroniClient(fake.Url, Short);
+        var result = await client.PollAsync(CancellationToken.None);
+
+        Assert.Equal(new PollResult(null, "no answer from patroni within 200 ms"), result);
+    }
+
+    [Fact]
+    public async Task A_reply_slower_than_the_timeout_times_out()
+    {
+        await using var fake = new FakePatroni();
+        fake.Status(new FakeReply.Delayed(TimeSpan.FromSeconds(2), FakeReply.From(PatroniFixtures.Load("v4.1.4-primary"))));
+        using var client = new PatroniClient(fake.Url, Short);
+        var result = await client.PollAsync(CancellationToken.None);
+
+        Assert.Equal(new PollResult(null, "no answer from patroni within 200 ms"), result);
+    }
+
+    [Fact]
+    public async Task A_reply_within_the_timeout_is_read()
+    {
+        await using var fake = new FakePatroni();
+        fake.Status(new FakeReply.Delayed(TimeSpan.FromMilliseconds(50), FakeReply.From(PatroniFixtures.Load("v4.1.4-primary"))));
+        using var client = new PatroniClient(fake.Url, TimeSpan.FromSeconds(2));
+
+        var result = await client.PollAsync(CancellationToken.None);
+
+        Assert.Null(result.Error);
+        Assert.Equal("primary", result.Status!.RoleName);
+    }
+
+    [Theory]
+    [InlineData(500, true)]
+    [InlineData(500, false)]
+    [InlineData(502, false)]
+    [InlineData(404, true)]
+    public async Task Http_errors_are_failures(int http, bool withBody)
+    {
+        await using var fake = new FakePatroni();
+        var body = withBody ? PatroniFixtures.Load("v4.1.4-primary").Body : [];
+        fake.Status(new FakeReply.Answer(http, body));
+        using var client = new PatroniClient(fake.Url, Generous);
+
+        var result = await client.PollAsync(CancellationToken.None);
+
+        Assert.Equal(new PollResult(null, $"patroni answered HTTP {http}"), result);
+        Assert.Equal(1, fake.Requests);
+    }
+
+    [Fact]
+    public async Task A_503_with_a_valid_replica_body_is_a_status()
+    {
+        await using var fake = new FakePatroni();
+        fake.Status(PatroniFixtures.Load("v3.0.2-replica-paused"));
+        using var client = new PatroniClient(fake.Url, Generous);
+
+        var result = await client.PollAsync(CancellationToken.None);
+
+        Assert.Null(result.Error);
+        Assert.Equal(503, result.Status!.HttpStatus);
+        Assert.Equal(PatroniRole.Replica, result.Status.Role);
+        Assert.True(result.Status.Paused);
+        Assert.True(result.Status.IsRunning);
+    }
+
+    [Theory]
+    [InlineData("truncated")]
+    [InlineData("html")]
+    [InlineData("empty")]
+    public async Task Bodies_that_are_not_json_are_failures(string kind)
+    {
+        var primary = PatroniFixtures.Load("v4.1.4-primary").Body;
+        byte[] body = kind switch
+        {
+            "truncated" => primary[..(primary.Length / 2)],
+            "html" => "<html><body><h1>502 Bad Gateway</h1></body></html>"u8.ToArray(),
+            _ => [],
+        };
+        await using var fake = new FakePatroni();
+        fake.Status(new FakeReply.Answer(200, body));
+        using var client = new PatroniClient(fake.Url, Generous);
+
+        var result = await client.PollAsync(CancellationToken.None);
+
+        Assert.Null(result.Status);
+        Assert.StartsWith("patroni answer is not valid JSON", result.Error);
+    }
+
+    [Fact]
+    public async Task A_body_without_role_is_a_failure()
+    {
+        await using var fake = new FakePatroni();
+        fake.Status(new FakeReply.Answer(200, "{\"state\": \"running\"}"u8.ToArray()));
+        using var client = new PatroniClient(fake.Url, Generous);
+
+        var result = await client.PollAsync(CancellationToken.None);
+
+        Assert.Equal(new PollResult(null, "patroni answer has no state or role"), result);
+    }
+
+    [Fact]
+    public async Task A_3_MB_body_is_refused_for_its_size()
+    {
+        // Valid JSON, padded with whitespace: only the size can make it fail.
+        var padding = new byte[3 << 20];
+        padding.AsSpan().Fill((byte)' ');
+        var body = padding.Concat(PatroniFixtures.Load("v4.1.4-primary").Body).ToArray();
+        await using var fake = new FakePatroni();
+        fake.Status(new FakeReply.Answer(200, body));
+        using var client = new PatroniClient(fake.Url, Generous);
+
+        var result = await client.PollAsync(CancellationToken.None);
+
+        Assert.Equal(new PollResult(null, "patroni answer larger than 1024 kB"), result);
+    }
+
+    [Fact]
+    public async Task A_body_just_under_the_limit_is_read()
+    {
+        var json = PatroniFixtures.Load("v4.1.4-primary").Body;
+        var padding = new byte[PatroniClient.MaxBodyBytes - json.Length - 1];
+        padding.AsSpan().Fill((byte)' ');
+        await using var fake = new FakePatroni();
+        fake.Status(new FakeReply.Answer(200, [.. padding, .. json]));
+        using var client = new PatroniClient(fake.Url, Generous);
+
+        var result = await client.PollAsync(CancellationToken.None);
+
+        Assert.Null(result.Error);
+        Assert.Equal("primary", result.Status!.RoleName);
+    }
+
+    [Fact]
+    public async Task A_body_of_exactly_the_limit_is_read()
+    {
+        // MaxBodyBytes is "the largest answer read": an answer of exactly that size is not larger.
+        var json = PatroniFixtures.Load("v4.1.4-primary").Body;
+        var padding = new byte[PatroniClient.MaxBodyBytes - json.Length];
+        padding.AsSpan().Fill((byte)' ');
+        await using var fake = new FakePatroni();
+        fake.Status(new FakeReply.Answer(200, [.. padding, .. json]));
+        using var client = new PatroniClient(fake.Url, Generous);
+
+        var result = await client.PollAsync(CancellationToken.None);
+
+        Assert.Null(result.Error);
+        Assert.Equal("primary", result.Status!.RoleName);
+    }
+
+    [Fact]
+    public async Task A_wrong_content_type_with_a_json_body_still_decodes()
+    {
+        await using var fake = new FakePatroni();
+        var recorded = PatroniFixtures.Load("v4.1.4-primary");
+        fake.Status(new FakeReply.Answer(recorded.Status, recorded.Body, "text/html; charset=utf-8"));
+        using var client = new PatroniClient(fake.Url, Generous);
+
+        var result = await client.PollAsync(CancellationToken.None);
+
+        Assert.Null(result.Error);
+        Assert.Equal(PatroniRole.Primary, result.Status!.Role);
+        Assert.Equal(1, result.Status.Timeline);
+    }
+
+    [Fact]
+    public async Task An_unresolvable_host_is_named()
+    {
+        using var client = new PatroniClient(new Uri("http://patroni-agent-test.invalid:8008"), Generous);
+
+        var result = await client.PollAsync(CancellationToken.None);
+
+        Assert.Equal(new PollResult(null, "cannot resolve patroni host patroni-agent-test.invalid"), result);
+    }
+
+    [Fact]
+    public async Task A_body_shorter_than_its_content_length_is_cut_short()
+    {
+        await using var fake = new FakePatroni();
+        fake.Status(new FakeReply.Raw("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\nConnection: close\r\n\r\n{\"state\": \"running\""u8.ToArray()));
+        using var client = new PatroniClient(fake.Url, Generous);
+
+        var result = await client.PollAsync(CancellationToken.None);
+
+        Assert.Equal(new PollResult(null, "patroni answer cut short (ResponseEnded)"), result);
+    }
+
+    [Fact]
+    public async Task A_reply_that_is_not_http_is_a_failure()
+    {
+        await using var fake = new FakePatroni();
+        fake.Status(new FakeReply.Raw("SSH-2.0-OpenSSH_9.2\r\n\r\n"u8.ToArray()));
+        using var client = new PatroniClient(fake.Url, Generous);
+
+        var result = await client.PollAsync(CancellationToken.None);
+
+        Assert.Equal(new PollResult(null, "patroni request failed (InvalidResponse)"), result);
+    }
+
+    [Fact]
+    public async Task Polls_in_a_row_reuse_nothing_stale()
+    {
+        await using var fake = new FakePatroni();
+        using var client = new PatroniClient(fake.Url, Generous);
+
+        fake.Status(PatroniFixtures.Load("v4.1.4-primary"));
+        Assert.Equal("primary", (await client.PollAsync(CancellationToken.None)).Status!.RoleName);
+        fake.Status(new FakeReply.Answer(500, []));
+        Assert.Equal("patroni answered HTTP 500", (await client.PollAsync(CancellationToken.None)).Error);
+        fake.Status(PatroniFixtures.Load("v3.0.2-primary"));
+        Assert.Equal("master", (await client.PollAsync(CancellationToken.None)).Status!.RoleName);
+        Assert.Equal(3, fake.Requests);
+    }
+
+    [Fact]
+    public async Task Cancellation_by_the_caller_is_the_only_exception()
+    {
+        await using var fake = new FakePatroni();
+        fake.Status(new FakeReply.Silence());
+        using var client = new PatroniClient(fake.Url, TimeSpan.FromSeconds(10));
+        using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(100));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => client.PollAsync(cts.Token));
+    }
+
+    private static byte[] Cluster(string fixture, Action<JsonArray> edit)
+    {
+        var root = JsonNode.Parse(PatroniFixtures.Load(fixture).Body)!;
+        edit(root["members"]!.AsArray());
+        return Encoding.UTF8.GetBytes(root.ToJsonString());
+    }
+}

@@ -1,0 +1,534 @@
+using System.Diagnostics;
+using System.Text;
+using Microsoft.Extensions.Logging;
+using PatroniAgent.Patroni;
+using PatroniAgent.Policy;
+using PatroniAgent.Tests.Support;
+using PatroniAgent.Watcher;
+
+namespace PatroniAgent.Tests.Watcher;
+
+/// <summary>
+/// <see cref="RoleWatcher"/> and <see cref="AnswerBoard"/> together, against a stand-in Patroni, with a
+/// manual clock for freshness: what checks are answered, which snapshot is served, and what is logged.
+/// </summary>
+public class RoleWatcherTests
+{
+    private static readonly TimeSpan StaleAfter = TimeSpan.FromSeconds(3);
+
+    // v4.1.4-replica with the v4.1.4-cluster answer (lag 0), in the order of ModeNames.All:
+    // primary, replica, read-only, sync, async, standby-leader, leader, health.
+    private static readonly string[] ReplicaAnswers =
+    [
+        "up maint #replica, lag 0 B\n",
+        "up ready 100% #replica, lag 0 B\n",
+        "up ready 100% #replica, lag 0 B\n",
+        "up maint #async replica, lag 0 B\n",
+        "up ready 100% #async replica, lag 0 B\n",
+        "up maint #replica, lag 0 B\n",
+        "up maint #replica, lag 0 B\n",
+        "up ready 100% #replica, lag 0 B\n",
+    ];
+
+    private static readonly string[] PrimaryAnswers =
+    [
+        "up ready 100% #primary, timeline 1\n",
+        "up maint #primary, timeline 1\n",
+        "up ready 100% #primary, timeline 1\n",
+        "up maint #primary, timeline 1\n",
+        "up maint #primary, timeline 1\n",
+        "up maint #primary, timeline 1\n",
+        "up ready 100% #primary, timeline 1\n",
+        "up ready 100% #primary, timeline 1\n",
+    ];
+
+    private const string ReplicaLog = "patroni status: role replica, state running, HTTP 503, timeline 1; ready for: replica read-only async health";
+    private const string PrimaryLog = "patroni status: role primary, state running, HTTP 200, timeline 1; ready for: primary read-only leader health";
+    private const string Refused = "patroni refused the connection";
+
+    [Fact]
+    public async Task Before_the_first_poll_every_mode_waits()
+    {
+        await using var rig = new Rig();
+        Assert.Equal(Enumerable.Repeat("down #waiting for the first answer from patroni\n", 8), rig.AllAnswers());
+        Assert.Empty(rig.Log.Lines);
+    }
+
+    [Fact]
+    public async Task The_first_poll_publishes_the_answers_of_a_replica_for_every_mode()
+    {
+        await using var rig = new Rig();
+        rig.ServeReplica();
+
+        Assert.True(await rig.PollAsync());
+
+        Assert.Equal(ReplicaAnswers, rig.AllAnswers());
+        Assert.Equal(ReplicaAnswers, rig.AllAnswersByDefaultMode());
+        Assert.Equal("up ready 100% #replica, lag 0 B\n", rig.Answer("replica max-lag=0\n"));
+        Assert.Equal([(LogLevel.Information, ReplicaLog)], rig.Log.Lines);
+    }
+
+    [Fact]
+    public async Task The_first_poll_publishes_the_answers_of_a_primary_for_every_mode()
+    {
+        await using var rig = new Rig();
+        rig.Fake.Status(PatroniFixtures.Load("v4.1.4-primary"));
+
+        Assert.True(await rig.PollAsync());
+
+        Assert.Equal(PrimaryAnswers, rig.AllAnswers());
+        Assert.Equal(PrimaryAnswers, rig.AllAnswersByDefaultMode());
+        Assert.Equal("up ready 100% #primary, timeline 1\n", rig.Answer("read-write\n"));
+        Assert.Equal("up ready 100% #primary, timeline 1\n", rig.Answer("master\n"));
+        Assert.Equal([(LogLevel.Information, PrimaryLog)], rig.Log.Lines);
+    }
+
+    [Fact]
+    public async Task An_unchanged_status_keeps_the_same_snapshot_and_refreshes_it()
+    {
+        await using var rig = new Rig();
+        rig.ServeReplica();
+        Assert.True(await rig.PollAsync());
+        var first = rig.Board.Current;
+
+        rig.Time.Advance(TimeSpan.FromSeconds(2));
+        Assert.True(await rig.PollAsync());
+        Assert.Same(first, rig.Board.Current);
+
+        // 4 s after the first publication but 2 s after the refresh: still fresh.
+        rig.Time.Advance(TimeSpan.FromSeconds(2));
+        Assert.False(rig.Board.IsStale);
+        Assert.Equal(ReplicaAnswers, rig.AllAnswers());
+
+        rig.Time.Advance(TimeSpan.FromSeconds(1.5));
+        Assert.True(rig.Board.IsStale);
+        Assert.Equal("down #no answer from patroni for 3s\n", rig.Answer("replica\n"));
+
+        Assert.True(await rig.PollAsync());
+        Assert.Same(first, rig.Board.Current);
+        Assert.False(rig.Board.IsStale);
+        Assert.Equal(ReplicaAnswers, rig.AllAnswers());
+        Assert.Equal([(LogLevel.Information, ReplicaLog)], rig.Log.Lines);
+        Assert.Equal(6, rig.Fake.Requests);
+    }
+
+    [Fact]
+    public async Task A_changed_status_publishes_a_new_snapshot_and_logs_one_line()
+    {
+        await using var rig = new Rig();
+        rig.ServeReplica();
+        Assert.True(await rig.PollAsync());
+        var replica = rig.Board.Current;
+
+        rig.Fake.Status(PatroniFixtures.Load("v4.1.4-primary"));
+        rig.Time.Advance(TimeSpan.FromSeconds(1));
+        Assert.True(await rig.PollAsync());
+
+        Assert.NotSame(replica, rig.Board.Current);
+        Assert.Equal(PatroniRole.Primary, rig.Board.Current.Status!.Role);
+        Assert.Equal(PrimaryAnswers, rig.AllAnswers());
+        Assert.Equal([(LogLevel.Information, ReplicaLog), (LogLevel.Information, PrimaryLog)], rig.Log.Lines);
+
+        // Polling the same primary again changes nothing and logs nothing.
+        var primary = rig.Board.Current;
+        Assert.True(await rig.PollAsync());
+        Assert.Same(primary, rig.Board.Current);
+        Assert.Equal(2, rig.Log.Lines.Count);
+    }
+
+    [Fact]
+    public async Task A_change_that_keeps_the_summary_publishes_without_a_log_line()
+    {
+        await using var rig = new Rig();
+        rig.ServeReplica();
+        Assert.True(await rig.PollAsync());
+        var before = rig.Board.Current;
+
+        // The lag moves: new answers, same role, state and ready modes.
+        rig.Fake.Set("/cluster", new FakeReply.Answer(200, Encoding.UTF8.GetBytes(
+            """{"members": [{"name": "pg2", "role": "replica", "api_url": "http://127.0.2.2:8008/patroni", "replay_lag": 2048, "lag": 2048}]}""")));
+        Assert.True(await rig.PollAsync());
+
+        Assert.NotSame(before, rig.Board.Current);
+        Assert.Equal("up ready 100% #replica, lag 2 kB\n", rig.Answer("replica\n"));
+        Assert.Equal("up maint #replica, lag 2 kB over max-lag\n", rig.Answer("replica max-lag=1kB\n"));
+        Assert.Equal([(LogLevel.Information, ReplicaLog)], rig.Log.Lines);
+    }
+
+    [Fact]
+    public async Task After_a_failure_the_last_snapshot_is_served_until_stale_then_the_reason()
+    {
+        await using var rig = new Rig();
+        rig.ServeReplica();
+        Assert.True(await rig.PollAsync());
+        var good = rig.Board.Current;
+
+        await rig.StopFakeAsync();
+        rig.Time.Advance(TimeSpan.FromSeconds(1));
+        Assert.False(await rig.PollAsync());
+        Assert.Same(good, rig.Board.Current);
+        Assert.Equal(ReplicaAnswers, rig.AllAnswers());
+
+        rig.Time.Advance(TimeSpan.FromSeconds(1));
+        Assert.False(await rig.PollAsync());
+        Assert.Same(good, rig.Board.Current);
+        Assert.Equal(ReplicaAnswers, rig.AllAnswers());
+
+        // 3.5 s since the last good poll: the board itself refuses the old snapshot...
+        rig.Time.Advance(TimeSpan.FromSeconds(1.5));
+        Assert.Equal(Enumerable.Repeat("down #no answer from patroni for 3s\n", 8), rig.AllAnswers());
+
+        // ...and the next failed poll replaces it with the reason.
+        Assert.False(await rig.PollAsync());
+        var unknown = rig.Board.Current;
+        Assert.Null(unknown.Status);
+        Assert.Equal(Refused, unknown.UnknownReason);
+        Assert.Equal(Enumerable.Repeat($"down #{Refused}\n", 8), rig.AllAnswers());
+        Assert.Equal($"down #{Refused}\n", rig.Answer("replica max-lag=16MB\n"));
+
+        // More failures: same snapshot, nothing more logged; the unknown answer does not age.
+        for (int i = 0; i < 3; i++)
+        {
+            rig.Time.Advance(TimeSpan.FromSeconds(1));
+            Assert.False(await rig.PollAsync());
+            Assert.Same(unknown, rig.Board.Current);
+        }
+        rig.Time.Advance(TimeSpan.FromMinutes(10));
+        Assert.Equal(Enumerable.Repeat($"down #{Refused}\n", 8), rig.AllAnswers());
+
+        Assert.Equal(
+        [
+            (LogLevel.Information, ReplicaLog),
+            (LogLevel.Warning, $"patroni poll failed: {Refused}; answering from the last status until it is stale"),
+            (LogLevel.Error, $"patroni state unknown, answering \"down\" in every mode: {Refused}"),
+        ], rig.Log.Lines);
+
+        // Recovery: the next good poll serves the status again, logged once.
+        rig.RestartFake();
+        rig.ServeReplica();
+        Assert.True(await rig.PollAsync());
+        Assert.Equal(ReplicaAnswers, rig.AllAnswers());
+        Assert.False(rig.Board.IsStale);
+        Assert.True(await rig.PollAsync());
+
+        Assert.Equal(
+        [
+            (LogLevel.Information, ReplicaLog),
+            (LogLevel.Warning, $"patroni poll failed: {Refused}; answering from the last status until it is stale"),
+            (LogLevel.Error, $"patroni state unknown, answering \"down\" in every mode: {Refused}"),
+            (LogLevel.Information, $"patroni answers again (after: {Refused})"),
+            (LogLevel.Information, ReplicaLog),
+        ], rig.Log.Lines);
+    }
+
+    [Fact]
+    public async Task Recovery_before_stale_keeps_the_snapshot_and_logs_once()
+    {
+        await using var rig = new Rig();
+        rig.ServeReplica();
+        Assert.True(await rig.PollAsync());
+        var good = rig.Board.Current;
+
+        rig.Fake.Status(new FakeReply.Answer(500, []));
+        rig.Time.Advance(TimeSpan.FromSeconds(1));
+        Assert.False(await rig.PollAsync());
+        Assert.False(await rig.PollAsync());
+        Assert.Equal(ReplicaAnswers, rig.AllAnswers());
+
+        rig.ServeReplica();
+        Assert.True(await rig.PollAsync());
+        Assert.True(await rig.PollAsync());
+
+        Assert.Same(good, rig.Board.Current);
+        Assert.Equal(
+        [
+            (LogLevel.Information, ReplicaLog),
+            (LogLevel.Warning, "patroni poll failed: patroni answered HTTP 500; answering from the last status until it is stale"),
+            (LogLevel.Information, "patroni answers again (after: patroni answered HTTP 500)"),
+        ], rig.Log.Lines);
+    }
+
+    [Fact]
+    public async Task A_new_failure_reason_replaces_the_unknown_answer()
+    {
+        await using var rig = new Rig();
+        rig.ServeReplica();
+        Assert.True(await rig.PollAsync());
+
+        rig.Fake.Status(new FakeReply.Answer(500, []));
+        rig.Time.Advance(TimeSpan.FromSeconds(4));
+        Assert.False(await rig.PollAsync());
+        Assert.Equal(Enumerable.Repeat("down #patroni answered HTTP 500\n", 8), rig.AllAnswers());
+
+        rig.Fake.Status(new FakeReply.Answer(200, "{\"state\": \"running\"}"u8.ToArray()));
+        Assert.False(await rig.PollAsync());
+        Assert.False(await rig.PollAsync());
+        Assert.Equal(Enumerable.Repeat("down #patroni answer has no state or role\n", 8), rig.AllAnswers());
+
+        Assert.Equal(
+        [
+            (LogLevel.Information, ReplicaLog),
+            (LogLevel.Warning, "patroni poll failed: patroni answered HTTP 500; answering from the last status until it is stale"),
+            (LogLevel.Error, "patroni state unknown, answering \"down\" in every mode: patroni answered HTTP 500"),
+            (LogLevel.Warning, "patroni poll failed: patroni answer has no state or role; answering from the last status until it is stale"),
+            (LogLevel.Error, "patroni state unknown, answering \"down\" in every mode: patroni answer has no state or role"),
+        ], rig.Log.Lines);
+    }
+
+    [Fact]
+    public async Task Without_any_good_poll_the_reason_replaces_the_waiting_answer_after_stale_after()
+    {
+        await using var rig = new Rig(unknownWords: "up maint");
+        await rig.StopFakeAsync();
+
+        Assert.False(await rig.PollAsync());
+        Assert.Equal(Enumerable.Repeat("up maint #waiting for the first answer from patroni\n", 8), rig.AllAnswers());
+
+        rig.Time.Advance(StaleAfter);
+        Assert.False(await rig.PollAsync());
+        Assert.Equal(Enumerable.Repeat($"up maint #{Refused}\n", 8), rig.AllAnswers());
+        Assert.Equal(
+        [
+            (LogLevel.Warning, $"patroni poll failed: {Refused}; answering from the last status until it is stale"),
+            (LogLevel.Error, $"patroni state unknown, answering \"up maint\" in every mode: {Refused}"),
+        ], rig.Log.Lines);
+    }
+
+    // ---- AnswerBoard on its own ----
+
+    [Fact]
+    public void A_published_snapshot_turns_stale_after_stale_after()
+    {
+        var time = new ManualTime();
+        var board = new AnswerBoard("down", StaleAfter, time);
+        board.PublishFresh(Snapshot.FromStatus(Decode("v4.1.4-primary")));
+        Assert.Equal("up ready 100% #primary, timeline 1\n", Answer(board, Mode.Primary, "primary\n"));
+
+        time.Advance(StaleAfter);
+        Assert.False(board.IsStale);
+        Assert.Equal("up ready 100% #primary, timeline 1\n", Answer(board, Mode.Primary, "primary\n"));
+
+        time.Advance(TimeSpan.FromTicks(1));
+        Assert.True(board.IsStale);
+        foreach (var mode in ModeNames.All)
+        {
+            Assert.Equal("down #no answer from patroni for 3s\n", Answer(board, mode, ""));
+            Assert.Equal("down #no answer from patroni for 3s\n", Answer(board, Mode.Health, ModeNames.Name(mode) + " max-lag=16MB\n"));
+        }
+        // Read-write never answers ready from a stale snapshot, whatever word it is asked with.
+        foreach (var line in new[] { "", "\n", "primary\n", "master\n", "read-write\n", "rw\r\n", "PRIMARY" })
+        {
+            Assert.DoesNotContain("ready", Answer(board, Mode.Primary, line));
+        }
+
+        // A new publication is fresh again for stale-after.
+        board.PublishFresh(board.Current);
+        Assert.Equal("up ready 100% #primary, timeline 1\n", Answer(board, Mode.Primary, "primary\n"));
+    }
+
+    [Fact]
+    public void The_stale_answer_names_fractional_stale_after()
+    {
+        var time = new ManualTime();
+        var board = new AnswerBoard("up maint", TimeSpan.FromMilliseconds(1500), time);
+        board.PublishFresh(Snapshot.FromStatus(Decode("v3.0.2-primary")));
+        time.Advance(TimeSpan.FromSeconds(2));
+        Assert.Equal("up maint #no answer from patroni for 1.5s\n", Answer(board, Mode.Primary, ""));
+    }
+
+    [Fact]
+    public void An_unknown_snapshot_does_not_age()
+    {
+        var time = new ManualTime();
+        var board = new AnswerBoard("down", StaleAfter, time);
+        board.PublishFresh(Snapshot.FromStatus(Decode("v4.1.4-primary")));
+        board.PublishUnknown(Snapshot.Unknown("down", Refused));
+        time.Advance(TimeSpan.FromHours(1));
+        Assert.False(board.IsStale);
+        Assert.Equal($"down #{Refused}\n", Answer(board, Mode.Primary, "primary\n"));
+    }
+
+    /// <summary>
+    /// The watcher publishes the unknown answer exactly when the old snapshot has gone stale. A check
+    /// running at that moment must get the stale answer or the unknown answer, never the old snapshot's
+    /// "ready". The clock below runs the publication between the check's read of the snapshot and its
+    /// read of the freshness bound, which is what another thread may do.
+    /// </summary>
+    [Fact]
+    public void A_check_racing_the_unknown_publication_never_serves_the_stale_snapshot()
+    {
+        var time = new HookedTime();
+        var board = new AnswerBoard("down", StaleAfter, time);
+        board.PublishFresh(Snapshot.FromStatus(Decode("v4.1.4-primary")));
+        time.Advance(TimeSpan.FromSeconds(10));
+        Assert.Equal("down #no answer from patroni for 3s\n", Answer(board, Mode.Primary, "primary\n"));
+
+        time.OnNextTimestamp = () => board.PublishUnknown(Snapshot.Unknown("down", Refused));
+        string answer = Answer(board, Mode.Primary, "primary\n");
+
+        Assert.Contains(answer, new[] { "down #no answer from patroni for 3s\n", $"down #{Refused}\n" });
+    }
+
+    // ---- RunAsync with the real clock ----
+
+    [Fact]
+    public async Task RunAsync_brings_a_change_to_the_board_within_a_second_and_stops_on_cancellation()
+    {
+        await using var fake = new FakePatroni();
+        fake.Status(PatroniFixtures.Load("v4.1.4-replica"));
+        fake.Set("/cluster", FakeReply.From(PatroniFixtures.Load("v4.1.4-cluster")));
+        using var client = new PatroniClient(fake.Url, TimeSpan.FromSeconds(1));
+        var board = new AnswerBoard("down", StaleAfter);
+        var log = new ListLogger();
+        var watcher = new RoleWatcher(client, board, TimeSpan.FromMilliseconds(50), StaleAfter, log);
+        using var cts = new CancellationTokenSource();
+
+        var run = Task.Run(() => watcher.RunAsync(cts.Token));
+        await WaitFor(() => Answer(board, Mode.Replica, "") == "up ready 100% #replica, lag 0 B\n", TimeSpan.FromSeconds(5));
+
+        fake.Status(PatroniFixtures.Load("v4.1.4-primary"));
+        await WaitFor(() => Answer(board, Mode.Primary, "") == "up ready 100% #primary, timeline 1\n", TimeSpan.FromSeconds(10));
+        Assert.Equal("up maint #primary, timeline 1\n", Answer(board, Mode.Replica, ""));
+
+        cts.Cancel();
+        await run.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal([(LogLevel.Information, ReplicaLog), (LogLevel.Information, PrimaryLog)], log.Lines);
+
+        // Stopped: no more requests.
+        int requests = fake.Requests;
+        await Task.Delay(150);
+        Assert.Equal(requests, fake.Requests);
+    }
+
+    [Fact]
+    public async Task RunAsync_stops_promptly_while_a_poll_waits_for_patroni()
+    {
+        await using var fake = new FakePatroni();
+        fake.Status(new FakeReply.Silence());
+        using var client = new PatroniClient(fake.Url, TimeSpan.FromSeconds(30));
+        var board = new AnswerBoard("down", StaleAfter);
+        var log = new ListLogger();
+        var watcher = new RoleWatcher(client, board, TimeSpan.FromMilliseconds(50), StaleAfter, log);
+        using var cts = new CancellationTokenSource();
+
+        var run = Task.Run(() => watcher.RunAsync(cts.Token));
+        await WaitFor(() => fake.Requests == 1, TimeSpan.FromSeconds(5));
+        cts.Cancel();
+        await run.WaitAsync(TimeSpan.FromSeconds(2));
+        Assert.Empty(log.Lines);
+        Assert.Equal("down #waiting for the first answer from patroni\n", Answer(board, Mode.Primary, ""));
+    }
+
+    [Fact]
+    public async Task RunAsync_stops_promptly_while_it_waits_for_the_next_poll()
+    {
+        await using var fake = new FakePatroni();
+        fake.Status(PatroniFixtures.Load("v4.1.4-primary"));
+        using var client = new PatroniClient(fake.Url, TimeSpan.FromSeconds(1));
+        var board = new AnswerBoard("down", TimeSpan.FromMinutes(5));
+        var watcher = new RoleWatcher(client, board, TimeSpan.FromMinutes(5), TimeSpan.FromMinutes(5), new ListLogger());
+        using var cts = new CancellationTokenSource();
+
+        var run = Task.Run(() => watcher.RunAsync(cts.Token));
+        await WaitFor(() => Answer(board, Mode.Primary, "") == "up ready 100% #primary, timeline 1\n", TimeSpan.FromSeconds(5));
+        cts.Cancel();
+        await run.WaitAsync(TimeSpan.FromSeconds(2));
+        Assert.Equal(1, fake.Requests);
+    }
+
+    // ---- helpers ----
+
+    private static string Answer(AnswerBoard board, Mode mode, string received) =>
+        Encoding.ASCII.GetString(board.Answer(mode, Encoding.ASCII.GetBytes(received)));
+
+    private static NodeStatus Decode(string fixture)
+    {
+        var recorded = PatroniFixtures.Load(fixture);
+        return PatroniDecoder.DecodeStatus(recorded.Status, recorded.Body, out _);
+    }
+
+    private static async Task WaitFor(Func<bool> condition, TimeSpan timeout)
+    {
+        var deadline = Stopwatch.StartNew();
+        while (!condition())
+        {
+            Assert.True(deadline.Elapsed < timeout, $"condition not met within {timeout}");
+            await Task.Delay(10);
+        }
+    }
+
+    /// <summary>A manual clock that runs an action once, inside the next read of the time.</summary>
+    private sealed class HookedTime : ManualTime
+    {
+        public Action? OnNextTimestamp { get; set; }
+
+        public override long GetTimestamp()
+        {
+            var hook = OnNextTimestamp;
+            OnNextTimestamp = null;
+            hook?.Invoke();
+            return base.GetTimestamp();
+        }
+    }
+
+    /// <summary>A fake Patroni, a client, a board and a watcher on a manual clock.</summary>
+    private sealed class Rig : IAsyncDisposable
+    {
+        private readonly int _port;
+        private readonly PatroniClient _client;
+
+        public Rig(string unknownWords = "down")
+        {
+            Fake = new FakePatroni();
+            _port = Fake.Port;
+            _client = new PatroniClient(Fake.Url, TimeSpan.FromSeconds(2));
+            Board = new AnswerBoard(unknownWords, StaleAfter, Time);
+            Watcher = new RoleWatcher(_client, Board, TimeSpan.FromSeconds(1), StaleAfter, Log, Time);
+        }
+
+        public FakePatroni Fake { get; private set; }
+        public ManualTime Time { get; } = new();
+        public ListLogger Log { get; } = new();
+        public AnswerBoard Board { get; }
+        public RoleWatcher Watcher { get; }
+        private bool _stopped;
+
+        public void ServeReplica()
+        {
+            Fake.Status(PatroniFixtures.Load("v4.1.4-replica"));
+            Fake.Set("/cluster", FakeReply.From(PatroniFixtures.Load("v4.1.4-cluster")));
+        }
+
+        public Task<bool> PollAsync() => Watcher.PollOnceAsync(CancellationToken.None);
+
+        public async Task StopFakeAsync()
+        {
+            await Fake.DisposeAsync();
+            _stopped = true;
+        }
+
+        /// <summary>A new fake on the same port, as when Patroni comes back.</summary>
+        public void RestartFake()
+        {
+            Fake = new FakePatroni(_port);
+            _stopped = false;
+        }
+
+        public string Answer(string received) => RoleWatcherTests.Answer(Board, Mode.Health, received);
+
+        public string[] AllAnswers() =>
+            [.. ModeNames.All.Select(mode => RoleWatcherTests.Answer(Board, Mode.Health, ModeNames.Name(mode) + "\n"))];
+
+        public string[] AllAnswersByDefaultMode() =>
+            [.. ModeNames.All.Select(mode => RoleWatcherTests.Answer(Board, mode, ""))];
+
+        public async ValueTask DisposeAsync()
+        {
+            _client.Dispose();
+            if (!_stopped)
+            {
+                await Fake.DisposeAsync();
+            }
+        }
+    }
+}

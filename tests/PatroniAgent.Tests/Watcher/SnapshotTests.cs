@@ -1,0 +1,263 @@
+using System.Text;
+using PatroniAgent.Patroni;
+using PatroniAgent.Policy;
+using PatroniAgent.Tests.Support;
+using PatroniAgent.Watcher;
+
+namespace PatroniAgent.Tests.Watcher;
+
+/// <summary>
+/// A <see cref="Snapshot"/> answers exactly what <see cref="AnswerPolicy.Decide"/> decides, for every
+/// mode and max-lag, without deciding again per check.
+/// </summary>
+public class SnapshotTests
+{
+    private const long SixteenMB = 16L << 20;
+
+    public static TheoryData<string> StatusFixtures => new(
+        Directory.GetFiles(PatroniFixtures.Directory, "*.json")
+            .Select(path => Path.GetFileNameWithoutExtension(path))
+            .Where(name => !name.EndsWith("-cluster", StringComparison.Ordinal))
+            .Order(StringComparer.Ordinal));
+
+    /// <summary>Statuses not recorded: other roles, synchronous and noloadbalance replicas.</summary>
+    public static TheoryData<string> SyntheticNames => new(Synthetic.Keys.Order(StringComparer.Ordinal));
+
+    private static readonly Dictionary<string, NodeStatus> Synthetic = new()
+    {
+        ["standby leader"] = Running(PatroniRole.StandbyLeader, "standby_leader"),
+        ["primary without the lock"] = Running(PatroniRole.Primary, "primary") with { LagBytes = 0 },
+        ["demoted"] = Running(PatroniRole.Other, "demoted") with { State = "stopped" },
+        ["uninitialized running"] = Running(PatroniRole.Other, "uninitialized"),
+        ["sync replica"] = Running(PatroniRole.Replica, "replica") with { Synchronous = true },
+        ["noloadbalance replica"] = Running(PatroniRole.Replica, "replica") with { NoLoadBalance = true },
+        ["paused sync replica"] = Running(PatroniRole.Replica, "replica") with { Synchronous = true, Paused = true },
+    };
+
+    [Theory]
+    [MemberData(nameof(StatusFixtures))]
+    public void Without_max_lag_every_mode_answers_the_decision_of_a_recorded_status(string fixture)
+    {
+        var status = Decode(fixture);
+        AssertSelectWithoutMaxLag(status);
+        if (status.Role == PatroniRole.Replica)
+        {
+            AssertSelectWithoutMaxLag(status with { LagBytes = 0 });
+            AssertSelectWithoutMaxLag(status with { LagBytes = 5000 });
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(SyntheticNames))]
+    public void Without_max_lag_every_mode_answers_the_decision_of_a_synthetic_status(string name)
+    {
+        AssertSelectWithoutMaxLag(Synthetic[name]);
+        AssertSelectWithoutMaxLag(Synthetic[name] with { LagBytes = null });
+    }
+
+    [Fact]
+    public void The_decided_answers_are_kept_per_mode()
+    {
+        var status = Decode("v4.1.4-primary");
+        var snapshot = Snapshot.FromStatus(status);
+        Assert.Same(status, snapshot.Status);
+        Assert.Null(snapshot.UnknownReason);
+        Assert.Equal(ModeNames.All.Select(mode => AnswerPolicy.Decide(status, mode)), snapshot.Decided!);
+    }
+
+    private static readonly long[] Lags = [0, 1, 4096, SixteenMB, SixteenMB + 1, 3L << 30];
+
+    private static readonly string[] RecordedReplicas = ["v3.0.2-replica", "v4.1.4-replica", "v3.0.2-replica-paused", "v4.1.4-replica-paused"];
+
+    public static TheoryData<string, long> ReplicasWithLag
+    {
+        get
+        {
+            var data = new TheoryData<string, long>();
+            foreach (var fixture in RecordedReplicas)
+            {
+                foreach (long lag in Lags)
+                {
+                    data.Add(fixture, lag);
+                }
+            }
+            return data;
+        }
+    }
+
+    /// <summary>Every replica status of the tests with a known lag L, and L.</summary>
+    private static IEnumerable<(string Name, NodeStatus Status, long Lag)> KnownLagCases()
+    {
+        foreach (var fixture in RecordedReplicas)
+        {
+            foreach (long lag in Lags)
+            {
+                yield return (fixture, Decode(fixture) with { LagBytes = lag }, lag);
+            }
+        }
+        foreach (var (name, status) in Synthetic.OrderBy(pair => pair.Key, StringComparer.Ordinal))
+        {
+            foreach (long lag in new long[] { 0, 4096, SixteenMB + 1 })
+            {
+                yield return (name, status with { LagBytes = lag }, lag);
+            }
+        }
+    }
+
+    /// <summary>max-lag 0, L-1, L, L+1 and 16 MB; a negative one means "no max-lag" to Select and is left out.</summary>
+    private static IEnumerable<long> MaxLags(long lag) =>
+        new[] { 0, lag - 1, lag, lag + 1, SixteenMB }.Where(m => m >= 0).Distinct();
+
+    [Theory]
+    [MemberData(nameof(ReplicasWithLag))]
+    public void With_max_lag_every_mode_takes_the_decision_of_a_replica_with_known_lag(string fixture, long lag)
+    {
+        // The words (health, admin, weight) are what HAProxy acts on: they must always match.
+        var status = Decode(fixture) with { LagBytes = lag };
+        Assert.Equal(PatroniRole.Replica, status.Role);
+        var snapshot = Snapshot.FromStatus(status);
+        foreach (long maxLag in MaxLags(lag))
+        {
+            foreach (var mode in ModeNames.All)
+            {
+                var decided = AnswerPolicy.Decide(status, mode, maxLag);
+                string line = Text(snapshot.Select(mode, maxLag));
+                Assert.StartsWith(decided.Words + " #", line);
+                Assert.Equal(decided.IsReady, line.StartsWith("up ready", StringComparison.Ordinal));
+            }
+        }
+    }
+
+    [Fact]
+    public void With_max_lag_every_mode_answers_exactly_the_line_of_the_decision()
+    {
+        // Select(mode, maxLag) must be byte for byte AnswerPolicy.Decide(status, mode, maxLag).Encode(),
+        // for recorded replicas with lag L set and for synthetic statuses, with max-lag 0, L-1, L, L+1, 16 MB.
+        var mismatches = new List<string>();
+        int compared = 0;
+        foreach (var (name, status, lag) in KnownLagCases())
+        {
+            var snapshot = Snapshot.FromStatus(status);
+            foreach (long maxLag in MaxLags(lag))
+            {
+                foreach (var mode in ModeNames.All)
+                {
+                    string expected = Text(AnswerPolicy.Decide(status, mode, maxLag).Encode());
+                    string actual = Text(snapshot.Select(mode, maxLag));
+                    compared++;
+                    if (expected != actual)
+                    {
+                        mismatches.Add($"{name}, lag {lag}, {ModeNames.Name(mode)} max-lag={maxLag}: expected \"{expected.TrimEnd()}\", got \"{actual.TrimEnd()}\"");
+                    }
+                }
+            }
+        }
+        Assert.True(compared > 1000, $"only {compared} comparisons");
+        Assert.True(mismatches.Count == 0, $"{mismatches.Count} of {compared} answers differ:\n" + string.Join("\n", mismatches.Take(60)));
+    }
+
+    [Fact]
+    public void Over_max_lag_a_lagging_replica_says_so()
+    {
+        var status = Decode("v4.1.4-replica") with { LagBytes = 20L << 20 };
+        var snapshot = Snapshot.FromStatus(status);
+        Assert.Equal("up maint #replica, lag 20 MB over max-lag\n", Text(snapshot.Select(Mode.Replica, SixteenMB)));
+        Assert.Equal("up maint #replica, lag 20 MB over max-lag\n", Text(snapshot.Select(Mode.ReadOnly, SixteenMB)));
+        Assert.Equal("up maint #async replica, lag 20 MB over max-lag\n", Text(snapshot.Select(Mode.Async, SixteenMB)));
+        Assert.Equal("up ready 100% #replica, lag 20 MB\n", Text(snapshot.Select(Mode.Replica, 20L << 20)));
+        Assert.Equal("up ready 100% #replica, lag 20 MB\n", Text(snapshot.Select(Mode.Health, 0)));
+        Assert.Equal("up maint #replica, lag 20 MB\n", Text(snapshot.Select(Mode.Primary, 0)));
+    }
+
+    [Theory]
+    [MemberData(nameof(StatusFixtures))]
+    public void Unknown_lag_with_any_max_lag_is_not_ready_in_replica_modes(string fixture)
+    {
+        var status = Decode(fixture);
+        if (status.Role != PatroniRole.Replica)
+        {
+            Assert.NotNull(status.LagBytes);
+            return;
+        }
+        Assert.Null(status.LagBytes);
+        var snapshot = Snapshot.FromStatus(status);
+        foreach (long maxLag in new long[] { 0, 1, SixteenMB, long.MaxValue })
+        {
+            foreach (var mode in new[] { Mode.Replica, Mode.ReadOnly, Mode.Sync, Mode.Async })
+            {
+                string line = Text(snapshot.Select(mode, maxLag));
+                Assert.False(line.StartsWith("up ready", StringComparison.Ordinal), $"{mode} max-lag {maxLag}: {line}");
+                if (status.IsRunning)
+                {
+                    Assert.StartsWith("up maint #", line);
+                    Assert.Contains("lag unknown", line);
+                }
+                else
+                {
+                    Assert.StartsWith("down #postgres stopped, replica", line);
+                }
+            }
+        }
+    }
+
+    [Fact]
+    public void Unknown_lag_over_max_lag_reasons()
+    {
+        var snapshot = Snapshot.FromStatus(Decode("v4.1.4-replica"));
+        Assert.Equal("up maint #replica, lag unknown over max-lag\n", Text(snapshot.Select(Mode.Replica, SixteenMB)));
+        Assert.Equal("up maint #replica, lag unknown over max-lag\n", Text(snapshot.Select(Mode.ReadOnly, 0)));
+        Assert.Equal("up maint #async replica, lag unknown over max-lag\n", Text(snapshot.Select(Mode.Async, long.MaxValue)));
+        // Without max-lag, unknown lag does not keep a replica out.
+        Assert.Equal("up ready 100% #replica, lag unknown\n", Text(snapshot.Select(Mode.Replica, -1)));
+    }
+
+    [Fact]
+    public void An_unknown_snapshot_answers_its_words_and_reason_in_every_mode_whatever_the_max_lag()
+    {
+        var snapshot = Snapshot.Unknown("down", "x");
+        Assert.Null(snapshot.Status);
+        Assert.Null(snapshot.Decided);
+        Assert.Equal("x", snapshot.UnknownReason);
+        foreach (var mode in ModeNames.All)
+        {
+            foreach (long maxLag in new long[] { -1, 0, 1, SixteenMB, long.MaxValue })
+            {
+                Assert.Equal("down #x\n", Text(snapshot.Select(mode, maxLag)));
+            }
+        }
+    }
+
+    [Fact]
+    public void An_unknown_snapshot_keeps_its_reason_on_one_line()
+    {
+        var snapshot = Snapshot.Unknown("up maint", "patroni said\nup ready");
+        Assert.Equal("up maint #patroni said?up ready\n", Text(snapshot.Select(Mode.Primary, -1)));
+    }
+
+    private static void AssertSelectWithoutMaxLag(NodeStatus status)
+    {
+        var snapshot = Snapshot.FromStatus(status);
+        foreach (var mode in ModeNames.All)
+        {
+            Assert.Equal(Text(AnswerPolicy.Decide(status, mode).Encode()), Text(snapshot.Select(mode, -1)));
+        }
+    }
+
+    private static NodeStatus Running(PatroniRole role, string name) => new()
+    {
+        HttpStatus = 503,
+        Role = role,
+        RoleName = name,
+        State = "running",
+        Timeline = 7,
+        LagBytes = 2048,
+    };
+
+    private static NodeStatus Decode(string fixture)
+    {
+        var recorded = PatroniFixtures.Load(fixture);
+        return PatroniDecoder.DecodeStatus(recorded.Status, recorded.Body, out _);
+    }
+
+    private static string Text(byte[] line) => Encoding.ASCII.GetString(line);
+}
