@@ -1,0 +1,336 @@
+#!/usr/bin/env bash
+# A real three-node Patroni cluster on this machine, from Debian's packages: etcd, three Patroni
+# nodes with PostgreSQL 15, one patroni-agent per node and HAProxy in front.
+#
+# Each node has its own loopback address, with the same ports on each, like three hosts:
+#   node N (N = 1..3)  127.0.1.N   PostgreSQL :5432  Patroni :8008  agent :5555  agent HTTP :8009
+#   etcd               127.0.0.1:2379
+#   HAProxy            read-write 127.0.0.1:5000, read-only 127.0.0.1:5001, stats http://127.0.0.1:7000/
+#
+# Usage: scripts/cluster.sh up | down | status | switchover | haproxy CMD | patronictl ARGS...
+# Environment:
+#   CLUSTER_DIR   where everything lives (default /tmp/patroni-agent-cluster)
+#   AGENT         the patroni-agent binary (default artifacts/publish/patroni-agent, published if missing)
+#   HAPROXY_CFG   an HAProxy configuration template to use instead of the recommended one
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+dir=${CLUSTER_DIR:-/tmp/patroni-agent-cluster}
+agent=${AGENT:-$repo/artifacts/publish/patroni-agent}
+pgbin=/usr/lib/postgresql/15/bin
+nodes=(1 2 3)
+python=/usr/bin/python3
+
+say() { printf '%s\n' "cluster: $*" >&2; }
+die() { say "$*"; exit 1; }
+
+addr() { echo "127.0.1.$1"; }
+
+# Patroni and PostgreSQL refuse to run as root: as root they run as the postgres user.
+as_db() {
+    if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+# Starts a command in its own session, output to a log file, and records its PID.
+spawn() {
+    local name=$1; shift
+    setsid "$@" >"$dir/log/$name.log" 2>&1 < /dev/null &
+    echo $! >"$dir/pid/$name.pid"
+}
+
+# Waits up to $1 seconds for the command after it to succeed.
+wait_for() {
+    local seconds=$1; shift
+    local deadline=$((SECONDS + seconds))
+    until "$@" >/dev/null 2>&1; do
+        [ $SECONDS -lt $deadline ] || return 1
+        sleep 0.1
+    done
+}
+
+http_ok() { curl -fsS -o /dev/null --max-time 1 "$1"; }
+
+check_tools() {
+    local missing=()
+    for tool in etcd patroni patronictl haproxy curl socat "$pgbin/postgres" "$python"; do
+        command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+    done
+    if [ ${#missing[@]} -gt 0 ]; then
+        if [ "$(id -u)" -eq 0 ]; then
+            "$repo/scripts/install-deps.sh"
+        else
+            die "missing: ${missing[*]}; run scripts/install-deps.sh as root first"
+        fi
+    fi
+    "$python" -c 'import psycopg2' 2>/dev/null || die "python3-psycopg2 is missing; run scripts/install-deps.sh as root"
+}
+
+ensure_agent() {
+    if [ ! -x "$agent" ]; then
+        say "publishing patroni-agent (native AOT) to $(dirname "$agent")"
+        dotnet publish "$repo/src/PatroniAgent" -c Release -r linux-x64 -o "$(dirname "$agent")" -nologo >/dev/null
+    fi
+}
+
+write_patroni_config() {
+    local n=$1 a; a=$(addr "$n")
+    cat >"$dir/pg$n/patroni.yml" <<EOF
+scope: demo
+name: pg$n
+log:
+  level: WARNING
+restapi:
+  listen: $a:8008
+  connect_address: $a:8008
+etcd3:
+  hosts: 127.0.0.1:2379
+bootstrap:
+  dcs:
+    ttl: 10
+    loop_wait: 1
+    retry_timeout: 2
+    maximum_lag_on_failover: 1048576
+    postgresql:
+      use_pg_rewind: true
+      parameters:
+        wal_level: replica
+        hot_standby: "on"
+        max_wal_senders: 10
+        max_replication_slots: 10
+        wal_log_hints: "on"
+  initdb:
+    - encoding: UTF8
+    - data-checksums
+  pg_hba:
+    - local all all trust
+    - host replication replicator 127.0.0.0/8 trust
+    - host all all 127.0.0.0/8 trust
+postgresql:
+  listen: $a:5432
+  connect_address: $a:5432
+  data_dir: $dir/pg$n/data
+  bin_dir: $pgbin
+  pgpass: $dir/pg$n/pgpass
+  authentication:
+    replication:
+      username: replicator
+      password: replicator
+    superuser:
+      username: postgres
+      password: postgres
+    rewind:
+      username: postgres
+      password: postgres
+  parameters:
+    unix_socket_directories: $dir/pg$n
+    shared_buffers: 32MB
+    max_connections: 50
+    fsync: "off"
+    synchronous_commit: "off"
+tags:
+  nofailover: false
+  noloadbalance: false
+EOF
+}
+
+write_haproxy_config() {
+    if [ -n "${HAPROXY_CFG:-}" ]; then
+        sed "s|@DIR@|$dir|g" "$HAPROXY_CFG" >"$dir/haproxy.cfg"
+        return
+    fi
+    {
+        cat <<EOF
+global
+    maxconn 4000
+    stats socket $dir/haproxy.sock mode 600 level admin
+    stats timeout 10s
+
+defaults
+    mode tcp
+    timeout connect 1s
+    timeout client 30m
+    timeout server 30m
+    timeout check 1s
+
+listen stats
+    mode http
+    bind 127.0.0.1:7000
+    stats enable
+    stats uri /
+    stats refresh 1s
+
+frontend read_write
+    bind 127.0.0.1:5000
+    default_backend read_write
+
+frontend read_only
+    bind 127.0.0.1:5001
+    default_backend read_only
+
+# Writes: only the primary. The agent answers ready on the primary and maint elsewhere; the
+# regular check asks the agent's HTTP port, so a node whose agent died goes DOWN, not stale.
+backend read_write
+    option httpchk OPTIONS /primary
+    http-check expect status 200
+    default-server inter 500ms fall 2 rise 1 on-marked-down shutdown-sessions
+EOF
+        for n in "${nodes[@]}"; do
+            echo "    server pg$n $(addr "$n"):5432 check port 8009 agent-check agent-port 5555 agent-send \"primary\\n\" agent-inter 50ms disabled"
+        done
+        cat <<EOF
+
+# Reads: the replicas that lag no more than 16 MB.
+backend read_only
+    balance roundrobin
+    option httpchk OPTIONS /replica?lag=16MB
+    http-check expect status 200
+    default-server inter 500ms fall 2 rise 1 on-marked-down shutdown-sessions
+EOF
+        for n in "${nodes[@]}"; do
+            echo "    server pg$n $(addr "$n"):5432 check port 8009 agent-check agent-port 5555 agent-send \"replica max-lag=16MB\\n\" agent-inter 50ms disabled"
+        done
+    } >"$dir/haproxy.cfg"
+}
+
+start_agent() {
+    local n=$1 a; a=$(addr "$n")
+    spawn "agent$n" "$agent" \
+        --listen "$a:5555=primary" --http-listen "$a:8009" \
+        --patroni-url "http://$a:8008" --poll-interval 100ms --timeout 500ms --stale-after 2s
+}
+
+start_patroni() {
+    local n=$1
+    if [ "$(id -u)" -eq 0 ]; then
+        spawn "patroni$n" runuser -u postgres -- patroni "$dir/pg$n/patroni.yml"
+    else
+        spawn "patroni$n" patroni "$dir/pg$n/patroni.yml"
+    fi
+}
+
+start_haproxy() {
+    haproxy -c -q -f "$dir/haproxy.cfg" || die "invalid HAProxy configuration $dir/haproxy.cfg"
+    spawn haproxy haproxy -db -f "$dir/haproxy.cfg"
+    wait_for 10 test -S "$dir/haproxy.sock" || die "HAProxy did not start; see $dir/log/haproxy.log"
+}
+
+haproxy_cmd() { echo "$*" | socat stdio "unix-connect:$dir/haproxy.sock"; }
+
+# The name of the node holding the leader lock, from any Patroni that answers.
+leader() {
+    local n
+    for n in "${nodes[@]}"; do
+        curl -fsS --max-time 1 "http://$(addr "$n"):8008/cluster" 2>/dev/null \
+            | "$python" -c 'import json,sys; print(next(m["name"] for m in json.load(sys.stdin)["members"] if m["role"] in ("leader","standby_leader")))' 2>/dev/null \
+            && return 0
+    done
+    return 1
+}
+
+# True when every replica streams from the leader.
+all_streaming() {
+    local n=0 state
+    for i in "${nodes[@]}"; do
+        state=$(curl -sS --max-time 1 "http://$(addr "$i"):8008/" 2>/dev/null | "$python" -c 'import json,sys; d=json.load(sys.stdin); print(d["role"], d["state"])' 2>/dev/null) || return 1
+        case $state in
+            "master running"|"primary running") ;;
+            "replica running") n=$((n + 1)) ;;
+            *) return 1 ;;
+        esac
+    done
+    [ $n -eq $((${#nodes[@]} - 1)) ]
+}
+
+# HAProxy's view of the Patroni servers: backend, server, status and what the agent last said.
+servers() {
+    haproxy_cmd "show stat" | awk -F, '
+        NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+        $1 ~ /^read_/ && $2 ~ /^pg/ { printf "%s %s %s %s\n", $1, $2, $col["status"], $col["last_agt"] }'
+}
+
+# True when HAProxy has exactly one server UP in read_write and the replicas UP in read_only.
+haproxy_converged() {
+    local view; view=$(servers) || return 1
+    [ "$(echo "$view" | awk '$1 == "read_write" && $3 == "UP"' | wc -l)" -eq 1 ] &&
+    [ "$(echo "$view" | awk '$1 == "read_only" && $3 == "UP"' | wc -l)" -eq $((${#nodes[@]} - 1)) ]
+}
+
+up() {
+    check_tools
+    ensure_agent
+    if [ -e "$dir/pid" ] && ls "$dir"/pid/*.pid >/dev/null 2>&1; then
+        die "a cluster seems to run already in $dir; run '$0 down' first"
+    fi
+    rm -rf "$dir"
+    mkdir -p "$dir/log" "$dir/pid" "$dir/etcd"
+    chmod 755 "$dir"
+    local started=$SECONDS
+
+    spawn etcd etcd --name etcd1 --data-dir "$dir/etcd" \
+        --listen-client-urls http://127.0.0.1:2379 --advertise-client-urls http://127.0.0.1:2379 \
+        --listen-peer-urls http://127.0.0.1:2380 --initial-advertise-peer-urls http://127.0.0.1:2380 \
+        --initial-cluster etcd1=http://127.0.0.1:2380 --enable-v2=false
+    wait_for 15 http_ok http://127.0.0.1:2379/health || die "etcd did not start; see $dir/log/etcd.log"
+
+    for n in "${nodes[@]}"; do
+        mkdir -p "$dir/pg$n"
+        write_patroni_config "$n"
+        if [ "$(id -u)" -eq 0 ]; then chown -R postgres: "$dir/pg$n"; fi
+        chmod 700 "$dir/pg$n"
+    done
+    start_patroni 1
+    wait_for 60 http_ok "http://$(addr 1):8008/primary" || die "the first node did not become primary; see $dir/log/patroni1.log"
+    for n in "${nodes[@]:1}"; do start_patroni "$n"; done
+    for n in "${nodes[@]}"; do start_agent "$n"; done
+    wait_for 90 all_streaming || die "the replicas did not start streaming; see $dir/log/"
+
+    write_haproxy_config
+    start_haproxy
+    wait_for 20 haproxy_converged || die "HAProxy did not converge; run '$0 status'"
+    say "up in $((SECONDS - started)) s: read-write 127.0.0.1:5000, read-only 127.0.0.1:5001, stats http://127.0.0.1:7000/"
+}
+
+down() {
+    [ -d "$dir/pid" ] || return 0
+    local pids=() f
+    for f in "$dir"/pid/*.pid; do
+        [ -e "$f" ] && pids+=("$(cat "$f")")
+    done
+    for p in "${pids[@]}"; do
+        kill -TERM -- "-$p" 2>/dev/null || kill -TERM "$p" 2>/dev/null || true
+        kill -CONT -- "-$p" 2>/dev/null || true
+    done
+    local deadline=$((SECONDS + 15))
+    for p in "${pids[@]}"; do
+        while kill -0 "$p" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.1; done
+        kill -KILL -- "-$p" 2>/dev/null || kill -KILL "$p" 2>/dev/null || true
+    done
+    # PostgreSQL children of a killed Patroni are in its session too; anything left in the data dirs goes now.
+    pkill -KILL -f -- "$dir/" 2>/dev/null || true
+    rm -rf "$dir"
+    say "down"
+}
+
+status() {
+    [ -S "$dir/haproxy.sock" ] || die "no cluster in $dir"
+    as_db patronictl -c "$dir/pg1/patroni.yml" list 2>/dev/null || true
+    echo
+    printf '%-11s %-6s %-6s %s\n' BACKEND SERVER STATUS "AGENT SAID"
+    servers | while read -r backend server state said; do
+        printf '%-11s %-6s %-6s %s\n' "$backend" "$server" "$state" "$said"
+    done
+}
+
+case ${1:-} in
+    up) up ;;
+    down) down ;;
+    status) status ;;
+    leader) leader ;;
+    switchover)
+        current=$(leader) || die "no leader"
+        as_db patronictl -c "$dir/pg1/patroni.yml" switchover --leader "$current" ${2:+--candidate "$2"} --force demo
+        ;;
+    haproxy) shift; haproxy_cmd "$*" ;;
+    patronictl) shift; as_db patronictl -c "$dir/pg1/patroni.yml" "$@" ;;
+    *) echo "usage: $0 up | down | status | leader | switchover [CANDIDATE] | haproxy CMD | patronictl ARGS..." >&2; exit 2 ;;
+esac
