@@ -7,7 +7,9 @@
 #   etcd               127.0.0.1:2379
 #   HAProxy            read-write 127.0.0.1:5000, read-only 127.0.0.1:5001, stats http://127.0.0.1:7000/
 #
-# Usage: scripts/cluster.sh up | down | status | switchover | haproxy CMD | patronictl ARGS...
+# Usage: scripts/cluster.sh up | down | status | leader | switchover [pgN] | haproxy CMD | patronictl ARGS...
+#        scripts/cluster.sh pid patroni|postgres|agent N | stop-agent N | start-agent N | restart-agent N
+#        scripts/cluster.sh kill-node N (SIGKILL to Patroni and PostgreSQL) | start-patroni N
 # Environment:
 #   CLUSTER_DIR   where everything lives (default /tmp/patroni-agent-cluster)
 #   AGENT         the patroni-agent binary (default artifacts/publish/patroni-agent, published if missing)
@@ -321,6 +323,23 @@ status() {
     done
 }
 
+# PIDs of one node's processes: patroni (the Python process itself), postgres (the postmaster), agent.
+node_pid() {
+    local what=$1 n=$2
+    case $what in
+        patroni) pgrep -f "bin/patroni $dir/pg$n/patroni.yml" | head -1 ;;
+        postgres) head -1 "$dir/pg$n/data/postmaster.pid" 2>/dev/null ;;
+        agent) cat "$dir/pid/agent$n.pid" ;;
+        *) die "unknown process $what" ;;
+    esac
+}
+
+stop_agent() {
+    local pid; pid=$(node_pid agent "$1")
+    kill -TERM "$pid" 2>/dev/null || true
+    wait_for 10 bash -c "! kill -0 $pid" || kill -KILL "$pid" 2>/dev/null || true
+}
+
 case ${1:-} in
     up) up ;;
     down) down ;;
@@ -331,6 +350,15 @@ case ${1:-} in
         as_db patronictl -c "$dir/pg1/patroni.yml" switchover --leader "$current" ${2:+--candidate "$2"} --force demo
         ;;
     haproxy) shift; haproxy_cmd "$*" ;;
+    pid) node_pid "$2" "$3" ;;
+    stop-agent) stop_agent "$2" ;;
+    start-agent) start_agent "$2" ;;
+    restart-agent) stop_agent "$2"; start_agent "$2" ;;
+    start-patroni) start_patroni "$2" ;;
+    kill-node)
+        kill -KILL "$(node_pid patroni "$2")" 2>/dev/null || true
+        kill -KILL "$(node_pid postgres "$2")" 2>/dev/null || true
+        ;;
     patronictl) shift; as_db patronictl -c "$dir/pg1/patroni.yml" "$@" ;;
-    *) echo "usage: $0 up | down | status | leader | switchover [CANDIDATE] | haproxy CMD | patronictl ARGS..." >&2; exit 2 ;;
+    *) sed -n 's/^# Usage: //p; s/^#        /       /p' "$0" | sed -n 1,3p >&2; exit 2 ;;
 esac

@@ -1,0 +1,263 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using Npgsql;
+
+namespace PatroniAgent.ClusterTests;
+
+/// <summary>One server line of HAProxy's <c>show stat</c>.</summary>
+public sealed record ServerState(string Backend, string Server, string Status, string AgentSaid);
+
+/// <summary>
+/// The real cluster of scripts/cluster.sh (etcd, three Patroni nodes with PostgreSQL, one
+/// patroni-agent each, HAProxy), brought up once for all tests and torn down after them.
+/// </summary>
+public sealed class Cluster : IAsyncLifetime
+{
+    public const string ReadWrite = "read_write";
+    public const string ReadOnly = "read_only";
+    public static readonly string[] Nodes = ["pg1", "pg2", "pg3"];
+
+    private static readonly string Directory = "/tmp/patroni-agent-cluster-tests";
+    private readonly string _script = Path.Combine(RepositoryRoot(), "scripts", "cluster.sh");
+
+    public Task InitializeAsync()
+    {
+        Run(TimeSpan.FromMinutes(1), "down");
+        Run(TimeSpan.FromMinutes(10), "up");
+        return Task.CompletedTask;
+    }
+
+    public Task DisposeAsync()
+    {
+        Run(TimeSpan.FromMinutes(1), "down");
+        return Task.CompletedTask;
+    }
+
+    public static string Address(string node) => $"127.0.1.{node[2..]}";
+
+    public static string NodeOf(string address) => "pg" + address[^1];
+
+    /// <summary>Runs scripts/cluster.sh with <paramref name="args"/>; its standard output, or an exception with both outputs.</summary>
+    public string Run(TimeSpan timeout, params string[] args)
+    {
+        var info = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        info.ArgumentList.Add(_script);
+        foreach (var arg in args) info.ArgumentList.Add(arg);
+        info.Environment["CLUSTER_DIR"] = Directory;
+        using var process = Process.Start(info)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(timeout))
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"cluster.sh {string.Join(' ', args)} took longer than {timeout}\n{stderr.Result}");
+        }
+        if (process.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"cluster.sh {string.Join(' ', args)} failed ({process.ExitCode}):\n{stdout.Result}\n{stderr.Result}\n{Logs()}");
+        }
+        return stdout.Result;
+    }
+
+    public string Run(params string[] args) => Run(TimeSpan.FromMinutes(1), args);
+
+    /// <summary>The tail of every log of the cluster, for failure messages.</summary>
+    public static string Logs()
+    {
+        var logs = Path.Combine(Directory, "log");
+        if (!System.IO.Directory.Exists(logs)) return "";
+        var text = new StringBuilder();
+        foreach (var file in System.IO.Directory.GetFiles(logs))
+        {
+            text.AppendLine($"--- {file}");
+            foreach (var line in File.ReadLines(file).TakeLast(15)) text.AppendLine(line);
+        }
+        return text.ToString();
+    }
+
+    /// <summary>The node holding the leader lock, or null while there is none.</summary>
+    public string? Leader()
+    {
+        try
+        {
+            return Run("leader").Trim();
+        }
+        catch (InvalidOperationException)
+        {
+            return null;
+        }
+    }
+
+    public int Pid(string process, string node) => int.Parse(Run("pid", process, node[2..]).Trim());
+
+    /// <summary>HAProxy's view of the Patroni servers.</summary>
+    public IReadOnlyList<ServerState> Servers()
+    {
+        var csv = Haproxy("show stat");
+        var lines = csv.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        var header = lines[0].TrimStart('#', ' ').Split(',');
+        int status = Array.IndexOf(header, "status"), agent = Array.IndexOf(header, "last_agt");
+        return lines.Skip(1)
+            .Select(l => l.Split(','))
+            .Where(f => f[0].StartsWith("read_") && f[1].StartsWith("pg"))
+            .Select(f => new ServerState(f[0], f[1], f[status], f[agent]))
+            .ToList();
+    }
+
+    public ServerState Server(string backend, string node) => Servers().Single(s => s.Backend == backend && s.Server == node);
+
+    /// <summary>Sends one command to HAProxy's admin socket and returns its answer.</summary>
+    public static string Haproxy(string command)
+    {
+        using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        socket.Connect(new UnixDomainSocketEndPoint(Path.Combine(Directory, "haproxy.sock")));
+        socket.Send(Encoding.ASCII.GetBytes(command + "\n"));
+        using var stream = new NetworkStream(socket);
+        using var reader = new StreamReader(stream);
+        return reader.ReadToEnd();
+    }
+
+    /// <summary>Asks the agent of <paramref name="node"/> as HAProxy does.</summary>
+    public static string AgentAnswer(string node, string send)
+    {
+        using var client = new TcpClient();
+        client.Connect(Address(node), 5555);
+        var stream = client.GetStream();
+        stream.Write(Encoding.ASCII.GetBytes(send));
+        using var reader = new StreamReader(stream);
+        return reader.ReadToEnd();
+    }
+
+    /// <summary>
+    /// Waits until the cluster is whole: a leader, every replica streaming, and HAProxy routing
+    /// writes to the leader only and reads to the replicas only.
+    /// </summary>
+    public string WaitConverged(TimeSpan? timeout = null)
+    {
+        string? last = null;
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(90));
+        while (DateTime.UtcNow < deadline)
+        {
+            var leader = Leader();
+            if (leader is not null)
+            {
+                var servers = Servers();
+                bool rw = servers.Where(s => s.Backend == ReadWrite).All(s => s.Status == (s.Server == leader ? "UP" : "MAINT"));
+                bool ro = servers.Where(s => s.Backend == ReadOnly).All(s => s.Status == (s.Server == leader ? "MAINT" : "UP"));
+                if (rw && ro)
+                {
+                    return leader;
+                }
+                last = string.Join("; ", servers);
+            }
+            Thread.Sleep(100);
+        }
+        throw new TimeoutException($"the cluster did not converge: {last}\n{Logs()}");
+    }
+
+    public static NpgsqlConnection Connect(string host, int port, int timeoutSeconds = 2)
+    {
+        var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder
+        {
+            Host = host,
+            Port = port,
+            Username = "postgres",
+            Password = "postgres",
+            Database = "postgres",
+            Pooling = false,
+            Timeout = timeoutSeconds,
+            CommandTimeout = 5,
+        }.ConnectionString);
+        connection.Open();
+        return connection;
+    }
+
+    /// <summary>Where a new connection through an HAProxy frontend lands, and whether that server is in recovery.</summary>
+    public static (string Node, bool InRecovery) Land(int frontendPort)
+    {
+        using var connection = Connect("127.0.0.1", frontendPort);
+        using var command = new NpgsqlCommand("select host(inet_server_addr()), pg_is_in_recovery()", connection);
+        using var reader = command.ExecuteReader();
+        reader.Read();
+        return (NodeOf(reader.GetString(0)), reader.GetBoolean(1));
+    }
+
+    public static void Execute(string host, string sql)
+    {
+        using var connection = Connect(host, 5432);
+        using var command = new NpgsqlCommand(sql, connection);
+        command.ExecuteNonQuery();
+    }
+
+    private static string RepositoryRoot()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "PatroniAgent.sln")))
+        {
+            dir = dir.Parent;
+        }
+        return dir?.FullName ?? throw new InvalidOperationException("PatroniAgent.sln not found above " + AppContext.BaseDirectory);
+    }
+}
+
+[CollectionDefinition(nameof(ClusterCollection))]
+public sealed class ClusterCollection : ICollectionFixture<Cluster>;
+
+/// <summary>
+/// Connects through HAProxy's read-write frontend again and again in the background, noting where
+/// each connection lands; used to prove that no write connection reaches a read-only node.
+/// </summary>
+public sealed class WriteProbe : IDisposable
+{
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Thread _thread;
+    private readonly List<(DateTime At, string Node, bool InRecovery)> _landings = [];
+
+    public WriteProbe()
+    {
+        _thread = new Thread(Loop) { IsBackground = true };
+        _thread.Start();
+    }
+
+    public IReadOnlyList<(DateTime At, string Node, bool InRecovery)> Landings
+    {
+        get { lock (_landings) return _landings.ToList(); }
+    }
+
+    private void Loop()
+    {
+        while (!_stop.IsCancellationRequested)
+        {
+            try
+            {
+                var (node, inRecovery) = Cluster.Land(5000);
+                lock (_landings) _landings.Add((DateTime.UtcNow, node, inRecovery));
+            }
+            catch (Exception e) when (e is NpgsqlException or SocketException or IOException or TimeoutException or InvalidOperationException)
+            {
+            }
+            Thread.Sleep(5);
+        }
+    }
+
+    /// <summary>Waits until a connection lands on <paramref name="node"/> as primary.</summary>
+    public bool WaitForPrimary(string node, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (DateTime.UtcNow < deadline)
+        {
+            if (Landings.Any(l => l.Node == node && !l.InRecovery)) return true;
+            Thread.Sleep(20);
+        }
+        return false;
+    }
+
+    public void Dispose()
+    {
+        _stop.Cancel();
+        _thread.Join();
+        _stop.Dispose();
+    }
+}

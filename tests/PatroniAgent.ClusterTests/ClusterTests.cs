@@ -1,0 +1,292 @@
+using System.Net.Sockets;
+using Npgsql;
+
+namespace PatroniAgent.ClusterTests;
+
+/// <summary>
+/// patroni-agent between a real Patroni 3.0.2 cluster and a real HAProxy 2.6, both from Debian's
+/// packages, started by scripts/cluster.sh. Each test starts from, and leaves, a whole cluster.
+/// </summary>
+[Collection(nameof(ClusterCollection))]
+public class ClusterTests(Cluster cluster)
+{
+    private static readonly TimeSpan RouteLimit = TimeSpan.FromSeconds(30);
+
+    [Fact]
+    public void Steady_state_has_one_writer_and_no_server_down()
+    {
+        var leader = cluster.WaitConverged();
+        var servers = cluster.Servers();
+
+        Assert.DoesNotContain(servers, s => s.Status.StartsWith("DOWN"));
+        var writer = Assert.Single(servers, s => s.Backend == Cluster.ReadWrite && s.Status == "UP");
+        Assert.Equal(leader, writer.Server);
+        Assert.StartsWith("up ready 100% #primary, timeline", writer.AgentSaid);
+        foreach (var replica in servers.Where(s => s.Backend == Cluster.ReadWrite && s.Server != leader))
+        {
+            Assert.Equal("MAINT", replica.Status);
+            Assert.StartsWith("up maint #replica", replica.AgentSaid);
+        }
+        Assert.Equal(
+            Cluster.Nodes.Where(n => n != leader).Order(),
+            servers.Where(s => s.Backend == Cluster.ReadOnly && s.Status == "UP").Select(s => s.Server).Order());
+
+        Assert.Equal((leader, false), Cluster.Land(5000));
+        var (reader, inRecovery) = Cluster.Land(5001);
+        Assert.NotEqual(leader, reader);
+        Assert.True(inRecovery);
+    }
+
+    [Fact]
+    public void Repeated_switchovers_route_writes_to_the_new_primary_only()
+    {
+        for (int round = 0; round < 3; round++)
+        {
+            var old = cluster.WaitConverged();
+            var candidate = Cluster.Nodes.First(n => n != old);
+            using var oldClient = Cluster.Connect("127.0.0.1", 5000);
+            Assert.Equal(old, Cluster.NodeOf(Scalar<string>(oldClient, "select host(inet_server_addr())")));
+
+            using (var probe = new WriteProbe())
+            {
+                cluster.Run("switchover", candidate);
+                Assert.True(probe.WaitForPrimary(candidate, RouteLimit), $"writes never reached {candidate}\n{Cluster.Logs()}");
+                Assert.Equal(candidate, cluster.WaitConverged());
+                Assert.DoesNotContain(probe.Landings, l => l.InRecovery);
+            }
+            Assert.ThrowsAny<Exception>(() => Scalar<int>(oldClient, "select 1"));
+        }
+    }
+
+    [Fact]
+    public void Failover_after_sigkill_follows_the_new_leader_and_the_old_node_returns_in_maint()
+    {
+        var old = cluster.WaitConverged();
+        using (var probe = new WriteProbe())
+        {
+            cluster.Run("kill-node", old[2..]);
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+            string? leader = null;
+            while (DateTime.UtcNow < deadline && (leader is null || leader == old))
+            {
+                Thread.Sleep(200);
+                leader = cluster.Leader();
+            }
+            Assert.NotNull(leader);
+            Assert.NotEqual(old, leader);
+            Assert.True(probe.WaitForPrimary(leader, RouteLimit), $"writes never reached {leader}\n{Cluster.Logs()}");
+            Assert.DoesNotContain(probe.Landings, l => l.InRecovery);
+            Assert.Equal("UP", cluster.Server(Cluster.ReadWrite, leader).Status);
+            Assert.NotEqual("UP", cluster.Server(Cluster.ReadWrite, old).Status);
+        }
+
+        cluster.Run("start-patroni", old[2..]);
+        var newLeader = cluster.WaitConverged(TimeSpan.FromSeconds(120));
+        Assert.NotEqual(old, newLeader);
+        var returned = cluster.Server(Cluster.ReadWrite, old);
+        Assert.Equal("MAINT", returned.Status);
+        Assert.StartsWith("up maint #replica", returned.AgentSaid);
+    }
+
+    [Fact]
+    public void The_agent_never_says_ready_while_postgres_is_down_under_a_living_patroni()
+    {
+        var leader = cluster.WaitConverged();
+        var host = Cluster.Address(leader);
+        Assert.StartsWith("up ready", Cluster.AgentAnswer(leader, "primary\n"));
+
+        Process("kill", "-KILL", cluster.Pid("postgres", leader).ToString());
+        Thread.Sleep(300);
+
+        var answersWhileDown = new List<string>();
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        bool back = false;
+        while (DateTime.UtcNow < deadline && !back)
+        {
+            bool accepts;
+            try
+            {
+                using var connection = Cluster.Connect(host, 5432, timeoutSeconds: 1);
+                accepts = true;
+            }
+            catch (Exception e) when (e is NpgsqlException or SocketException or TimeoutException)
+            {
+                accepts = false;
+            }
+            var answer = Cluster.AgentAnswer(leader, "primary\n");
+            if (!accepts)
+            {
+                answersWhileDown.Add(answer);
+            }
+            back = accepts && answer.StartsWith("up ready");
+            Thread.Sleep(10);
+        }
+
+        Assert.NotEmpty(answersWhileDown);
+        Assert.DoesNotContain(answersWhileDown, a => a.Contains("ready"));
+        Assert.Contains(answersWhileDown, a => a.StartsWith("down #postgres"));
+        cluster.WaitConverged(TimeSpan.FromSeconds(120));
+    }
+
+    [Fact]
+    public void A_frozen_patroni_turns_its_agent_to_the_unknown_answer_and_back()
+    {
+        var leader = cluster.WaitConverged();
+        var replica = Cluster.Nodes.First(n => n != leader);
+        Assert.StartsWith("up ready 100% #replica", Cluster.AgentAnswer(replica, "replica\n"));
+        int patroni = cluster.Pid("patroni", replica);
+
+        Process("kill", "-STOP", patroni.ToString());
+        try
+        {
+            var unknown = WaitForAnswer(replica, "replica\n", a => a.StartsWith("down #"), TimeSpan.FromSeconds(10));
+            Assert.Matches("^down #(no answer from patroni|patroni)", unknown);
+            Assert.StartsWith("down #", Cluster.AgentAnswer(replica, "primary\n"));
+        }
+        finally
+        {
+            Process("kill", "-CONT", patroni.ToString());
+        }
+        WaitForAnswer(replica, "replica\n", a => a.StartsWith("up ready 100% #replica"), TimeSpan.FromSeconds(10));
+        cluster.WaitConverged();
+    }
+
+    [Fact]
+    public void A_restarted_agent_answers_at_once_under_check_load()
+    {
+        var leader = cluster.WaitConverged();
+        int before = cluster.Pid("agent", leader);
+        cluster.Run("restart-agent", leader[2..]);
+        int after = cluster.Pid("agent", leader);
+        Assert.NotEqual(before, after);
+
+        var answer = WaitForAnswer(leader, "primary\n", a => a.StartsWith("up ready"), TimeSpan.FromSeconds(5));
+        Assert.StartsWith("up ready 100% #primary", answer);
+        var log = File.ReadAllText($"/tmp/patroni-agent-cluster-tests/log/agent{leader[2..]}.log");
+        Assert.DoesNotContain("already in use", log);
+        Assert.Equal(leader, cluster.WaitConverged());
+    }
+
+    [Fact]
+    public void Without_its_agent_the_primary_goes_down_and_a_switchover_never_reaches_the_demoted_node()
+    {
+        var old = cluster.WaitConverged();
+        var candidate = Cluster.Nodes.First(n => n != old);
+        cluster.Run("stop-agent", old[2..]);
+        try
+        {
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
+            while (DateTime.UtcNow < deadline && !cluster.Server(Cluster.ReadWrite, old).Status.StartsWith("DOWN"))
+            {
+                Thread.Sleep(50);
+            }
+            Assert.StartsWith("DOWN", cluster.Server(Cluster.ReadWrite, old).Status);
+
+            using var probe = new WriteProbe();
+            cluster.Run("switchover", candidate);
+            Assert.True(probe.WaitForPrimary(candidate, RouteLimit), $"writes never reached {candidate}\n{Cluster.Logs()}");
+            Thread.Sleep(2000);
+            Assert.DoesNotContain(probe.Landings, l => l.InRecovery || l.Node == old);
+        }
+        finally
+        {
+            cluster.Run("start-agent", old[2..]);
+        }
+        Assert.Equal(candidate, cluster.WaitConverged());
+    }
+
+    [Fact]
+    public void A_noloadbalance_replica_leaves_the_read_only_backend()
+    {
+        var leader = cluster.WaitConverged();
+        var replica = Cluster.Nodes.Last(n => n != leader);
+        var config = $"/tmp/patroni-agent-cluster-tests/{replica}/patroni.yml";
+        var original = File.ReadAllText(config);
+        File.WriteAllText(config, original.Replace("noloadbalance: false", "noloadbalance: true"));
+        try
+        {
+            Process("kill", "-HUP", cluster.Pid("patroni", replica).ToString());
+            WaitForStatus(Cluster.ReadOnly, replica, "MAINT");
+            Assert.Equal("up maint #replica, noloadbalance", cluster.Server(Cluster.ReadOnly, replica).AgentSaid);
+        }
+        finally
+        {
+            File.WriteAllText(config, original);
+            Process("kill", "-HUP", cluster.Pid("patroni", replica).ToString());
+        }
+        WaitForStatus(Cluster.ReadOnly, replica, "UP");
+    }
+
+    [Fact]
+    public void A_lagging_replica_leaves_the_read_only_backend()
+    {
+        var leader = cluster.WaitConverged();
+        var replica = Cluster.Nodes.Last(n => n != leader);
+        int walreceiver = int.Parse(Process("pgrep", "-P", cluster.Pid("postgres", replica).ToString(), "-f", "walreceiver").Trim());
+
+        Process("kill", "-STOP", walreceiver.ToString());
+        try
+        {
+            Cluster.Execute(Cluster.Address(leader),
+                "drop table if exists lag_test; create table lag_test as select g, repeat('x', 200) as pad from generate_series(1, 150000) g; select pg_switch_wal()");
+            WaitForStatus(Cluster.ReadOnly, replica, "MAINT");
+            Assert.Matches("^up maint #replica, lag [0-9.]+ MB over max-lag$", cluster.Server(Cluster.ReadOnly, replica).AgentSaid);
+        }
+        finally
+        {
+            Process("kill", "-CONT", walreceiver.ToString());
+        }
+        WaitForStatus(Cluster.ReadOnly, replica, "UP");
+        Cluster.Execute(Cluster.Address(leader), "drop table lag_test");
+    }
+
+    private void WaitForStatus(string backend, string node, string status)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (DateTime.UtcNow < deadline && cluster.Server(backend, node).Status != status)
+        {
+            Thread.Sleep(50);
+        }
+        Assert.Equal(status, cluster.Server(backend, node).Status);
+    }
+
+    private static string WaitForAnswer(string node, string send, Func<string, bool> wanted, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        string last = "";
+        while (DateTime.UtcNow < deadline)
+        {
+            try
+            {
+                last = Cluster.AgentAnswer(node, send);
+                if (wanted(last)) return last;
+            }
+            catch (SocketException e)
+            {
+                last = e.Message;
+            }
+            Thread.Sleep(20);
+        }
+        throw new TimeoutException($"the agent of {node} kept answering: {last}");
+    }
+
+    private static T Scalar<T>(NpgsqlConnection connection, string sql)
+    {
+        using var command = new NpgsqlCommand(sql, connection);
+        return (T)command.ExecuteScalar()!;
+    }
+
+    private static string Process(string file, params string[] args)
+    {
+        var info = new System.Diagnostics.ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var arg in args) info.ArgumentList.Add(arg);
+        using var process = System.Diagnostics.Process.Start(info)!;
+        var output = process.StandardOutput.ReadToEnd();
+        process.WaitForExit();
+        if (process.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"{file} {string.Join(' ', args)} failed: {process.StandardError.ReadToEnd()}");
+        }
+        return output;
+    }
+}
