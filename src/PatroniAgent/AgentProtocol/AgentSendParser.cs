@@ -12,6 +12,9 @@ public static class AgentSendParser
     /// <summary>The longest agent-send line, terminator included, that the agent reads.</summary>
     public const int MaxLineLength = 256;
 
+    /// <summary>Whether <paramref name="received"/> holds a whole line: it has a <c>\n</c> or <c>\r</c>.</summary>
+    public static bool IsComplete(ReadOnlySpan<byte> received) => received.IndexOfAny((byte)'\n', (byte)'\r') >= 0;
+
     /// <summary>
     /// Parses what a client sent. The line ends at the first <c>\n</c> or <c>\r</c>; without one, all
     /// of <paramref name="received"/> is the line (the client stopped sending or the wait ran out),

@@ -1,12 +1,18 @@
+using System.Net;
 using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
+using PatroniAgent.HttpCheck;
 using PatroniAgent.Patroni;
+using PatroniAgent.Policy;
 using PatroniAgent.Server;
 using PatroniAgent.Watcher;
 
 namespace PatroniAgent.Hosting;
 
-/// <summary>The running agent: the watcher polling Patroni and the server answering checks, until SIGTERM or SIGINT.</summary>
+/// <summary>
+/// The running agent: the watcher polling Patroni and the server answering agent checks and HTTP
+/// health checks from the same answers, until SIGTERM or SIGINT.
+/// </summary>
 public sealed partial class AgentHost : IDisposable
 {
     private readonly AgentOptions _options;
@@ -24,11 +30,13 @@ public sealed partial class AgentHost : IDisposable
         Board = new AnswerBoard(options.UnknownAnswer, options.StaleAfter);
         _client = new PatroniClient(options.PatroniUrl, options.Timeout);
         _watcher = new RoleWatcher(_client, Board, options.PollInterval, options.StaleAfter, loggers.CreateLogger("patroni-agent.watcher"));
-        var listeners = options.Listeners.Select(l => new ListenerOptions(l.EndPoint, Board.For(l.Mode))).ToList();
+        var listeners = options.Listeners
+            .Select(l => new ListenerOptions(l.EndPoint, Board.For(l.Mode), options.SendWait))
+            .Concat(options.HttpListeners.Select(e => new ListenerOptions(e, Board.ForHttp(), HttpCheckParser.RequestWait)))
+            .ToList();
         var serverOptions = new AgentServerOptions
         {
             Backlog = options.Backlog,
-            SendWait = options.SendWait,
             MaxConnections = options.MaxConnections,
             Workers = options.Workers,
         };
@@ -43,6 +51,18 @@ public sealed partial class AgentHost : IDisposable
     public void Start()
     {
         _server.Start();
+        var bound = _server.EndPoints;
+        for (int i = 0; i < bound.Count; i++)
+        {
+            if (i < _options.Listeners.Count)
+            {
+                LogAgentListener(_logger, bound[i], ModeNames.Name(_options.Listeners[i].Mode));
+            }
+            else
+            {
+                LogHttpListener(_logger, bound[i]);
+            }
+        }
         _watching = Task.Run(() => _watcher.RunAsync(_stopping.Token));
         LogStarted(_logger, _options.PatroniUrl, _options.PollInterval.TotalMilliseconds, _options.StaleAfter.TotalMilliseconds);
     }
@@ -85,4 +105,10 @@ public sealed partial class AgentHost : IDisposable
 
     [LoggerMessage(EventId = 201, Level = LogLevel.Information, Message = "patroni-agent stopping")]
     private static partial void LogStopping(ILogger logger);
+
+    [LoggerMessage(EventId = 202, Level = LogLevel.Information, Message = "listening for agent checks on {EndPoint}, default mode {Mode}")]
+    private static partial void LogAgentListener(ILogger logger, IPEndPoint endPoint, string mode);
+
+    [LoggerMessage(EventId = 203, Level = LogLevel.Information, Message = "listening for HTTP health checks on {EndPoint}")]
+    private static partial void LogHttpListener(ILogger logger, IPEndPoint endPoint);
 }

@@ -14,6 +14,7 @@ public sealed record ListenerConfig(IPEndPoint EndPoint, Mode Mode)
 public sealed record AgentOptions
 {
     public IReadOnlyList<ListenerConfig> Listeners { get; init; } = [new(new IPEndPoint(IPAddress.Any, 5555), Mode.Primary)];
+    public IReadOnlyList<IPEndPoint> HttpListeners { get; init; } = [];
     public Uri PatroniUrl { get; init; } = new("http://127.0.0.1:8008");
     public TimeSpan PollInterval { get; init; } = TimeSpan.FromMilliseconds(200);
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(1);

@@ -35,16 +35,22 @@ public static class ConfigLoader
     private const string DefaultOrigin = "default";
     private const string DurationUnits = "(ms, s or m), e.g. 500ms";
 
-    /// <summary>A configuration key: its file key, and the flag and environment variable derived from it.</summary>
+    /// <summary>
+    /// A configuration key: its file key, and the flag and environment variable derived from it. A key
+    /// with <paramref name="Clear"/> is a list: it may be repeated, its environment variable takes
+    /// entries separated by commas, and a source that sets it replaces the entries of the sources before.
+    /// </summary>
     private sealed record Key(
         string Name,
         string Placeholder,
         string Description,
         Func<AgentOptions, string> ShowDefault,
-        Func<AgentOptions, string, string, AgentOptions> Apply)
+        Func<AgentOptions, string, string, AgentOptions> Apply,
+        Func<AgentOptions, AgentOptions>? Clear = null)
     {
         public string Flag { get; } = "--" + Name;
         public string Env { get; } = EnvPrefix + Name.Replace('-', '_').ToUpperInvariant();
+        public bool IsList => Clear is not null;
     }
 
     /// <summary>
@@ -53,13 +59,12 @@ public static class ConfigLoader
     /// </summary>
     private sealed record Setting(Key Key, string Value, string Where, string Origin);
 
-    private static readonly Key Listen = new(
-        "listen", "ADDR:PORT[=MODE]", "listener and its default mode, repeatable",
-        o => string.Join(' ', o.Listeners), AddListener);
-
     private static readonly Key[] Keys =
     [
-        Listen,
+        new("listen", "ADDR:PORT[=MODE]", "listener and its default mode, repeatable",
+            o => string.Join(' ', o.Listeners), AddListener, o => o with { Listeners = [] }),
+        new("http-listen", "ADDR:PORT", "HTTP health-check listener (GET /primary, /replica...), repeatable",
+            o => o.HttpListeners.Count == 0 ? "none" : string.Join(' ', o.HttpListeners), AddHttpListener, o => o with { HttpListeners = [] }),
         new("patroni-url", "URL", "Patroni REST API",
             o => o.PatroniUrl.ToString(), (o, v, w) => o with { PatroniUrl = ParseUrl(v, w) }),
         Duration("poll-interval", "time between polls",
@@ -115,8 +120,8 @@ public static class ConfigLoader
 
     private static AgentOptions Apply(AgentOptions options, List<Setting> source, Dictionary<string, string> origins)
     {
-        if (source.Exists(s => s.Key == Listen))
-            options = options with { Listeners = [] };
+        foreach (Key list in source.Select(s => s.Key).Where(k => k.IsList).Distinct())
+            options = list.Clear!(options);
         foreach (Setting setting in source)
         {
             options = setting.Key.Apply(options, setting.Value, setting.Where);
@@ -171,7 +176,7 @@ public static class ConfigLoader
                 : "";
             if (value.Length == 0)
                 throw Error(flag, "missing value");
-            if (key != Listen && !given.Add(flag))
+            if (key is not { IsList: true } && !given.Add(flag))
                 throw Error(flag, "given more than once");
 
             if (key is null)
@@ -199,7 +204,7 @@ public static class ConfigLoader
                 continue;
             if (key is null)
                 configPath = value;
-            else if (key == Listen)
+            else if (key.IsList)
                 settings.AddRange(SplitList(value, name).Select(entry => new Setting(key, entry, name, name)));
             else
                 settings.Add(new Setting(key, value, name, name));
@@ -251,7 +256,7 @@ public static class ConfigLoader
             Key key = Array.Find(Keys, k => k.Name == normalized)
                 ?? throw new ConfigException(
                     $"{origin}: unknown key \"{name}\"; the known keys are {string.Join(", ", Keys.Select(k => k.Name))}");
-            if (key != Listen && !firstLine.TryAdd(key, lineNumber))
+            if (!key.IsList && !firstLine.TryAdd(key, lineNumber))
                 throw new ConfigException($"{origin}: {key.Name} is already set on line {firstLine[key]}");
 
             settings.Add(new Setting(key, value, $"{origin}: {key.Name}", origin));
@@ -294,9 +299,36 @@ public static class ConfigLoader
     private static AgentOptions AddListener(AgentOptions options, string text, string where)
     {
         ListenerConfig listener = ParseListener(text, where);
-        if (listener.EndPoint.Port != 0 && options.Listeners.Any(l => l.EndPoint.Equals(listener.EndPoint)))
-            throw Error(where, $"{listener.EndPoint} is listed more than once");
+        CheckNewEndPoint(options, listener.EndPoint, http: false, where);
         return options with { Listeners = [.. options.Listeners, listener] };
+    }
+
+    private static AgentOptions AddHttpListener(AgentOptions options, string text, string where)
+    {
+        if (text.Contains('='))
+            throw Error(where, $"\"{text}\" needs ADDR:PORT without a mode; the path of each HTTP check names its mode");
+        IPEndPoint endPoint = ParseEndPoint(text, text, where, "e.g. 127.0.0.1:8009 or *:8009");
+        CheckNewEndPoint(options, endPoint, http: true, where);
+        return options with { HttpListeners = [.. options.HttpListeners, endPoint] };
+    }
+
+    /// <summary>
+    /// Refuses an address that a listener already has (port 0 excepted). The listeners already set are
+    /// those of this source and of earlier sources whose lists this one keeps, since a source's lists
+    /// are cleared before its entries are added: the merged configuration never has an address twice.
+    /// </summary>
+    private static void CheckNewEndPoint(AgentOptions options, IPEndPoint endPoint, bool http, string where)
+    {
+        if (endPoint.Port == 0)
+            return;
+        bool agentHasIt = options.Listeners.Any(l => l.EndPoint.Equals(endPoint));
+        bool httpHasIt = options.HttpListeners.Contains(endPoint);
+        if (http ? httpHasIt : agentHasIt)
+            throw Error(where, $"{endPoint} is listed more than once");
+        if (agentHasIt)
+            throw Error(where, $"{endPoint} is also a listen address; an address serves agent checks or HTTP checks, not both");
+        if (httpHasIt)
+            throw Error(where, $"{endPoint} is also an http-listen address; an address serves agent checks or HTTP checks, not both");
     }
 
     private static ListenerConfig ParseListener(string text, string where)
@@ -306,16 +338,21 @@ public static class ConfigLoader
         Mode mode = Mode.Primary;
         if (equals >= 0 && !ModeNames.TryParse(text[(equals + 1)..], out mode))
             throw Error(where, $"unknown mode \"{text[(equals + 1)..]}\" in \"{text}\"; the modes are {ModeNames.Accepted}");
+        return new ListenerConfig(ParseEndPoint(endPoint, text, where, "e.g. 127.0.0.1:5555 or *:5555=replica"), mode);
+    }
 
+    /// <summary>Parses <c>ADDR:PORT</c>; <paramref name="text"/> is the whole value, for messages.</summary>
+    private static IPEndPoint ParseEndPoint(string endPoint, string text, string where, string example)
+    {
         int colon = endPoint.LastIndexOf(':');
         if (colon < 0)
-            throw Error(where, $"\"{text}\" needs ADDR:PORT, e.g. 127.0.0.1:5555 or *:5555=replica");
+            throw Error(where, $"\"{text}\" needs ADDR:PORT, {example}");
         string host = endPoint[..colon];
         string port = endPoint[(colon + 1)..];
         IPAddress address = ParseAddress(host, text, where);
         if (!int.TryParse(port, NumberStyles.None, CultureInfo.InvariantCulture, out int portNumber) || portNumber > IPEndPoint.MaxPort)
             throw Error(where, $"port \"{port}\" in \"{text}\" is not a number 0..65535");
-        return new ListenerConfig(new IPEndPoint(address, portNumber), mode);
+        return new IPEndPoint(address, portNumber);
     }
 
     private static IPAddress ParseAddress(string host, string text, string where)
@@ -487,7 +524,7 @@ public static class ConfigLoader
         text.AppendLine("HAProxy agent-check daemon for Patroni.");
         text.AppendLine();
         text.AppendLine("Commands:");
-        text.AppendLine("  run      serve agent checks (the default)");
+        text.AppendLine("  run      serve agent checks and HTTP health checks (the default)");
         text.AppendLine("  check    poll Patroni once, print what every mode would answer and exit");
         text.AppendLine();
         text.AppendLine("Options:");

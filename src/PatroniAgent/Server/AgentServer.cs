@@ -1,24 +1,23 @@
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
-using PatroniAgent.AgentProtocol;
 using PatroniAgent.Server.Internal;
 
 namespace PatroniAgent.Server;
 
-/// <summary>One agent-check listener: an address and what it answers.</summary>
-public sealed record ListenerOptions(IPEndPoint EndPoint, IAnswerSource Answers);
+/// <summary>
+/// One listener: an address, what it answers, and how long a connection may take to send a whole
+/// request before it is answered with what it sent.
+/// </summary>
+public sealed record ListenerOptions(IPEndPoint EndPoint, IAnswerSource Answers, TimeSpan RequestWait);
 
-/// <summary>How the agent-check server accepts and holds connections.</summary>
+/// <summary>How the server accepts and holds connections.</summary>
 public sealed record AgentServerOptions
 {
     /// <summary>The listen backlog asked of the kernel (which caps it at net.core.somaxconn).</summary>
     public int Backlog { get; init; } = 4096;
 
-    /// <summary>How long a connection may take to send its agent-send line before it is answered without one.</summary>
-    public TimeSpan SendWait { get; init; } = TimeSpan.FromMilliseconds(20);
-
-    /// <summary>Connections held at once (waiting for their line); more are closed at once.</summary>
+    /// <summary>Connections held at once (waiting for their request); more are closed at once.</summary>
     public int MaxConnections { get; init; } = 20000;
 
     /// <summary>Event-loop threads; each accepts from every listener.</summary>
@@ -26,10 +25,10 @@ public sealed record AgentServerOptions
 }
 
 /// <summary>
-/// The TCP server HAProxy's agent checks connect to. It knows nothing of Patroni: every connection
-/// gets the line its listener's <see cref="IAnswerSource"/> returns for what the client sent.
+/// The TCP server HAProxy's checks connect to. It knows nothing of Patroni nor of the protocols: every
+/// connection gets the reply its listener's <see cref="IAnswerSource"/> returns for what the client sent.
 /// </summary>
-public sealed partial class AgentServer : IDisposable
+public sealed class AgentServer : IDisposable
 {
     private readonly IReadOnlyList<ListenerOptions> _listeners;
     private readonly AgentServerOptions _options;
@@ -64,18 +63,17 @@ public sealed partial class AgentServer : IDisposable
     /// <exception cref="SocketException">A listener cannot be bound; the message names its address.</exception>
     public void Start()
     {
-        var bound = new (int Fd, IAnswerSource Answers)[_listeners.Count];
+        var bound = new BoundListener[_listeners.Count];
         for (int i = 0; i < _listeners.Count; i++)
         {
             var socket = Bind(_listeners[i].EndPoint);
             _sockets.Add(socket);
-            bound[i] = ((int)socket.SafeHandle.DangerousGetHandle(), _listeners[i].Answers);
-            LogListening(_logger, (IPEndPoint)socket.LocalEndPoint!);
+            bound[i] = new BoundListener((int)socket.SafeHandle.DangerousGetHandle(), _listeners[i].Answers, _listeners[i].RequestWait);
         }
         int perLoop = Math.Max(1, _options.MaxConnections / _options.Workers);
         for (int i = 0; i < _options.Workers; i++)
         {
-            _loops.Add(new EventLoop(i, bound, AgentSendParser.MaxLineLength, _options.SendWait, perLoop, _logger));
+            _loops.Add(new EventLoop(i, bound, perLoop, _logger));
         }
         foreach (var loop in _loops)
         {
@@ -117,7 +115,4 @@ public sealed partial class AgentServer : IDisposable
     }
 
     public void Dispose() => Stop();
-
-    [LoggerMessage(EventId = 110, Level = LogLevel.Information, Message = "listening for agent checks on {EndPoint}")]
-    private static partial void LogListening(ILogger logger, IPEndPoint endPoint);
 }

@@ -1,4 +1,5 @@
 using PatroniAgent.AgentProtocol;
+using PatroniAgent.HttpCheck;
 using PatroniAgent.Policy;
 using PatroniAgent.Server;
 
@@ -6,16 +7,19 @@ namespace PatroniAgent.Watcher;
 
 /// <summary>
 /// The current answers, shared by all listeners. The watcher publishes snapshots with one reference
-/// swap; a check reads the reference, parses its agent-send line and gets a pre-encoded reply.
-/// A snapshot older than stale-after is never served: checks then get the unknown answer.
+/// swap; a check reads the reference, parses its agent-send line or HTTP request and gets a
+/// pre-encoded reply. A snapshot older than stale-after is never served: checks then get the unknown
+/// answer (HTTP 503).
 /// </summary>
 public sealed class AnswerBoard
 {
     private static readonly byte[][] ErrorAnswers = BuildErrorAnswers();
+    private static readonly HttpResponse[] HttpErrorResponses = BuildHttpErrorResponses();
 
     private readonly TimeProvider _time;
     private readonly long _staleAfterTicks;
     private readonly byte[] _staleAnswer;
+    private readonly HttpResponse _staleHttpResponse;
     private volatile Snapshot _current;
 
     public AnswerBoard(string unknownWords, TimeSpan staleAfter, TimeProvider? time = null)
@@ -24,6 +28,7 @@ public sealed class AnswerBoard
         _staleAfterTicks = (long)(staleAfter.TotalSeconds * _time.TimestampFrequency);
         UnknownWords = unknownWords;
         _staleAnswer = AnswerLine.Encode(unknownWords, $"no answer from patroni for {staleAfter.TotalSeconds:0.###}s");
+        _staleHttpResponse = new HttpResponse(HttpResponse.StatusOf(ready: false), _staleAnswer);
         _current = Snapshot.Unknown(unknownWords, "waiting for the first answer from patroni");
     }
 
@@ -62,8 +67,24 @@ public sealed class AnswerBoard
         return snapshot.Select(request.Mode, request.MaxLag);
     }
 
-    /// <summary>The answers of one listener.</summary>
+    /// <summary>The reply to an HTTP health check; for HEAD, only the head of the reply.</summary>
+    public ReadOnlySpan<byte> AnswerHttp(ReadOnlySpan<byte> received)
+    {
+        var request = HttpCheckParser.Parse(received);
+        if (request.Error != HttpCheckError.None)
+        {
+            return HttpErrorResponses[(int)request.Error].For(request.Method);
+        }
+        var snapshot = _current;
+        var response = snapshot.IsStaleAt(_time.GetTimestamp()) ? _staleHttpResponse : snapshot.SelectHttp(request.Mode, request.MaxLag);
+        return response.For(request.Method);
+    }
+
+    /// <summary>The answers of one agent-check listener.</summary>
     public IAnswerSource For(Mode defaultMode) => new ListenerAnswers(this, defaultMode);
+
+    /// <summary>The answers of an HTTP health-check listener.</summary>
+    public IAnswerSource ForHttp() => new HttpAnswers(this);
 
     /// <summary>The reply to an agent-send line that cannot be used; all are <c>down</c> with the reason.</summary>
     public static string ErrorReason(AgentRequestError error) => error switch
@@ -90,8 +111,32 @@ public sealed class AnswerBoard
         return answers;
     }
 
+    private static HttpResponse[] BuildHttpErrorResponses()
+    {
+        var errors = Enum.GetValues<HttpCheckError>();
+        var responses = new HttpResponse[errors.Length];
+        foreach (var error in errors)
+        {
+            if (error != HttpCheckError.None)
+            {
+                var line = AgentAnswer.Down(HttpCheckParser.ErrorReason(error)).Encode();
+                responses[(int)error] = new HttpResponse(HttpCheckParser.ErrorStatus(error), line);
+            }
+        }
+        return responses;
+    }
+
     private sealed class ListenerAnswers(AnswerBoard board, Mode defaultMode) : IAnswerSource
     {
+        public int MaxRequestLength => AgentSendParser.MaxLineLength;
+        public bool IsComplete(ReadOnlySpan<byte> received) => AgentSendParser.IsComplete(received);
         public ReadOnlySpan<byte> Answer(ReadOnlySpan<byte> received) => board.Answer(defaultMode, received);
+    }
+
+    private sealed class HttpAnswers(AnswerBoard board) : IAnswerSource
+    {
+        public int MaxRequestLength => HttpCheckParser.MaxRequestLength;
+        public bool IsComplete(ReadOnlySpan<byte> received) => HttpCheckParser.IsComplete(received);
+        public ReadOnlySpan<byte> Answer(ReadOnlySpan<byte> received) => board.AnswerHttp(received);
     }
 }

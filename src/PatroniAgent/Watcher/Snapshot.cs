@@ -1,4 +1,5 @@
 using PatroniAgent.AgentProtocol;
+using PatroniAgent.HttpCheck;
 using PatroniAgent.Patroni;
 using PatroniAgent.Policy;
 
@@ -6,17 +7,18 @@ namespace PatroniAgent.Watcher;
 
 /// <summary>
 /// Everything the agent answers, for every mode, from one Patroni status (or from its absence),
-/// encoded once. The answers never change: listeners read them without locks while the watcher swaps
-/// in the next snapshot. Only the time until which they may be served moves, when a poll confirms them.
+/// encoded once: the agent reply lines and the HTTP health-check replies. The answers never change:
+/// listeners read them without locks while the watcher swaps in the next snapshot. Only the time until
+/// which they may be served moves, when a poll confirms them.
 /// </summary>
 public sealed class Snapshot
 {
-    private readonly byte[][] _answers;
-    private readonly byte[]?[] _overMaxLag;
+    private readonly Encoded[] _answers;
+    private readonly Encoded?[] _overMaxLag;
     private readonly long _lagBytes;
     private long _freshUntil;
 
-    private Snapshot(NodeStatus? status, string? unknownReason, AgentAnswer[]? decided, byte[][] answers, byte[]?[] overMaxLag)
+    private Snapshot(NodeStatus? status, string? unknownReason, AgentAnswer[]? decided, Encoded[] answers, Encoded?[] overMaxLag)
     {
         Status = status;
         UnknownReason = unknownReason;
@@ -40,27 +42,27 @@ public sealed class Snapshot
     {
         var modes = ModeNames.All;
         var decided = new AgentAnswer[modes.Length];
-        var answers = new byte[modes.Length][];
-        var overMaxLag = new byte[]?[modes.Length];
+        var answers = new Encoded[modes.Length];
+        var overMaxLag = new Encoded?[modes.Length];
         foreach (var mode in modes)
         {
             decided[(int)mode] = AnswerPolicy.Decide(status, mode);
-            answers[(int)mode] = decided[(int)mode].Encode();
+            answers[(int)mode] = Encoded.From(decided[(int)mode]);
             if (AnswerPolicy.DependsOnLag(status, mode))
             {
-                overMaxLag[(int)mode] = AnswerPolicy.Decide(status, mode, (status.LagBytes ?? 0) - 1).Encode();
+                overMaxLag[(int)mode] = Encoded.From(AnswerPolicy.Decide(status, mode, (status.LagBytes ?? 0) - 1));
             }
         }
         return new Snapshot(status, null, decided, answers, overMaxLag);
     }
 
-    /// <summary>Every mode answers <paramref name="words"/> with <paramref name="reason"/>.</summary>
+    /// <summary>Every mode answers <paramref name="words"/> with <paramref name="reason"/> (HTTP 503).</summary>
     public static Snapshot Unknown(string words, string reason)
     {
         var line = AnswerLine.Encode(words, reason);
-        var answers = new byte[ModeNames.All.Length][];
-        Array.Fill(answers, line);
-        return new Snapshot(null, reason, null, answers, new byte[]?[answers.Length]);
+        var answers = new Encoded[ModeNames.All.Length];
+        Array.Fill(answers, new Encoded(line, new HttpResponse(HttpResponse.StatusOf(ready: false), line)));
+        return new Snapshot(null, reason, null, answers, new Encoded?[answers.Length]);
     }
 
     /// <summary>
@@ -79,12 +81,27 @@ public sealed class Snapshot
     }
 
     /// <summary>The reply line for a check in <paramref name="mode"/> accepting at most <paramref name="maxLag"/> bytes of lag.</summary>
-    public byte[] Select(Mode mode, long maxLag)
+    public byte[] Select(Mode mode, long maxLag) => Find(mode, maxLag).Line;
+
+    /// <summary>The HTTP reply for a check in <paramref name="mode"/>: the reply line as its body, 200 when it is ready, else 503.</summary>
+    public HttpResponse SelectHttp(Mode mode, long maxLag) => Find(mode, maxLag).Http;
+
+    private Encoded Find(Mode mode, long maxLag)
     {
         if (maxLag >= 0 && _overMaxLag[(int)mode] is { } over && (_lagBytes < 0 || _lagBytes > maxLag))
         {
             return over;
         }
         return _answers[(int)mode];
+    }
+
+    /// <summary>One answer as an agent reply line and as an HTTP reply.</summary>
+    private sealed record Encoded(byte[] Line, HttpResponse Http)
+    {
+        public static Encoded From(AgentAnswer answer)
+        {
+            var line = answer.Encode();
+            return new Encoded(line, new HttpResponse(HttpResponse.StatusOf(answer.IsReady), line));
+        }
     }
 }

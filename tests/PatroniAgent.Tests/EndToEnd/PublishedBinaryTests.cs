@@ -87,6 +87,30 @@ public class PublishedBinaryTests
     }
 
     [Fact]
+    public async Task Http_listen_answers_patroni_style_health_checks()
+    {
+        await using var patroni = new FakePatroni().Status(PatroniFixtures.Load("v4.1.4-primary"));
+        int port = PublishedAgent.FreePort();
+        int httpPort = PublishedAgent.FreePort();
+        var http = new IPEndPoint(IPAddress.Loopback, httpPort);
+        using var agent = new AgentProcess(
+            "--listen", $"127.0.0.1:{port}", "--http-listen", $"127.0.0.1:{httpPort}",
+            "--patroni-url", patroni.Url.ToString(), "--poll-interval", "50ms");
+
+        const string ready = "up ready 100% #primary, timeline 1\n";
+        await Eventually(http, "GET /primary HTTP/1.1\r\nHost: db1\r\n\r\n",
+            $"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {ready.Length}\r\nConnection: close\r\n\r\n{ready}");
+        Assert.StartsWith("HTTP/1.1 200 OK\r\n", await AgentClient.CheckAsync(http, "OPTIONS /primary HTTP/1.0\r\n\r\n"));
+        const string maint = "up maint #primary, timeline 1\n";
+        Assert.Equal(
+            $"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: {maint.Length}\r\nConnection: close\r\n\r\n{maint}",
+            await AgentClient.CheckAsync(http, "GET /replica HTTP/1.1\r\nHost: db1\r\n\r\n"));
+        Assert.Equal(ready, await AgentClient.CheckAsync(new IPEndPoint(IPAddress.Loopback, port), "primary\n"));
+        Assert.Contains($"listening for HTTP health checks on 127.0.0.1:{httpPort}", agent.Log);
+        Assert.Contains($"listening for agent checks on 127.0.0.1:{port}", agent.Log);
+    }
+
+    [Fact]
     public async Task Sigterm_stops_it_cleanly_and_a_restart_binds_at_once()
     {
         await using var patroni = new FakePatroni().Status(PatroniFixtures.Load("v3.0.2-primary"));
@@ -102,6 +126,7 @@ public class PublishedBinaryTests
             }
             PublishedAgent.Terminate(first.Process);
             Assert.True(first.Process.WaitForExit(10_000));
+            first.Process.WaitForExit(); // after the timed wait, this one waits for the log to be read to its end
             Assert.Equal(0, first.Process.ExitCode);
             Assert.Contains("patroni-agent stopping", first.Log);
         }

@@ -24,7 +24,9 @@ public class ConfigLoaderTests
     private static string FileError(string file) => Error(["--config", ConfPath], file: file);
 
     private static ListenerConfig Listener(string address, int port, Mode mode) =>
-        new(new IPEndPoint(IPAddress.Parse(address), port), mode);
+        new(EndPoint(address, port), mode);
+
+    private static IPEndPoint EndPoint(string address, int port) => new(IPAddress.Parse(address), port);
 
     [Fact]
     public void NoArgumentsRunWithTheDefaults()
@@ -34,6 +36,7 @@ public class ConfigLoaderTests
         Assert.Equal(Command.Run, result.Command);
         AgentOptions o = result.Options;
         Assert.Equal([Listener("0.0.0.0", 5555, Mode.Primary)], o.Listeners);
+        Assert.Empty(o.HttpListeners);
         Assert.Equal(new Uri("http://127.0.0.1:8008"), o.PatroniUrl);
         Assert.Equal(TimeSpan.FromMilliseconds(200), o.PollInterval);
         Assert.Equal(TimeSpan.FromSeconds(1), o.Timeout);
@@ -92,6 +95,7 @@ public class ConfigLoaderTests
         {
             "run ", "check ", "--config FILE", "--version", "-h, --help",
             "--listen ADDR:PORT[=MODE]", "(default: 0.0.0.0:5555=primary)",
+            "--http-listen ADDR:PORT", "repeatable (default: none)",
             "--patroni-url URL", "(default: http://127.0.0.1:8008/)",
             "--poll-interval DURATION", "10ms..60s (default: 200ms)",
             "--timeout DURATION", "10ms..60s (default: 1s)",
@@ -124,6 +128,7 @@ public class ConfigLoaderTests
         [
             "check",
             "--listen", "127.0.0.1:6000=replica", "--listen", "[::1]:6001=ro",
+            "--http-listen", "127.0.0.1:8009", "--http-listen", "[::1]:8010",
             "--patroni-url", "https://db1.example.com:8008/patroni",
             "--poll-interval", "250ms", "--timeout", "1.5s", "--stale-after", "1m", "--send-wait", "0ms",
             "--unknown-answer", "MAINT 0%",
@@ -140,6 +145,7 @@ public class ConfigLoaderTests
         AgentOptions o = Options(
         [
             "--listen=127.0.0.1:6000=replica", "--listen=[::1]:6001=ro",
+            "--http-listen=127.0.0.1:8009", "--http-listen=[::1]:8010",
             "--patroni-url=https://db1.example.com:8008/patroni",
             "--poll-interval=250ms", "--timeout=1.5s", "--stale-after=1m", "--send-wait=0ms",
             "--unknown-answer=MAINT 0%",
@@ -156,6 +162,7 @@ public class ConfigLoaderTests
         AgentOptions o = Options([], new()
         {
             ["PATRONI_AGENT_LISTEN"] = "127.0.0.1:6000=replica, [::1]:6001=ro",
+            ["PATRONI_AGENT_HTTP_LISTEN"] = "127.0.0.1:8009, [::1]:8010",
             ["PATRONI_AGENT_PATRONI_URL"] = "https://db1.example.com:8008/patroni",
             ["PATRONI_AGENT_POLL_INTERVAL"] = "250ms",
             ["PATRONI_AGENT_TIMEOUT"] = "1.5s",
@@ -179,6 +186,8 @@ public class ConfigLoaderTests
             # patroni-agent configuration
             listen = 127.0.0.1:6000=replica
             listen = '[::1]:6001=ro'
+            http-listen = 127.0.0.1:8009
+            http_listen = [::1]:8010
             patroni-url = "https://db1.example.com:8008/patroni"
             poll_interval = 250ms
             TIMEOUT = 1.5s
@@ -197,6 +206,7 @@ public class ConfigLoaderTests
     private static void AssertEveryKeySet(AgentOptions o)
     {
         Assert.Equal([Listener("127.0.0.1", 6000, Mode.Replica), Listener("::1", 6001, Mode.ReadOnly)], o.Listeners);
+        Assert.Equal([EndPoint("127.0.0.1", 8009), EndPoint("::1", 8010)], o.HttpListeners);
         Assert.Equal(new Uri("https://db1.example.com:8008/patroni"), o.PatroniUrl);
         Assert.Equal(TimeSpan.FromMilliseconds(250), o.PollInterval);
         Assert.Equal(TimeSpan.FromMilliseconds(1500), o.Timeout);
@@ -310,6 +320,83 @@ public class ConfigLoaderTests
             Error([], new() { ["PATRONI_AGENT_LISTEN"] = "[::1]:5555,[0:0::1]:5555" }));
         Assert.Equal("/etc/patroni-agent.conf line 2: listen: 0.0.0.0:5555 is listed more than once",
             FileError("listen = *:5555\nlisten = 0.0.0.0:5555=replica"));
+    }
+
+    [Theory]
+    [InlineData("*:8009", "0.0.0.0", 8009)]
+    [InlineData("localhost:8009", "127.0.0.1", 8009)]
+    [InlineData("[::1]:8009", "::1", 8009)]
+    [InlineData("[::]:0", "::", 0)]
+    [InlineData("10.0.0.1:65535", "10.0.0.1", 65535)]
+    public void HttpListenAcceptsTheAddressesOfListen(string value, string address, int port)
+    {
+        Assert.Equal([EndPoint(address, port)], Options(["--http-listen", value]).HttpListeners);
+    }
+
+    [Theory]
+    [InlineData("127.0.0.1:8009=primary", "--http-listen: \"127.0.0.1:8009=primary\" needs ADDR:PORT without a mode; the path of each HTTP check names its mode")]
+    [InlineData("127.0.0.1", "--http-listen: \"127.0.0.1\" needs ADDR:PORT, e.g. 127.0.0.1:8009 or *:8009")]
+    [InlineData("127.0.0.1:http", "--http-listen: port \"http\" in \"127.0.0.1:http\" is not a number 0..65535")]
+    [InlineData("::1:8009", "--http-listen: \"::1:8009\": write an IPv6 address in brackets, e.g. [::1]:5555")]
+    [InlineData("db1:8009", "--http-listen: \"db1\" in \"db1:8009\" is not an IPv4 address, a bracketed IPv6 address, * or localhost")]
+    public void InvalidHttpListenIsAnError(string value, string expected)
+    {
+        Assert.Equal(expected, Error(["--http-listen", value]));
+    }
+
+    [Fact]
+    public void EachSourceThatSetsHttpListenReplacesTheHttpListenersBeforeIt()
+    {
+        const string file = "http-listen = 127.0.0.1:8009\nhttp-listen = 127.0.0.1:8010";
+        Dictionary<string, string> env = new() { ["PATRONI_AGENT_HTTP_LISTEN"] = "127.0.0.1:8011" };
+
+        Assert.Equal([EndPoint("127.0.0.1", 8009), EndPoint("127.0.0.1", 8010)], FromFile(file).HttpListeners);
+        Assert.Equal([EndPoint("127.0.0.1", 8011)], Options(["--config", ConfPath], env, file).HttpListeners);
+        Assert.Equal(
+            [EndPoint("127.0.0.1", 8012), EndPoint("127.0.0.1", 8013)],
+            Options(["--config", ConfPath, "--http-listen", "127.0.0.1:8012", "--http-listen=127.0.0.1:8013"], env, file).HttpListeners);
+        Assert.Equal([Listener("0.0.0.0", 5555, Mode.Primary)], Options(["--config", ConfPath], env, file).Listeners);
+    }
+
+    [Fact]
+    public void DuplicateHttpListenerIsAnError()
+    {
+        Assert.Equal("--http-listen: 127.0.0.1:8009 is listed more than once",
+            Error(["--http-listen", "127.0.0.1:8009", "--http-listen", "localhost:8009"]));
+        Assert.Equal("PATRONI_AGENT_HTTP_LISTEN: 0.0.0.0:8009 is listed more than once",
+            Error([], new() { ["PATRONI_AGENT_HTTP_LISTEN"] = "*:8009,0.0.0.0:8009" }));
+        Assert.Equal([EndPoint("127.0.0.1", 0), EndPoint("127.0.0.1", 0)],
+            Options(["--http-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0"]).HttpListeners);
+    }
+
+    [Fact]
+    public void ListenAndHttpListenMayNotShareAnAddress()
+    {
+        const string both = "; an address serves agent checks or HTTP checks, not both";
+        Assert.Equal("--http-listen: 0.0.0.0:5555 is also a listen address" + both,
+            Error(["--http-listen", "*:5555"]));
+        Assert.Equal("--listen: 127.0.0.1:8009 is also an http-listen address" + both,
+            Error(["--http-listen", "127.0.0.1:8009", "--listen", "127.0.0.1:8009=replica"]));
+        Assert.Equal($"{ConfPath} line 2: listen: 127.0.0.1:8009 is also an http-listen address" + both,
+            FileError("http-listen = 127.0.0.1:8009\nlisten = 127.0.0.1:8009"));
+        Assert.Equal("--listen: 127.0.0.1:8009 is also an http-listen address" + both,
+            Error(["--config", ConfPath, "--listen", "127.0.0.1:8009"], file: "http-listen = 127.0.0.1:8009"));
+        Assert.Equal("PATRONI_AGENT_HTTP_LISTEN: 127.0.0.1:6000 is also a listen address" + both,
+            Error(["--config", ConfPath], new() { ["PATRONI_AGENT_HTTP_LISTEN"] = "127.0.0.1:6000" }, "listen = 127.0.0.1:6000"));
+        Assert.Equal([EndPoint("127.0.0.1", 0)], Options(["--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0"]).HttpListeners);
+    }
+
+    [Fact]
+    public void ASourceThatMovesTheListenersMayReuseTheAddressesItReplaces()
+    {
+        AgentOptions o = Options(["--config", ConfPath, "--http-listen", "*:5555"], file: "listen = *:5556\nhttp-listen = *:5557");
+        Assert.Equal([Listener("0.0.0.0", 5556, Mode.Primary)], o.Listeners);
+        Assert.Equal([EndPoint("0.0.0.0", 5555)], o.HttpListeners);
+
+        AgentOptions swapped = Options(["--config", ConfPath, "--http-listen", "*:5556", "--listen", "*:5557"],
+            file: "listen = *:5556\nhttp-listen = *:5557");
+        Assert.Equal([Listener("0.0.0.0", 5557, Mode.Primary)], swapped.Listeners);
+        Assert.Equal([EndPoint("0.0.0.0", 5556)], swapped.HttpListeners);
     }
 
     [Theory]
@@ -598,7 +685,7 @@ public class ConfigLoaderTests
     }
 
     [Theory]
-    [InlineData("workers = 2\npol-interval = 1s", "/etc/patroni-agent.conf line 2: unknown key \"pol-interval\"; the known keys are listen, patroni-url, poll-interval, timeout, stale-after, send-wait, unknown-answer, backlog, workers, max-connections, log-level")]
+    [InlineData("workers = 2\npol-interval = 1s", "/etc/patroni-agent.conf line 2: unknown key \"pol-interval\"; the known keys are listen, http-listen, patroni-url, poll-interval, timeout, stale-after, send-wait, unknown-answer, backlog, workers, max-connections, log-level")]
     [InlineData("\n\n\nconfig = /other.conf", "/etc/patroni-agent.conf line 4: \"config\" cannot be set in the config file; use --config or PATRONI_AGENT_CONFIG")]
     [InlineData("workers = 2\n# again\nWorkers = 3", "/etc/patroni-agent.conf line 3: workers is already set on line 1")]
     [InlineData("poll_interval = 1s\npoll-interval = 1s", "/etc/patroni-agent.conf line 2: poll-interval is already set on line 1")]

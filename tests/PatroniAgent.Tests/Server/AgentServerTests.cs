@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using PatroniAgent.HttpCheck;
 using PatroniAgent.Policy;
 using PatroniAgent.Tests.Support;
 
@@ -169,7 +170,7 @@ public class AgentServerTests
     {
         using var board = new TestServer([Mode.Primary]).WithReplica();
         using var server = new PatroniAgent.Server.AgentServer(
-            [new PatroniAgent.Server.ListenerOptions(new IPEndPoint(IPAddress.IPv6Loopback, 0), board.Board.For(Mode.Replica))],
+            [new PatroniAgent.Server.ListenerOptions(new IPEndPoint(IPAddress.IPv6Loopback, 0), board.Board.For(Mode.Replica), TimeSpan.FromMilliseconds(20))],
             new PatroniAgent.Server.AgentServerOptions(), Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
         server.Start();
         Assert.Equal(ReplicaReady, await AgentClient.CheckAsync(server.EndPoints[0], "\n"));
@@ -180,7 +181,7 @@ public class AgentServerTests
     {
         using var first = new TestServer([Mode.Primary]);
         using var second = new PatroniAgent.Server.AgentServer(
-            [new PatroniAgent.Server.ListenerOptions(first.EndPoint, first.Board.For(Mode.Primary))],
+            [new PatroniAgent.Server.ListenerOptions(first.EndPoint, first.Board.For(Mode.Primary), TimeSpan.FromMilliseconds(20))],
             new PatroniAgent.Server.AgentServerOptions(), Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
         var error = Assert.Throws<SocketException>(second.Start);
         Assert.Equal(SocketError.AddressAlreadyInUse, error.SocketErrorCode);
@@ -201,7 +202,7 @@ public class AgentServerTests
         }
         using var board = new TestServer([Mode.Primary]).WithReplica();
         using var again = new PatroniAgent.Server.AgentServer(
-            [new PatroniAgent.Server.ListenerOptions(endPoint, board.Board.For(Mode.Primary))],
+            [new PatroniAgent.Server.ListenerOptions(endPoint, board.Board.For(Mode.Primary), TimeSpan.FromMilliseconds(20))],
             new PatroniAgent.Server.AgentServerOptions(), Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
         again.Start();
         Assert.Equal(ReplicaReady, await AgentClient.CheckAsync(endPoint, "replica\n"));
@@ -252,6 +253,54 @@ public class AgentServerAllocationTests
         }
         return correct;
     }
+
+    [Fact]
+    public async Task Steady_state_HTTP_checks_allocate_nothing()
+    {
+        using var server = new TestServer([Mode.Primary], httpListeners: 1).WithReplica(lag: 20L << 20);
+        const string Over = "up maint #replica, lag 20 MB over max-lag\n";
+        (byte[] Request, byte[] Reply)[] exchanges =
+        [
+            (Bytes("GET /replica?lag=16MB HTTP/1.1\r\nHost: db1:8009\r\nUser-Agent: test\r\n\r\n"),
+                Bytes($"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: {Over.Length}\r\nConnection: close\r\n\r\n{Over}")),
+            (Bytes("OPTIONS /replica HTTP/1.0\r\n\r\n"),
+                Bytes("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 34\r\nConnection: close\r\n\r\nup ready 100% #replica, lag 20 MB\n")),
+            (Bytes("HEAD /primary HTTP/1.1\r\n\r\n"),
+                Bytes("HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 29\r\nConnection: close\r\n\r\n")),
+            (Bytes("GET / HTTP/1.1\r\n\r\n"),
+                Bytes($"HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: {HttpCheckParser.ErrorReason(HttpCheckError.UnknownPath).Length + 7}\r\nConnection: close\r\n\r\ndown #{HttpCheckParser.ErrorReason(HttpCheckError.UnknownPath)}\n")),
+        ];
+        Assert.Equal(5000, RunHttpChecks(server.HttpEndPoint, exchanges, 5000));
+
+        const int checks = 20000;
+        long before = await LoopAllocatedBytesAsync(server);
+        long answeredBefore = server.Server.Answered;
+        int correct = RunHttpChecks(server.HttpEndPoint, exchanges, checks);
+        long allocated = await LoopAllocatedBytesAsync(server) - before;
+
+        Assert.Equal(checks, correct);
+        Assert.Equal(checks + 1, server.Server.Answered - answeredBefore);
+        Assert.Equal(0, allocated);
+    }
+
+    /// <summary>Runs HTTP checks from this thread without allocating, taking turns over the exchanges; returns how many got their reply.</summary>
+    private static int RunHttpChecks(IPEndPoint endPoint, (byte[] Request, byte[] Reply)[] exchanges, int count)
+    {
+        Span<byte> reply = stackalloc byte[1024];
+        int correct = 0;
+        for (int i = 0; i < count; i++)
+        {
+            var (request, expected) = exchanges[i % exchanges.Length];
+            int n = RawClient.Check(endPoint, request, reply);
+            if (reply[..n].SequenceEqual(expected))
+            {
+                correct++;
+            }
+        }
+        return correct;
+    }
+
+    private static byte[] Bytes(string text) => Encoding.ASCII.GetBytes(text);
 
     /// <summary>The event loop's count once it has finished its turn (a check wakes it for one more).</summary>
     private static async Task<long> LoopAllocatedBytesAsync(TestServer server)

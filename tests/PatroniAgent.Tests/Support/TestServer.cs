@@ -1,5 +1,6 @@
 using System.Net;
 using Microsoft.Extensions.Logging.Abstractions;
+using PatroniAgent.HttpCheck;
 using PatroniAgent.Patroni;
 using PatroniAgent.Policy;
 using PatroniAgent.Server;
@@ -7,18 +8,28 @@ using PatroniAgent.Watcher;
 
 namespace PatroniAgent.Tests.Support;
 
-/// <summary>An agent server on 127.0.0.1 ephemeral ports, answering from a board the test fills.</summary>
+/// <summary>
+/// An agent server on 127.0.0.1 ephemeral ports, answering from a board the test fills: an agent-check
+/// listener per mode, then the HTTP health-check listeners asked for. Agent listeners wait 5 s for the
+/// agent-send line unless told otherwise, so that a client slowed down by a busy machine is not
+/// answered before its line arrives.
+/// </summary>
 public sealed class TestServer : IDisposable
 {
-    public TestServer(Mode[] listenerModes, TimeSpan? sendWait = null, int maxConnections = 20000)
+    private readonly int _agentListeners;
+
+    public TestServer(
+        Mode[] listenerModes, TimeSpan? sendWait = null, int maxConnections = 20000,
+        int httpListeners = 0, TimeSpan? httpWait = null, TimeProvider? time = null)
     {
-        Board = new AnswerBoard("down", TimeSpan.FromMinutes(5));
-        var listeners = listenerModes.Select(m => new ListenerOptions(new IPEndPoint(IPAddress.Loopback, 0), Board.For(m))).ToList();
-        Server = new AgentServer(listeners, new AgentServerOptions
-        {
-            SendWait = sendWait ?? TimeSpan.FromMilliseconds(200),
-            MaxConnections = maxConnections,
-        }, NullLogger.Instance);
+        _agentListeners = listenerModes.Length;
+        Board = new AnswerBoard("down", TimeSpan.FromMinutes(5), time);
+        var listeners = listenerModes
+            .Select(m => new ListenerOptions(new IPEndPoint(IPAddress.Loopback, 0), Board.For(m), sendWait ?? TimeSpan.FromSeconds(5)))
+            .Concat(Enumerable.Range(0, httpListeners)
+                .Select(_ => new ListenerOptions(new IPEndPoint(IPAddress.Loopback, 0), Board.ForHttp(), httpWait ?? HttpCheckParser.RequestWait)))
+            .ToList();
+        Server = new AgentServer(listeners, new AgentServerOptions { MaxConnections = maxConnections }, NullLogger.Instance);
         Server.Start();
     }
 
@@ -26,11 +37,19 @@ public sealed class TestServer : IDisposable
     public AgentServer Server { get; }
     public IPEndPoint EndPoint => Server.EndPoints[0];
 
+    /// <summary>The first HTTP health-check listener.</summary>
+    public IPEndPoint HttpEndPoint => Server.EndPoints[_agentListeners];
+
     /// <summary>Serves the answers of a replica lagging <paramref name="lag"/> bytes (Patroni 4.1.4 recording).</summary>
-    public TestServer WithReplica(long lag = 0)
+    public TestServer WithReplica(long lag = 0) => With("v4.1.4-replica", status => status with { LagBytes = lag });
+
+    /// <summary>Serves the answers of a primary on timeline 1 (Patroni 4.1.4 recording).</summary>
+    public TestServer WithPrimary() => With("v4.1.4-primary", status => status);
+
+    private TestServer With(string fixture, Func<NodeStatus, NodeStatus> change)
     {
-        var recorded = PatroniFixtures.Load("v4.1.4-replica");
-        var status = PatroniDecoder.DecodeStatus(recorded.Status, recorded.Body, out _) with { LagBytes = lag };
+        var recorded = PatroniFixtures.Load(fixture);
+        var status = change(PatroniDecoder.DecodeStatus(recorded.Status, recorded.Body, out _));
         Board.PublishFresh(Snapshot.FromStatus(status));
         return this;
     }

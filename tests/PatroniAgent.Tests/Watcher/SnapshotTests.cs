@@ -1,4 +1,5 @@
 using System.Text;
+using PatroniAgent.HttpCheck;
 using PatroniAgent.Patroni;
 using PatroniAgent.Policy;
 using PatroniAgent.Tests.Support;
@@ -234,6 +235,41 @@ public class SnapshotTests
         Assert.Equal("up maint #patroni said?up ready\n", Text(snapshot.Select(Mode.Primary, -1)));
     }
 
+    [Theory]
+    [MemberData(nameof(StatusFixtures))]
+    public void The_HTTP_reply_of_every_mode_is_200_when_ready_else_503_with_the_reply_line_as_body(string fixture)
+    {
+        var status = Decode(fixture) with { LagBytes = 4096 };
+        var snapshot = Snapshot.FromStatus(status);
+        foreach (var mode in ModeNames.All)
+        {
+            foreach (long maxLag in new long[] { -1, 0, 4096 })
+            {
+                var decided = AnswerPolicy.Decide(status, mode, maxLag < 0 ? null : maxLag);
+                var response = snapshot.SelectHttp(mode, maxLag);
+                string line = Text(snapshot.Select(mode, maxLag));
+                Assert.Equal(decided.IsReady ? 200 : 503, response.Status);
+                Assert.EndsWith($"\r\nContent-Length: {line.Length}\r\nConnection: close\r\n\r\n{line}", Text(response.For(HttpCheckMethod.Get)));
+                Assert.EndsWith("\r\n\r\n", Text(response.For(HttpCheckMethod.Head)));
+                Assert.Equal(Text(response.For(HttpCheckMethod.Get)), Text(response.For(HttpCheckMethod.Head)) + line);
+                Assert.Equal(Text(response.For(HttpCheckMethod.Get)), Text(response.For(HttpCheckMethod.Options)));
+            }
+        }
+    }
+
+    [Fact]
+    public void An_unknown_snapshot_answers_HTTP_503_with_its_line_in_every_mode()
+    {
+        var snapshot = Snapshot.Unknown("maint", "x");
+        foreach (var mode in ModeNames.All)
+        {
+            var response = snapshot.SelectHttp(mode, 0);
+            Assert.Equal(503, response.Status);
+            Assert.StartsWith("HTTP/1.1 503 Service Unavailable\r\n", Text(response.For(HttpCheckMethod.Get)));
+            Assert.EndsWith("\r\n\r\nmaint #x\n", Text(response.For(HttpCheckMethod.Get)));
+        }
+    }
+
     private static void AssertSelectWithoutMaxLag(NodeStatus status)
     {
         var snapshot = Snapshot.FromStatus(status);
@@ -259,5 +295,5 @@ public class SnapshotTests
         return PatroniDecoder.DecodeStatus(recorded.Status, recorded.Body, out _);
     }
 
-    private static string Text(byte[] line) => Encoding.ASCII.GetString(line);
+    private static string Text(ReadOnlySpan<byte> bytes) => Encoding.ASCII.GetString(bytes);
 }

@@ -3,8 +3,8 @@ using System.Runtime.InteropServices;
 namespace PatroniAgent.Server.Internal;
 
 /// <summary>
-/// The connections of one event loop that are still waiting for their agent-send line: a slot each,
-/// with the bytes received so far in unmanaged memory. Slots are reused; the table only grows.
+/// The connections of one event loop that are still waiting for their request: a slot each, with the
+/// bytes received so far in unmanaged memory. Slots are reused; the table only grows.
 /// A slot's generation changes when it is freed, so a late event for an old connection is recognised.
 /// </summary>
 internal sealed unsafe class ConnectionTable : IDisposable
@@ -16,17 +16,19 @@ internal sealed unsafe class ConnectionTable : IDisposable
     private int[] _free;
     private int _freeCount;
     private byte* _buffers;
-    private readonly int _lineSize;
+    private readonly int _slotSize;
 
-    public ConnectionTable(int initialCapacity, int lineSize)
+    /// <param name="initialCapacity">Slots to start with.</param>
+    /// <param name="slotSize">Bytes held per connection: the longest request of any listener.</param>
+    public ConnectionTable(int initialCapacity, int slotSize)
     {
-        _lineSize = lineSize;
+        _slotSize = slotSize;
         _fd = new int[initialCapacity];
         _listener = new int[initialCapacity];
         _length = new int[initialCapacity];
         _generation = new int[initialCapacity];
         _free = new int[initialCapacity];
-        _buffers = (byte*)NativeMemory.Alloc((nuint)(initialCapacity * lineSize));
+        _buffers = (byte*)NativeMemory.Alloc((nuint)initialCapacity * (nuint)slotSize);
         Array.Fill(_fd, -1);
         for (int i = 0; i < initialCapacity; i++)
         {
@@ -44,13 +46,13 @@ internal sealed unsafe class ConnectionTable : IDisposable
     public bool IsHeld(int slot, int generation) => _generation[slot] == generation && _fd[slot] >= 0;
 
     /// <summary>The bytes received so far.</summary>
-    public ReadOnlySpan<byte> Received(int slot) => new(_buffers + (long)slot * _lineSize, _length[slot]);
+    public ReadOnlySpan<byte> Received(int slot) => new(_buffers + (long)slot * _slotSize, _length[slot]);
 
-    /// <summary>Where the next bytes of <paramref name="slot"/> go, and how many fit.</summary>
-    public byte* FreeSpace(int slot, out int room)
+    /// <summary>Where the next bytes of <paramref name="slot"/> go, and how many fit below <paramref name="limit"/> bytes in all.</summary>
+    public byte* FreeSpace(int slot, int limit, out int room)
     {
-        room = _lineSize - _length[slot];
-        return _buffers + (long)slot * _lineSize + _length[slot];
+        room = limit - _length[slot];
+        return _buffers + (long)slot * _slotSize + _length[slot];
     }
 
     public void Advance(int slot, int count) => _length[slot] += count;
@@ -65,7 +67,7 @@ internal sealed unsafe class ConnectionTable : IDisposable
         _fd[slot] = fd;
         _listener[slot] = listener;
         _length[slot] = received.Length;
-        received.CopyTo(new Span<byte>(_buffers + (long)slot * _lineSize, _lineSize));
+        received.CopyTo(new Span<byte>(_buffers + (long)slot * _slotSize, _slotSize));
         return slot;
     }
 
@@ -97,7 +99,7 @@ internal sealed unsafe class ConnectionTable : IDisposable
         Array.Resize(ref _length, size);
         Array.Resize(ref _generation, size);
         Array.Resize(ref _free, size);
-        _buffers = (byte*)NativeMemory.Realloc(_buffers, (nuint)(size * _lineSize));
+        _buffers = (byte*)NativeMemory.Realloc(_buffers, (nuint)size * (nuint)_slotSize);
         Array.Fill(_fd, -1, old, size - old);
         for (int i = size - 1; i >= old; i--)
         {

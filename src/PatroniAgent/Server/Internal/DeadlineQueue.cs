@@ -1,9 +1,9 @@
 namespace PatroniAgent.Server.Internal;
 
 /// <summary>
-/// When each waiting connection stops waiting for its agent-send line. Every connection waits the same
-/// time, so deadlines arrive in order and a ring buffer is a priority queue. Entries of connections
-/// that were answered earlier stay until they come due and are then skipped by their generation.
+/// When each waiting connection stops waiting for its request. Every connection of one queue waits the
+/// same time, so deadlines arrive in order and a ring buffer is a priority queue. Entries of connections
+/// that were answered earlier stay until they reach the head, where the event loop drops them.
 /// </summary>
 internal sealed class DeadlineQueue
 {
@@ -31,27 +31,19 @@ internal sealed class DeadlineQueue
         _count++;
     }
 
-    /// <summary>The earliest deadline, if any.</summary>
-    public bool TryPeek(out long deadline)
+    /// <summary>The earliest entry, if any.</summary>
+    public bool TryPeek(out int slot, out int generation, out long deadline)
     {
-        deadline = _count > 0 ? _entries[_head].Deadline : 0;
+        var entry = _count > 0 ? _entries[_head] : default;
+        (slot, generation, deadline) = (entry.Slot, entry.Generation, entry.Deadline);
         return _count > 0;
     }
 
-    /// <summary>Takes the earliest entry if it is due at <paramref name="now"/>.</summary>
-    public bool TryDequeueDue(long now, out int slot, out int generation)
+    /// <summary>Removes the earliest entry.</summary>
+    public void Dequeue()
     {
-        if (_count == 0 || _entries[_head].Deadline > now)
-        {
-            slot = generation = 0;
-            return false;
-        }
-        var entry = _entries[_head];
         _head = (_head + 1) % _entries.Length;
         _count--;
-        slot = entry.Slot;
-        generation = entry.Generation;
-        return true;
     }
 
     private readonly record struct Entry(int Slot, int Generation, long Deadline);

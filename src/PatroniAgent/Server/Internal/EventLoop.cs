@@ -4,9 +4,12 @@ using Microsoft.Extensions.Logging;
 
 namespace PatroniAgent.Server.Internal;
 
+/// <summary>A bound listening socket, what it answers and how long its connections may take to send a request.</summary>
+internal readonly record struct BoundListener(int Fd, IAnswerSource Answers, TimeSpan RequestWait);
+
 /// <summary>
 /// One thread running one epoll instance: accepts connections on every listener, reads each
-/// connection's agent-send line (or waits for it, up to send-wait), writes the answer, closes.
+/// connection's request (or waits for it, up to its listener's wait), writes the answer, closes.
 /// Nothing on this path allocates; a connection costs an accept, a read or two, a write and a close.
 /// </summary>
 internal sealed unsafe partial class EventLoop : IDisposable
@@ -17,17 +20,15 @@ internal sealed unsafe partial class EventLoop : IDisposable
     private const ulong WakeTag = 1UL << 63;
     private static readonly long PauseOnExhaustion = Stopwatch.Frequency / 20;
 
-    private readonly (int Fd, IAnswerSource Answers)[] _listeners;
-    private readonly long _sendWait;
+    private readonly Listener[] _listeners;
+    private readonly DeadlineQueue[] _deadlines;
     private readonly int _maxConnections;
     private readonly ILogger _logger;
     private readonly ConnectionTable _table;
-    private readonly DeadlineQueue _deadlines;
     private readonly int _epoll;
     private readonly int _wake;
     private readonly byte* _events;
     private readonly byte* _scratch;
-    private readonly int _lineSize;
     private readonly Thread _thread;
     private volatile bool _stopping;
     private long _acceptPausedUntil;
@@ -35,17 +36,27 @@ internal sealed unsafe partial class EventLoop : IDisposable
     private long _rejected;
     private long _allocatedBytes;
 
-    public EventLoop(int id, (int Fd, IAnswerSource Answers)[] listeners, int lineSize, TimeSpan sendWait, int maxConnections, ILogger logger)
+    public EventLoop(int id, BoundListener[] listeners, int maxConnections, ILogger logger)
     {
-        _listeners = listeners;
-        _lineSize = lineSize;
-        _sendWait = (long)(sendWait.TotalSeconds * Stopwatch.Frequency);
+        // Deadlines arrive in order only among connections that wait the same time: one queue per distinct wait.
+        var waits = new List<long>();
+        _listeners = new Listener[listeners.Length];
+        for (int i = 0; i < listeners.Length; i++)
+        {
+            long wait = (long)(listeners[i].RequestWait.TotalSeconds * Stopwatch.Frequency);
+            if (!waits.Contains(wait))
+            {
+                waits.Add(wait);
+            }
+            _listeners[i] = new Listener(listeners[i].Fd, listeners[i].Answers, listeners[i].Answers.MaxRequestLength, wait, waits.IndexOf(wait));
+        }
+        _deadlines = waits.Select(_ => new DeadlineQueue(8192)).ToArray();
+        int slotSize = _listeners.Max(l => l.MaxRequestLength);
         _maxConnections = maxConnections;
         _logger = logger;
-        _table = new ConnectionTable(Math.Min(1024, maxConnections), lineSize);
-        _deadlines = new DeadlineQueue(8192);
+        _table = new ConnectionTable(Math.Min(1024, maxConnections), slotSize);
         _events = (byte*)NativeMemory.Alloc((nuint)(MaxEvents * Native.EpollEventSize));
-        _scratch = (byte*)NativeMemory.Alloc((nuint)lineSize);
+        _scratch = (byte*)NativeMemory.Alloc((nuint)slotSize);
         _epoll = Check(Native.epoll_create1(Native.EPOLL_CLOEXEC), "epoll_create1");
         _wake = Check(Native.eventfd(0, Native.EFD_CLOEXEC | Native.EFD_NONBLOCK), "eventfd");
         Check(Native.EpollAdd(_epoll, _wake, Native.EPOLLIN, WakeTag), "epoll_ctl");
@@ -127,9 +138,12 @@ internal sealed unsafe partial class EventLoop : IDisposable
     private int NextTimeout()
     {
         long next = long.MaxValue;
-        if (_deadlines.TryPeek(out long deadline))
+        foreach (var queue in _deadlines)
         {
-            next = deadline;
+            if (queue.TryPeek(out _, out _, out long deadline))
+            {
+                next = Math.Min(next, deadline);
+            }
         }
         if (_acceptPausedUntil != 0)
         {
@@ -182,9 +196,9 @@ internal sealed unsafe partial class EventLoop : IDisposable
     private void PauseAccepting(int errno)
     {
         LogAcceptPaused(_logger, errno);
-        foreach (var (fd, _) in _listeners)
+        foreach (var listener in _listeners)
         {
-            Native.epoll_ctl(_epoll, Native.EPOLL_CTL_DEL, fd, null);
+            Native.epoll_ctl(_epoll, Native.EPOLL_CTL_DEL, listener.Fd, null);
         }
         _acceptPausedUntil = Stopwatch.GetTimestamp() + PauseOnExhaustion;
     }
@@ -199,11 +213,12 @@ internal sealed unsafe partial class EventLoop : IDisposable
 
     private void OnAccepted(int fd, int listener)
     {
-        nint n = Native.recv(fd, _scratch, _lineSize, 0);
+        ref readonly var from = ref _listeners[listener];
+        nint n = Native.recv(fd, _scratch, from.MaxRequestLength, 0);
         if (n > 0)
         {
             var received = new ReadOnlySpan<byte>(_scratch, (int)n);
-            if (IsComplete(received))
+            if (n == from.MaxRequestLength || from.Answers.IsComplete(received))
             {
                 Reply(fd, listener, received);
             }
@@ -212,7 +227,7 @@ internal sealed unsafe partial class EventLoop : IDisposable
                 Wait(fd, listener, received);
             }
         }
-        else if (n == 0 || _sendWait == 0)
+        else if (n == 0 || from.Wait == 0)
         {
             Reply(fd, listener, default);
         }
@@ -235,7 +250,8 @@ internal sealed unsafe partial class EventLoop : IDisposable
             Release(slot);
             return;
         }
-        _deadlines.Enqueue(slot, generation, Stopwatch.GetTimestamp() + _sendWait);
+        ref readonly var from = ref _listeners[listener];
+        _deadlines[from.Queue].Enqueue(slot, generation, Stopwatch.GetTimestamp() + from.Wait);
     }
 
     private void OnReadable(int slot, int generation)
@@ -244,12 +260,13 @@ internal sealed unsafe partial class EventLoop : IDisposable
         {
             return;
         }
-        byte* into = _table.FreeSpace(slot, out int room);
+        ref readonly var from = ref _listeners[_table.Listener(slot)];
+        byte* into = _table.FreeSpace(slot, from.MaxRequestLength, out int room);
         nint n = Native.recv(_table.Fd(slot), into, room, 0);
         if (n > 0)
         {
             _table.Advance(slot, (int)n);
-            if (IsComplete(new ReadOnlySpan<byte>(into, (int)n)) || n == room)
+            if (n == room || from.Answers.IsComplete(_table.Received(slot)))
             {
                 ReplyAndRelease(slot);
             }
@@ -272,11 +289,20 @@ internal sealed unsafe partial class EventLoop : IDisposable
             AddListeners();
         }
         long now = Stopwatch.GetTimestamp();
-        while (_deadlines.TryDequeueDue(now, out int slot, out int generation))
+        foreach (var queue in _deadlines)
         {
-            if (_table.IsHeld(slot, generation))
+            while (queue.TryPeek(out int slot, out int generation, out long deadline))
             {
-                ReplyAndRelease(slot);
+                bool held = _table.IsHeld(slot, generation);
+                if (held && deadline > now)
+                {
+                    break;
+                }
+                queue.Dequeue();
+                if (held)
+                {
+                    ReplyAndRelease(slot);
+                }
             }
         }
     }
@@ -314,9 +340,6 @@ internal sealed unsafe partial class EventLoop : IDisposable
         }
     }
 
-    private static bool IsComplete(ReadOnlySpan<byte> received) =>
-        received.IndexOfAny((byte)'\n', (byte)'\r') >= 0;
-
     private static int Check(int result, string call) =>
         result >= 0 ? result : throw new InvalidOperationException($"{call} failed: errno {Native.Errno}");
 
@@ -328,6 +351,9 @@ internal sealed unsafe partial class EventLoop : IDisposable
         NativeMemory.Free(_events);
         NativeMemory.Free(_scratch);
     }
+
+    /// <summary>A listener as the loop serves it: its wait in stopwatch ticks and the deadline queue of that wait.</summary>
+    private readonly record struct Listener(int Fd, IAnswerSource Answers, int MaxRequestLength, long Wait, int Queue);
 
     [LoggerMessage(EventId = 100, Level = LogLevel.Error, Message = "agent listener: {Call} failed with errno {Errno}")]
     private static partial void LogLoopError(ILogger logger, string call, int errno);

@@ -1,0 +1,172 @@
+using PatroniAgent.AgentProtocol;
+using PatroniAgent.Policy;
+
+namespace PatroniAgent.HttpCheck;
+
+/// <summary>
+/// Reads an HTTP health check in the style of Patroni's REST API: <c>GET</c>, <c>HEAD</c> or
+/// <c>OPTIONS</c> on a path that names the mode, e.g. <c>OPTIONS /primary HTTP/1.0</c> or
+/// <c>GET /replica?lag=16MB HTTP/1.1</c>. Headers are skipped; a body is never read. Allocates nothing.
+/// </summary>
+public static class HttpCheckParser
+{
+    /// <summary>The most bytes of a request, headers included, that are read.</summary>
+    public const int MaxRequestLength = 2048;
+
+    /// <summary>How long a connection may take to send its request; HTTP checks send it at once.</summary>
+    public static readonly TimeSpan RequestWait = TimeSpan.FromSeconds(1);
+
+    /// <summary>The check paths, matched exactly and case-sensitively, and the mode each names.</summary>
+    private static readonly (byte[] Path, Mode Mode)[] Paths =
+    [
+        ("/primary"u8.ToArray(), Mode.Primary),
+        ("/master"u8.ToArray(), Mode.Primary),
+        ("/read-write"u8.ToArray(), Mode.Primary),
+        ("/replica"u8.ToArray(), Mode.Replica),
+        ("/read-only"u8.ToArray(), Mode.ReadOnly),
+        ("/read_only"u8.ToArray(), Mode.ReadOnly),
+        ("/sync"u8.ToArray(), Mode.Sync),
+        ("/synchronous"u8.ToArray(), Mode.Sync),
+        ("/async"u8.ToArray(), Mode.Async),
+        ("/asynchronous"u8.ToArray(), Mode.Async),
+        ("/standby-leader"u8.ToArray(), Mode.StandbyLeader),
+        ("/standby_leader"u8.ToArray(), Mode.StandbyLeader),
+        ("/leader"u8.ToArray(), Mode.Leader),
+        ("/health"u8.ToArray(), Mode.Health),
+    ];
+
+    /// <summary>The accepted paths, for error messages and documentation.</summary>
+    public const string AcceptedPaths =
+        "/primary (/master, /read-write), /replica, /read-only (/read_only), /sync (/synchronous), /async (/asynchronous), /standby-leader (/standby_leader), /leader, /health";
+
+    /// <summary>Whether <paramref name="received"/> holds the whole head of a request: it ends with an empty line.</summary>
+    public static bool IsComplete(ReadOnlySpan<byte> received) =>
+        received.IndexOf("\n\n"u8) >= 0 || received.IndexOf("\n\r\n"u8) >= 0;
+
+    /// <summary>
+    /// Parses what a client sent: the request line of a complete head. Lines may end with <c>\r\n</c>
+    /// or <c>\n</c>. Query parameters other than <c>lag</c> and <c>max-lag</c> are ignored; when one
+    /// is given more than once, the last counts.
+    /// </summary>
+    public static HttpCheckRequest Parse(ReadOnlySpan<byte> received)
+    {
+        if (!IsComplete(received))
+        {
+            return Fail(HttpCheckMethod.Get, received.Length >= MaxRequestLength ? HttpCheckError.TooLarge : HttpCheckError.Incomplete);
+        }
+        var line = received[..received.IndexOf((byte)'\n')];
+        if (!line.IsEmpty && line[^1] == (byte)'\r')
+        {
+            line = line[..^1];
+        }
+
+        int firstSpace = line.IndexOf((byte)' ');
+        int lastSpace = line.LastIndexOf((byte)' ');
+        if (firstSpace <= 0 || lastSpace <= firstSpace + 1)
+        {
+            return Fail(HttpCheckMethod.Get, HttpCheckError.Malformed);
+        }
+        var methodName = line[..firstSpace];
+        var target = line[(firstSpace + 1)..lastSpace];
+        var version = line[(lastSpace + 1)..];
+        if (!IsToken(methodName) || !IsVisible(target) || !(version.SequenceEqual("HTTP/1.1"u8) || version.SequenceEqual("HTTP/1.0"u8)))
+        {
+            return Fail(HttpCheckMethod.Get, HttpCheckError.Malformed);
+        }
+
+        HttpCheckMethod method;
+        if (methodName.SequenceEqual("GET"u8)) method = HttpCheckMethod.Get;
+        else if (methodName.SequenceEqual("HEAD"u8)) method = HttpCheckMethod.Head;
+        else if (methodName.SequenceEqual("OPTIONS"u8)) method = HttpCheckMethod.Options;
+        else return Fail(HttpCheckMethod.Get, HttpCheckError.MethodNotAllowed);
+
+        int question = target.IndexOf((byte)'?');
+        var path = question < 0 ? target : target[..question];
+        if (!TryFindMode(path, out var mode))
+        {
+            return Fail(method, HttpCheckError.UnknownPath);
+        }
+
+        long maxLag = AgentRequest.NoMaxLag;
+        var query = question < 0 ? default : target[(question + 1)..];
+        while (!query.IsEmpty)
+        {
+            int amp = query.IndexOf((byte)'&');
+            var parameter = amp < 0 ? query : query[..amp];
+            query = amp < 0 ? default : query[(amp + 1)..];
+            int eq = parameter.IndexOf((byte)'=');
+            var key = eq < 0 ? parameter : parameter[..eq];
+            if (!key.SequenceEqual("lag"u8) && !key.SequenceEqual("max-lag"u8))
+            {
+                continue;
+            }
+            if (eq < 0 || !AgentSendParser.TryParseSize(parameter[(eq + 1)..], out maxLag))
+            {
+                return Fail(method, HttpCheckError.InvalidLag);
+            }
+        }
+        return new HttpCheckRequest(method, mode, maxLag, HttpCheckError.None);
+    }
+
+    /// <summary>The HTTP status a request that cannot be answered gets.</summary>
+    public static int ErrorStatus(HttpCheckError error) => error switch
+    {
+        HttpCheckError.Malformed or HttpCheckError.Incomplete or HttpCheckError.TooLarge or HttpCheckError.InvalidLag => 400,
+        HttpCheckError.UnknownPath => 404,
+        HttpCheckError.MethodNotAllowed => 405,
+        _ => throw new ArgumentOutOfRangeException(nameof(error)),
+    };
+
+    /// <summary>Why a request cannot be answered, as the reason of its reply line.</summary>
+    public static string ErrorReason(HttpCheckError error) => error switch
+    {
+        HttpCheckError.Malformed => "not an HTTP/1.0 or HTTP/1.1 request line",
+        HttpCheckError.Incomplete => "request headers cut short",
+        HttpCheckError.TooLarge => $"request headers longer than {MaxRequestLength} bytes",
+        HttpCheckError.InvalidLag => "invalid lag in the query, expected a size such as 16MB",
+        HttpCheckError.UnknownPath => $"unknown path, expected one of: {AcceptedPaths}",
+        HttpCheckError.MethodNotAllowed => "method not allowed, expected GET, HEAD or OPTIONS",
+        _ => throw new ArgumentOutOfRangeException(nameof(error)),
+    };
+
+    private static HttpCheckRequest Fail(HttpCheckMethod method, HttpCheckError error) => new(method, default, AgentRequest.NoMaxLag, error);
+
+    private static bool TryFindMode(ReadOnlySpan<byte> path, out Mode mode)
+    {
+        foreach (var (p, m) in Paths)
+        {
+            if (path.SequenceEqual(p))
+            {
+                mode = m;
+                return true;
+            }
+        }
+        mode = default;
+        return false;
+    }
+
+    /// <summary>An HTTP token (RFC 9110): letters, digits and <c>!#$%&amp;'*+-.^_`|~</c>.</summary>
+    private static bool IsToken(ReadOnlySpan<byte> text)
+    {
+        foreach (byte b in text)
+        {
+            if (!(char.IsAsciiLetterOrDigit((char)b) || "!#$%&'*+-.^_`|~"u8.Contains(b)))
+            {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private static bool IsVisible(ReadOnlySpan<byte> text)
+    {
+        foreach (byte b in text)
+        {
+            if (b is < 0x21 or > 0x7e)
+            {
+                return false;
+            }
+        }
+        return true;
+    }
+}

@@ -1,0 +1,32 @@
+using PatroniAgent.Policy;
+
+namespace PatroniAgent.HttpCheck;
+
+/// <summary>The methods a health check may use. All get the same status; HEAD gets no body.</summary>
+public enum HttpCheckMethod
+{
+    Get,
+    Head,
+    Options,
+}
+
+/// <summary>Why an HTTP request gets no check answer; each has its own status and reason.</summary>
+public enum HttpCheckError
+{
+    None,
+    /// <summary>400: the request line is not <c>METHOD TARGET HTTP/1.x</c>.</summary>
+    Malformed,
+    /// <summary>400: the headers did not end before the client stopped sending or the wait ran out.</summary>
+    Incomplete,
+    /// <summary>400: the headers did not end within <see cref="HttpCheckParser.MaxRequestLength"/> bytes.</summary>
+    TooLarge,
+    /// <summary>400: a <c>lag</c> or <c>max-lag</c> query parameter that is not a size.</summary>
+    InvalidLag,
+    /// <summary>404: the path is not a check.</summary>
+    UnknownPath,
+    /// <summary>405: a method other than GET, HEAD and OPTIONS.</summary>
+    MethodNotAllowed,
+}
+
+/// <summary>What one HTTP health check asks for: a mode and, for replica modes, the most lag it accepts.</summary>
+public readonly record struct HttpCheckRequest(HttpCheckMethod Method, Mode Mode, long MaxLag, HttpCheckError Error);
