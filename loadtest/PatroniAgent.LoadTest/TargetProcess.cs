@@ -1,0 +1,155 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+
+namespace PatroniAgent.LoadTest;
+
+/// <summary>
+/// A server under test running as its own process, listening on 127.0.0.1, and the line it must answer.
+/// Disposing it kills the process (by its id) and waits for it.
+/// </summary>
+internal sealed class TargetProcess : IDisposable
+{
+    private readonly Process _process;
+    private readonly List<string> _output = [];
+
+    private TargetProcess(string name, Process process, IPEndPoint endPoint, string expected)
+    {
+        Name = name;
+        _process = process;
+        EndPoint = endPoint;
+        Expected = expected;
+    }
+
+    public string Name { get; }
+
+    public IPEndPoint EndPoint { get; }
+
+    /// <summary>The whole answer line every check must get, without its line end.</summary>
+    public string Expected { get; }
+
+    public int Pid => _process.Id;
+
+    /// <summary>Starts <paramref name="file"/> with <paramref name="arguments"/>; it must listen on <paramref name="port"/>.</summary>
+    public static TargetProcess Start(string name, string file, IEnumerable<string> arguments, int port, string expected)
+    {
+        var info = new ProcessStartInfo(file)
+        {
+            UseShellExecute = false,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        foreach (var argument in arguments)
+        {
+            info.ArgumentList.Add(argument);
+        }
+        var process = Process.Start(info) ?? throw new InvalidOperationException($"cannot start {file}");
+        var target = new TargetProcess(name, process, new IPEndPoint(IPAddress.Loopback, port), expected);
+        process.OutputDataReceived += (_, e) => target.Keep(e.Data);
+        process.ErrorDataReceived += (_, e) => target.Keep(e.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return target;
+    }
+
+    /// <summary>Checks once a millisecond until the expected line comes back; throws after <paramref name="limit"/>.</summary>
+    public void WaitUntilAnswering(TimeSpan limit, string send)
+    {
+        var waited = Stopwatch.StartNew();
+        string? last = null;
+        while (waited.Elapsed < limit)
+        {
+            if (_process.HasExited)
+            {
+                throw new InvalidOperationException($"{Name} exited with status {_process.ExitCode}: {Output}");
+            }
+            last = TryCheck(EndPoint, send);
+            if (last == Expected)
+            {
+                return;
+            }
+            Thread.Sleep(1);
+        }
+        throw new TimeoutException($"{Name} did not answer \"{Expected}\" within {limit.TotalSeconds:0.#} s (last answer: {last ?? "none"}). {Output}");
+    }
+
+    /// <summary>One check with a blocking socket: the answer line, or null when there was none.</summary>
+    public static string? TryCheck(IPEndPoint endPoint, string send)
+    {
+        try
+        {
+            using var socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+            socket.ReceiveTimeout = 2000;
+            socket.Connect(endPoint);
+            if (send.Length > 0)
+            {
+                socket.Send(Encoding.ASCII.GetBytes(send));
+            }
+            var buffer = new byte[512];
+            int have = 0;
+            while (have < buffer.Length)
+            {
+                int n = socket.Receive(buffer, have, buffer.Length - have, SocketFlags.None);
+                if (n == 0)
+                {
+                    break;
+                }
+                have += n;
+                int end = buffer.AsSpan(0, have).IndexOfAny((byte)'\n', (byte)'\r');
+                if (end >= 0)
+                {
+                    return Encoding.ASCII.GetString(buffer, 0, end);
+                }
+            }
+            return null;
+        }
+        catch (SocketException)
+        {
+            return null;
+        }
+    }
+
+    private string Output
+    {
+        get
+        {
+            lock (_output)
+            {
+                return string.Join(" | ", _output);
+            }
+        }
+    }
+
+    private void Keep(string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+        lock (_output)
+        {
+            if (_output.Count < 20)
+            {
+                _output.Add(line);
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        try
+        {
+            if (!_process.HasExited)
+            {
+                _process.Kill();
+            }
+            _process.WaitForExit(5000);
+        }
+        catch (InvalidOperationException)
+        {
+            // Already gone.
+        }
+        _process.Dispose();
+    }
+}
