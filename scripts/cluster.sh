@@ -13,7 +13,7 @@
 # Environment:
 #   CLUSTER_DIR   where everything lives (default /tmp/patroni-agent-cluster)
 #   AGENT         the patroni-agent binary (default artifacts/publish/patroni-agent, published if missing)
-#   HAPROXY_CFG   an HAProxy configuration template to use instead of the recommended one
+#   AGENT_POLL_INTERVAL  the agents' --poll-interval (default 100ms)
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -136,10 +136,6 @@ EOF
 }
 
 write_haproxy_config() {
-    if [ -n "${HAPROXY_CFG:-}" ]; then
-        sed "s|@DIR@|$dir|g" "$HAPROXY_CFG" >"$dir/haproxy.cfg"
-        return
-    fi
     {
         cat <<EOF
 global
@@ -198,7 +194,7 @@ start_agent() {
     local n=$1 a; a=$(addr "$n")
     spawn "agent$n" "$agent" \
         --listen "$a:5555=primary" --http-listen "$a:8009" \
-        --patroni-url "http://$a:8008" --poll-interval 100ms --timeout 500ms --stale-after 2s
+        --patroni-url "http://$a:8008" --poll-interval "${AGENT_POLL_INTERVAL:-100ms}" --timeout 500ms --stale-after 2s
 }
 
 start_patroni() {
@@ -243,18 +239,23 @@ all_streaming() {
     [ $n -eq $((${#nodes[@]} - 1)) ]
 }
 
-# HAProxy's view of the Patroni servers: backend, server, status and what the agent last said.
+# HAProxy's view of the Patroni servers, tab-separated: backend, server, status, what the agent last said.
 servers() {
-    haproxy_cmd "show stat" | awk -F, '
-        NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
-        $1 ~ /^read_/ && $2 ~ /^pg/ { printf "%s %s %s %s\n", $1, $2, $col["status"], $col["last_agt"] }'
+    haproxy_cmd "show stat" | "$python" -c '
+import csv, sys
+rows = list(csv.reader(sys.stdin))
+head = [h.lstrip("# ") for h in rows[0]]
+for row in rows[1:]:
+    s = dict(zip(head, row))
+    if s.get("pxname", "").startswith("read_") and s.get("svname", "").startswith("pg"):
+        print("\t".join((s["pxname"], s["svname"], s["status"], s["last_agt"])))'
 }
 
 # True when HAProxy has exactly one server UP in read_write and the replicas UP in read_only.
 haproxy_converged() {
     local view; view=$(servers) || return 1
-    [ "$(echo "$view" | awk '$1 == "read_write" && $3 == "UP"' | wc -l)" -eq 1 ] &&
-    [ "$(echo "$view" | awk '$1 == "read_only" && $3 == "UP"' | wc -l)" -eq $((${#nodes[@]} - 1)) ]
+    [ "$(echo "$view" | awk -F'\t' '$1 == "read_write" && $3 == "UP"' | wc -l)" -eq 1 ] &&
+    [ "$(echo "$view" | awk -F'\t' '$1 == "read_only" && $3 == "UP"' | wc -l)" -eq $((${#nodes[@]} - 1)) ]
 }
 
 up() {
@@ -317,9 +318,9 @@ status() {
     [ -S "$dir/haproxy.sock" ] || die "no cluster in $dir"
     as_db patronictl -c "$dir/pg1/patroni.yml" list 2>/dev/null || true
     echo
-    printf '%-11s %-6s %-6s %s\n' BACKEND SERVER STATUS "AGENT SAID"
-    servers | while read -r backend server state said; do
-        printf '%-11s %-6s %-6s %s\n' "$backend" "$server" "$state" "$said"
+    printf '%-11s %-6s %-13s %s\n' BACKEND SERVER STATUS "LAST AGENT CHECK"
+    servers | while IFS=$'\t' read -r backend server state said; do
+        printf '%-11s %-6s %-13s %s\n' "$backend" "$server" "$state" "$said"
     done
 }
 

@@ -95,15 +95,32 @@ public sealed class Cluster : IAsyncLifetime
     /// <summary>HAProxy's view of the Patroni servers.</summary>
     public IReadOnlyList<ServerState> Servers()
     {
-        var csv = Haproxy("show stat");
-        var lines = csv.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        var header = lines[0].TrimStart('#', ' ').Split(',');
-        int status = Array.IndexOf(header, "status"), agent = Array.IndexOf(header, "last_agt");
+        var lines = Haproxy("show stat").Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        var header = CsvFields(lines[0].TrimStart('#', ' '));
+        int status = header.IndexOf("status"), agent = header.IndexOf("last_agt");
         return lines.Skip(1)
-            .Select(l => l.Split(','))
+            .Select(CsvFields)
             .Where(f => f[0].StartsWith("read_") && f[1].StartsWith("pg"))
             .Select(f => new ServerState(f[0], f[1], f[status], f[agent]))
             .ToList();
+    }
+
+    /// <summary>The fields of one line of HAProxy's CSV, where a field with a comma is in double quotes.</summary>
+    private static List<string> CsvFields(string line)
+    {
+        var fields = new List<string>();
+        var field = new StringBuilder();
+        bool quoted = false;
+        for (int i = 0; i < line.Length; i++)
+        {
+            char c = line[i];
+            if (quoted && c == '"' && i + 1 < line.Length && line[i + 1] == '"') { field.Append('"'); i++; }
+            else if (c == '"') quoted = !quoted;
+            else if (c == ',' && !quoted) { fields.Add(field.ToString()); field.Clear(); }
+            else field.Append(c);
+        }
+        fields.Add(field.ToString());
+        return fields;
     }
 
     public ServerState Server(string backend, string node) => Servers().Single(s => s.Backend == backend && s.Server == node);

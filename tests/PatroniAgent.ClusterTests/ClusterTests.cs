@@ -21,11 +21,11 @@ public class ClusterTests(Cluster cluster)
         Assert.DoesNotContain(servers, s => s.Status.StartsWith("DOWN"));
         var writer = Assert.Single(servers, s => s.Backend == Cluster.ReadWrite && s.Status == "UP");
         Assert.Equal(leader, writer.Server);
-        Assert.StartsWith("up ready 100% #primary, timeline", writer.AgentSaid);
+        Assert.StartsWith("via agent : up (primary, timeline ", writer.AgentSaid);
         foreach (var replica in servers.Where(s => s.Backend == Cluster.ReadWrite && s.Server != leader))
         {
             Assert.Equal("MAINT", replica.Status);
-            Assert.StartsWith("up maint #replica", replica.AgentSaid);
+            Assert.StartsWith("via agent : up (replica, lag ", replica.AgentSaid);
         }
         Assert.Equal(
             Cluster.Nodes.Where(n => n != leader).Order(),
@@ -62,8 +62,9 @@ public class ClusterTests(Cluster cluster)
     public void Failover_after_sigkill_follows_the_new_leader_and_the_old_node_returns_in_maint()
     {
         var old = cluster.WaitConverged();
-        using (var probe = new WriteProbe())
+        try
         {
+            using var probe = new WriteProbe();
             cluster.Run("kill-node", old[2..]);
             var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
             string? leader = null;
@@ -76,16 +77,19 @@ public class ClusterTests(Cluster cluster)
             Assert.NotEqual(old, leader);
             Assert.True(probe.WaitForPrimary(leader, RouteLimit), $"writes never reached {leader}\n{Cluster.Logs()}");
             Assert.DoesNotContain(probe.Landings, l => l.InRecovery);
-            Assert.Equal("UP", cluster.Server(Cluster.ReadWrite, leader).Status);
-            Assert.NotEqual("UP", cluster.Server(Cluster.ReadWrite, old).Status);
+            Assert.StartsWith("UP", cluster.Server(Cluster.ReadWrite, leader).Status);
+            Assert.DoesNotMatch("^UP", cluster.Server(Cluster.ReadWrite, old).Status);
+        }
+        finally
+        {
+            cluster.Run("start-patroni", old[2..]);
         }
 
-        cluster.Run("start-patroni", old[2..]);
         var newLeader = cluster.WaitConverged(TimeSpan.FromSeconds(120));
         Assert.NotEqual(old, newLeader);
         var returned = cluster.Server(Cluster.ReadWrite, old);
         Assert.Equal("MAINT", returned.Status);
-        Assert.StartsWith("up maint #replica", returned.AgentSaid);
+        Assert.StartsWith("via agent : up (replica, lag ", returned.AgentSaid);
     }
 
     [Fact]
@@ -207,7 +211,7 @@ public class ClusterTests(Cluster cluster)
         {
             Process("kill", "-HUP", cluster.Pid("patroni", replica).ToString());
             WaitForStatus(Cluster.ReadOnly, replica, "MAINT");
-            Assert.Equal("up maint #replica, noloadbalance", cluster.Server(Cluster.ReadOnly, replica).AgentSaid);
+            Assert.Equal("via agent : up (replica, noloadbalance)", cluster.Server(Cluster.ReadOnly, replica).AgentSaid);
         }
         finally
         {
@@ -230,7 +234,7 @@ public class ClusterTests(Cluster cluster)
             Cluster.Execute(Cluster.Address(leader),
                 "drop table if exists lag_test; create table lag_test as select g, repeat('x', 200) as pad from generate_series(1, 150000) g; select pg_switch_wal()");
             WaitForStatus(Cluster.ReadOnly, replica, "MAINT");
-            Assert.Matches("^up maint #replica, lag [0-9.]+ MB over max-lag$", cluster.Server(Cluster.ReadOnly, replica).AgentSaid);
+            Assert.Matches(@"^via agent : up \(replica, lag [0-9.]+ MB over max-lag\)$", cluster.Server(Cluster.ReadOnly, replica).AgentSaid);
         }
         finally
         {

@@ -155,7 +155,7 @@ public class PatroniClientTests
         {
             fake.Set("/cluster", cluster);
         }
-        using var client = new PatroniClient(fake.Url, Short);
+        using var client = new PatroniClient(fake.Url, TimeSpan.FromSeconds(1));
 
         var result = await client.PollAsync(CancellationToken.None);
 
