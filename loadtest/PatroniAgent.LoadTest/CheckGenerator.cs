@@ -125,7 +125,7 @@ internal sealed unsafe class CheckGenerator : IDisposable
                 long stopAt = Volatile.Read(ref _stopAt);
                 if (_shape.ClosedLoop && now < stopAt)
                 {
-                    while (_freeCount > 0)
+                    for (int starting = _freeCount; starting > 0; starting--)
                     {
                         Start(_free[--_freeCount], 0);
                     }
@@ -139,7 +139,8 @@ internal sealed unsafe class CheckGenerator : IDisposable
                     ExpireTimeouts(now);
                     lastSweep = now;
                 }
-                int n = Native.epoll_wait(_epoll, _events, MaxEvents, _shape.ClosedLoop && _freeCount > 0 && now < stopAt ? 0 : 10);
+                // In closed loop a slot is still free here only when its check failed at once: retry it after 1 ms.
+                int n = Native.epoll_wait(_epoll, _events, MaxEvents, _shape.ClosedLoop && _freeCount > 0 && now < stopAt ? 1 : 10);
                 for (int i = 0; i < n; i++)
                 {
                     byte* ev = _events + (long)i * Native.EpollEventSize;
@@ -243,9 +244,10 @@ internal sealed unsafe class CheckGenerator : IDisposable
         }
         if (!_sent[slot])
         {
-            if ((events & Native.EPOLLERR) != 0 && (events & Native.EPOLLIN) == 0)
+            // A reset may follow an answer already received (a server that closes without reading): read it first.
+            if ((events & Native.EPOLLERR) != 0 && Native.SocketError(fd) is not (0 or Native.ECONNRESET))
             {
-                Fail(slot, Native.SocketError(fd) == Native.ECONNRESET ? CheckError.Reset : CheckError.Connect);
+                Fail(slot, CheckError.Connect);
                 return;
             }
             _sent[slot] = true;

@@ -53,13 +53,14 @@ internal sealed class Comparison(CompareOptions options, TextWriter output)
     private const string Baseline = "seed-baseline";
 
     private readonly List<string> _failures = [];
+    private ulong _descriptors;
     private readonly List<(string Target, string Measured, string Limit, bool? Met)> _targets = [];
 
     public int Run()
     {
         var root = Prerequisites.RepositoryRoot();
-        ulong descriptors = Native.RaiseDescriptorLimit();
-        PrintMachine(descriptors);
+        _descriptors = Native.RaiseDescriptorLimit();
+        PrintMachine();
         var agentPath = options.Agent ?? Prerequisites.Agent(root, output);
         var responderPath = Prerequisites.Responder(root, output);
         var fixture = options.Fixture ?? Path.Combine(root, "tests", "PatroniAgent.Tests", "Fixtures", "patroni", "v4.1.4-primary.json");
@@ -115,12 +116,12 @@ internal sealed class Comparison(CompareOptions options, TextWriter output)
         }
     }
 
-    private void PrintMachine(ulong descriptors)
+    private void PrintMachine()
     {
         output.WriteLine($"patroni-agent load test ({(options.Short ? "short CI run" : "full run")}), {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
         var load = File.ReadAllText("/proc/loadavg").Split(' ');
         output.WriteLine($"machine: {Environment.ProcessorCount} CPUs, Linux {File.ReadAllText("/proc/sys/kernel/osrelease").Trim()}, .NET {Environment.Version}, "
-            + $"load average {load[0]} {load[1]} {load[2]}, open-files limit {descriptors}");
+            + $"load average {load[0]} {load[1]} {load[2]}, open-files limit {_descriptors}");
         output.WriteLine();
     }
 
@@ -209,10 +210,10 @@ internal sealed class Comparison(CompareOptions options, TextWriter output)
                 }
             }
         }
-        if (File.Exists(Python))
+        var script = Path.Combine(context.Root, "loadtest", "baseline", "seed_agent.py");
+        if (File.Exists(Python) && File.Exists(script))
         {
             int port = Loopback.FreePort();
-            var script = Path.Combine(context.Root, "loadtest", "baseline", "seed_agent.py");
             string[] arguments = [script, "--listen", "127.0.0.1", "--port", port.ToString(), "--patroni-url", context.Patroni.Url.ToString()];
             using var baseline = Ready(TargetProcess.Start(Baseline, Python, arguments, port, context.BaselineExpected), context.SendText);
             long asked = context.Patroni.Served;
@@ -221,7 +222,7 @@ internal sealed class Comparison(CompareOptions options, TextWriter output)
         }
         else
         {
-            output.WriteLine($"{Python} is missing: the seed baseline is not run");
+            output.WriteLine($"{Python} or {script} is missing: the seed baseline is not run");
         }
 
         output.WriteLine($"== {shape.Describe()}, {options.Duration.TotalSeconds:0.#} s per run after {options.Warmup.TotalSeconds:0.#} s warm-up"
@@ -290,11 +291,18 @@ internal sealed class Comparison(CompareOptions options, TextWriter output)
         long heldRss;
         int held;
         long reconnects, failures;
-        using (var holder = new ConnectionHolder(target, options.Idle, options.Silent))
+        // The agent and this process each hold one descriptor per connection, and need some more of their own.
+        double fit = Math.Min(1, (Math.Min(_descriptors, int.MaxValue) - 1000.0) / (options.Idle + options.Silent));
+        int idle = (int)(options.Idle * fit), silent = (int)(options.Silent * fit);
+        if (fit < 1)
+        {
+            output.WriteLine($"the open-files limit ({_descriptors}) allows {idle:N0} idle and {silent:N0} silent connections only");
+        }
+        using (var holder = new ConnectionHolder(target, idle, silent))
         {
             if (!holder.Open(TimeSpan.FromSeconds(20)))
             {
-                throw new TimeoutException($"only {holder.Held} of {options.Idle + options.Silent} connections could be opened in 20 s ({holder.Failures} failed)");
+                throw new TimeoutException($"only {holder.Held} of {idle + silent} connections could be opened in 20 s ({holder.Failures} failed)");
             }
             Thread.Sleep(200);
             heldRss = ProcessStats.ResidentBytes(agent.Pid);
@@ -303,7 +311,7 @@ internal sealed class Comparison(CompareOptions options, TextWriter output)
             reconnects = holder.Reconnects;
             failures = holder.Failures;
         }
-        output.WriteLine($"== {shape.Describe()}, agent with --send-wait 10s, without and with {options.Idle:N0} idle and {options.Silent:N0} silent connections held open");
+        output.WriteLine($"== {shape.Describe()}, agent with --send-wait 10s, without and with {idle:N0} idle and {silent:N0} silent connections held open");
         PrintLoad([quiet, loud]);
         output.WriteLine($"held during the run: {held:N0} open at its end, {reconnects:N0} reconnected, {failures:N0} failed to connect; agent RSS while holding them: {Show.Megabytes(heldRss)} MB");
         output.WriteLine();
@@ -313,9 +321,9 @@ internal sealed class Comparison(CompareOptions options, TextWriter output)
             _failures.Add($"held connections: {failures} failed to connect");
         }
         double ratio = (double)loud.Latency.Percentile(99) / quiet.Latency.Percentile(99);
-        _targets.Add(($"p99 with {options.Idle:N0} idle + {options.Silent:N0} silent held vs without", Show.Ratio(ratio), "<= 2x", ratio <= 2));
+        _targets.Add(($"p99 with {idle:N0} idle + {silent:N0} silent held vs without", Show.Ratio(ratio), "<= 2x", ratio <= 2));
         _targets.Add(("errors with them held", Show.Count(loud.Errors.Total + failures), "0", loud.Errors.Total + failures == 0));
-        _targets.Add(($"RSS holding {options.Idle + options.Silent:N0} open connections", $"{Show.Megabytes(heldRss)} MB", "<= 40 MB", heldRss <= 40L << 20));
+        _targets.Add(($"RSS holding {idle + silent:N0} open connections", $"{Show.Megabytes(heldRss)} MB", "<= 40 MB", heldRss <= 40L << 20));
     }
 
     private void Allocations(Context context, LoadShape shape)

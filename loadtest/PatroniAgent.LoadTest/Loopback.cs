@@ -14,7 +14,7 @@ internal sealed unsafe class Loopback : IDisposable
     {
         if (!IPAddress.IsLoopback(endPoint.Address))
         {
-            throw new ArgumentException($"{endPoint} is not a loopback address; the load test only connects to 127.0.0.0/8 or ::1");
+            throw new UsageException($"{endPoint} is not a loopback address; the load test only connects to 127.0.0.0/8 or ::1");
         }
         EndPoint = endPoint;
         bool v6 = endPoint.AddressFamily == AddressFamily.InterNetworkV6;
