@@ -12,20 +12,33 @@ public readonly record struct PollResult(NodeStatus? Status, string? Error)
 
 /// <summary>
 /// Reads the local node's status from Patroni's REST API: <c>GET /</c>, and for a replica also
-/// <c>GET /cluster</c> for its lag. One connection handler, no per-request logging, bounded time and size.
+/// <c>GET /cluster</c> for its lag, at most once per <see cref="LagRefresh"/>. One connection
+/// handler, no per-request logging, bounded time and size.
 /// </summary>
 public sealed class PatroniClient : IDisposable
 {
     /// <summary>The largest answer read; Patroni's are a few kilobytes.</summary>
     public const int MaxBodyBytes = 1 << 20;
 
+    /// <summary>
+    /// How long a replica's lag is reused before <c>GET /cluster</c> is asked again. Patroni moves the
+    /// leader's position there once per <c>loop_wait</c> (1 s at the least), so asking more often
+    /// would only add load.
+    /// </summary>
+    public static readonly TimeSpan LagRefresh = TimeSpan.FromSeconds(1);
+
     private readonly HttpClient _http;
     private readonly Uri _baseUrl;
     private readonly TimeSpan _timeout;
+    private readonly TimeProvider _time;
     private byte[] _buffer = new byte[16 * 1024];
+    private long? _lag;
+    private long _lagReadAt;
+    private bool _lagKnown;
 
-    public PatroniClient(Uri baseUrl, TimeSpan timeout)
+    public PatroniClient(Uri baseUrl, TimeSpan timeout, TimeProvider? time = null)
     {
+        _time = time ?? TimeProvider.System;
         _baseUrl = baseUrl.AbsolutePath.EndsWith('/') ? baseUrl : new Uri(baseUrl.AbsoluteUri + "/");
         _timeout = timeout;
         var handler = new SocketsHttpHandler
@@ -58,17 +71,29 @@ public sealed class PatroniClient : IDisposable
         }
         if (status.Role != PatroniRole.Replica || !status.IsRunning)
         {
+            _lagKnown = false;
             return new PollResult(status, null);
         }
+        if (!_lagKnown || _time.GetElapsedTime(_lagReadAt) >= LagRefresh)
+        {
+            _lag = await ReadLagAsync(memberName, cancellationToken).ConfigureAwait(false);
+            _lagReadAt = _time.GetTimestamp();
+            _lagKnown = true;
+        }
+        return new PollResult(status with { LagBytes = _lag }, null);
+    }
+
+    /// <summary>This replica's lag from <c>GET /cluster</c>; null when Patroni does not tell it.</summary>
+    private async Task<long?> ReadLagAsync(string? memberName, CancellationToken cancellationToken)
+    {
         try
         {
             var (code, body) = await GetAsync("cluster", cancellationToken).ConfigureAwait(false);
-            long? lag = code == 200 ? PatroniDecoder.DecodeLag(body.Span, memberName, _baseUrl) : null;
-            return new PollResult(status with { LagBytes = lag }, null);
+            return code == 200 ? PatroniDecoder.DecodeLag(body.Span, memberName, _baseUrl) : null;
         }
         catch (Exception) when (!cancellationToken.IsCancellationRequested)
         {
-            return new PollResult(status, null);
+            return null;
         }
     }
 

@@ -120,6 +120,43 @@ public class PatroniClientTests
     }
 
     [Fact]
+    public async Task A_replica_lag_is_read_at_most_once_per_lag_refresh()
+    {
+        await using var fake = new FakePatroni();
+        fake.Status(PatroniFixtures.Load("v4.1.4-replica"));
+        fake.Set("/cluster", new FakeReply.Answer(200, Cluster("v4.1.4-cluster", members => members[1]!["replay_lag"] = 100)));
+        var time = new ManualTime();
+        using var client = new PatroniClient(fake.Url, Generous, time);
+
+        Assert.Equal(100, (await client.PollAsync(CancellationToken.None)).Status!.LagBytes);
+        fake.Set("/cluster", new FakeReply.Answer(200, Cluster("v4.1.4-cluster", members => members[1]!["replay_lag"] = 200)));
+        time.Advance(PatroniClient.LagRefresh - TimeSpan.FromMilliseconds(1));
+        Assert.Equal(100, (await client.PollAsync(CancellationToken.None)).Status!.LagBytes);
+        Assert.Equal(3, fake.Requests);
+
+        time.Advance(TimeSpan.FromMilliseconds(1));
+        Assert.Equal(200, (await client.PollAsync(CancellationToken.None)).Status!.LagBytes);
+        Assert.Equal(5, fake.Requests);
+    }
+
+    [Fact]
+    public async Task A_node_that_becomes_a_replica_reads_its_lag_at_once()
+    {
+        await using var fake = new FakePatroni();
+        fake.Status(PatroniFixtures.Load("v4.1.4-replica"));
+        fake.Set("/cluster", new FakeReply.Answer(200, Cluster("v4.1.4-cluster", members => members[1]!["replay_lag"] = 100)));
+        using var client = new PatroniClient(fake.Url, Generous, new ManualTime());
+
+        Assert.Equal(100, (await client.PollAsync(CancellationToken.None)).Status!.LagBytes);
+        fake.Status(PatroniFixtures.Load("v4.1.4-replica-stopped-paused"));
+        Assert.Null((await client.PollAsync(CancellationToken.None)).Status!.LagBytes);
+        fake.Status(PatroniFixtures.Load("v4.1.4-replica"));
+        fake.Set("/cluster", new FakeReply.Answer(200, Cluster("v4.1.4-cluster", members => members[1]!["replay_lag"] = 300)));
+        Assert.Equal(300, (await client.PollAsync(CancellationToken.None)).Status!.LagBytes);
+        Assert.Equal(5, fake.Requests);
+    }
+
+    [Fact]
     public async Task A_base_url_with_a_path_polls_below_it()
     {
         await using var fake = new FakePatroni();

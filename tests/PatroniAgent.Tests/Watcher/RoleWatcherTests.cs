@@ -147,6 +147,7 @@ public class RoleWatcherTests
         // The lag moves: new answers, same role, state and ready modes.
         rig.Fake.Set("/cluster", new FakeReply.Answer(200, Encoding.UTF8.GetBytes(
             """{"members": [{"name": "pg2", "role": "replica", "api_url": "http://127.0.2.2:8008/patroni", "replay_lag": 2048, "lag": 2048}]}""")));
+        rig.Time.Advance(PatroniClient.LagRefresh);
         Assert.True(await rig.PollAsync());
 
         Assert.NotSame(before, rig.Board.Current);
@@ -481,7 +482,7 @@ public class RoleWatcherTests
         {
             Fake = new FakePatroni();
             _port = Fake.Port;
-            _client = new PatroniClient(Fake.Url, TimeSpan.FromSeconds(2));
+            _client = new PatroniClient(Fake.Url, TimeSpan.FromSeconds(2), Time);
             Board = new AnswerBoard(unknownWords, StaleAfter, Time);
             Watcher = new RoleWatcher(_client, Board, TimeSpan.FromSeconds(1), StaleAfter, Log, Time);
         }
