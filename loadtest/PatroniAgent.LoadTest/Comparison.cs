@@ -8,12 +8,12 @@ namespace PatroniAgent.LoadTest;
 internal sealed record CompareOptions
 {
     public bool Short { get; init; }
-    public TimeSpan Warmup { get; init; } = TimeSpan.FromSeconds(1);
-    public TimeSpan Duration { get; init; } = TimeSpan.FromSeconds(5);
-    public int Rounds { get; init; } = 3;
+    public TimeSpan Warmup { get; init; } = TimeSpan.FromSeconds(0.5);
+    public TimeSpan Duration { get; init; } = TimeSpan.FromSeconds(3);
+    public int Rounds { get; init; } = 7;
     public int Clients { get; init; } = 64;
     public double Rate { get; init; } = 2000;
-    public int Threads { get; init; } = Environment.ProcessorCount;
+    public int Threads { get; init; } = 2 * Environment.ProcessorCount;
     public int Idle { get; init; } = 10_000;
     public int Silent { get; init; } = 1_000;
     public TimeSpan BaselineDuration { get; init; } = TimeSpan.FromSeconds(5);
@@ -27,7 +27,6 @@ internal sealed record CompareOptions
     public static CompareOptions ShortRun => new()
     {
         Short = true,
-        Warmup = TimeSpan.FromSeconds(0.5),
         Duration = TimeSpan.FromSeconds(2),
         Rounds = 1,
         BaselineDuration = TimeSpan.FromSeconds(2),
@@ -81,6 +80,7 @@ internal sealed class Comparison(CompareOptions options, TextWriter output)
         Step("allocations", () => Allocations(context, shape));
 
         PrintTargets();
+        output.WriteLine($"load average at the end: {File.ReadAllText("/proc/loadavg").Trim()}");
         if (_failures.Count == 0)
         {
             output.WriteLine("result: no errors, no wrong answers, no allocation on the check path");
@@ -190,7 +190,8 @@ internal sealed class Comparison(CompareOptions options, TextWriter output)
         output.WriteLine($"== start-up: process start to first correct answer (connecting in a tight loop), {options.Startups} starts");
         table.Print(output);
         double median = times[times.Count / 2];
-        _targets.Add(("start to first correct answer (median; max)", $"{median:0.0} ms; {times[^1]:0.0} ms", "<= 30 ms", median <= 30));
+        _targets.Add(($"start to first correct answer, median of {times.Count}", $"{median:0.0} ms", "<= 30 ms", median <= 30));
+        _targets.Add(($"start to first correct answer, slowest of {times.Count}", $"{times[^1]:0.0} ms", "<= 30 ms", times[^1] <= 30));
         _targets.Add(("RSS idle (largest of the starts)", $"{Show.Megabytes(idle[^1])} MB", "<= 20 MB", idle[^1] <= 20L << 20));
     }
 
@@ -227,7 +228,7 @@ internal sealed class Comparison(CompareOptions options, TextWriter output)
 
         output.WriteLine($"== {shape.Describe()}, {options.Duration.TotalSeconds:0.#} s per run after {options.Warmup.TotalSeconds:0.#} s warm-up"
             + $" ({options.Rounds} round(s), alternating; the baseline once, {options.BaselineDuration.TotalSeconds:0.#} s)");
-        PrintLoad(results);
+        PrintLoad(results, rounds: options.Rounds > 1);
         var medians = results.GroupBy(r => r.Target).Select(g => Median(g.ToList())).ToList();
         var c = medians.First(m => m.Target == Reference);
         var ratios = new Table(options.Rounds > 1 ? "median of the rounds" : "target", "checks/s", "CPU µs/check", "p99 µs", "p99.9 µs",
@@ -376,12 +377,12 @@ internal sealed class Comparison(CompareOptions options, TextWriter output)
         return result with { Round = round, Expected = target.Expected };
     }
 
-    private void PrintLoad(IEnumerable<LoadResult> results)
+    private void PrintLoad(IEnumerable<LoadResult> results, bool rounds = false)
     {
         var table = new Table("target", "checks/s", "p50 µs", "p99 µs", "p99.9 µs", "max µs", "errors", "wrong", "CPU µs/check", "RSS MB", "generator cores");
         foreach (var r in results)
         {
-            var name = options.Rounds > 1 && r.Shape.ClosedLoop && r.Target != Baseline ? $"{r.Target} #{r.Round}" : r.Target;
+            var name = rounds && r.Target != Baseline ? $"{r.Target} #{r.Round}" : r.Target;
             table.Add(name, Show.Count(r.ChecksPerSecond), Show.Nanos(r.Latency.Percentile(50)), Show.Nanos(r.Latency.Percentile(99)),
                 Show.Nanos(r.Latency.Percentile(99.9)), Show.Nanos(r.Latency.MaxNanoseconds), Show.Count(r.Errors.Total),
                 Show.Count(r.Expected is null ? 0 : r.Answers.CountOtherThan(r.Expected)), Show.Micros(r.CpuMicrosecondsPerCheck),

@@ -5,7 +5,6 @@ namespace PatroniAgent.LoadTest;
 /// <summary>What one load run measured.</summary>
 internal sealed record LoadResult(
     string Target,
-    LoadShape Shape,
     double Seconds,
     long Checks,
     LatencyHistogram Latency,
@@ -119,7 +118,7 @@ internal static class LoadRun
                 answers.Add(generator.Answers);
                 errors.Add(generator.Errors);
             }
-            return new LoadResult(name, shape, seconds, latency.Count, latency, answers, errors, targetCpuUsed, targetRss, ownCpuUsed)
+            return new LoadResult(name, seconds, latency.Count, latency, answers, errors, targetCpuUsed, targetRss, ownCpuUsed)
             {
                 FromSchedule = shape.ClosedLoop ? null : fromSchedule,
                 Lateness = shape.ClosedLoop ? null : lateness,

@@ -9,10 +9,10 @@ public static class Program
           127.0.0.1 and prints the tables and the targets of issue 4. Exits 1 on any failed check, wrong
           answer or allocation on the check path; never on speed.
             --short                  the CI run: 2 s per target, 200,000 in-process checks
-            --duration 5s --warmup 1s --rounds 3
+            --duration 3s --warmup 0.5s --rounds 7   closed loop; the other steps take one round
             --clients 64             closed-loop connections
             --rate 2000              open-loop checks per second
-            --threads N              generator threads (default: the number of CPUs)
+            --threads N              generator threads (default: two per CPU)
             --idle 10000 --silent 1000   connections held open in the held-connections run
             --baseline-duration 5s   the seed baseline's run (it is slow)
             --in-process-checks 1000000
