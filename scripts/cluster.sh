@@ -13,7 +13,7 @@
 # Environment:
 #   CLUSTER_DIR   where everything lives (default /tmp/patroni-agent-cluster)
 #   AGENT         the patroni-agent binary (default artifacts/publish/patroni-agent, published if missing)
-#   AGENT_POLL_INTERVAL  the agents' --poll-interval (default 100ms)
+#   AGENT_POLL_INTERVAL  the agents' --poll-interval (default 50ms, the agent's own default)
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -194,7 +194,7 @@ start_agent() {
     local n=$1 a; a=$(addr "$n")
     spawn "agent$n" "$agent" \
         --listen "$a:5555=primary" --http-listen "$a:8009" \
-        --patroni-url "http://$a:8008" --poll-interval "${AGENT_POLL_INTERVAL:-100ms}" --timeout 500ms --stale-after 2s
+        --patroni-url "http://$a:8008" --poll-interval "${AGENT_POLL_INTERVAL:-50ms}" --timeout 500ms --stale-after 2s
 }
 
 start_patroni() {

@@ -16,7 +16,7 @@ public sealed record AgentOptions
     public IReadOnlyList<ListenerConfig> Listeners { get; init; } = [new(new IPEndPoint(IPAddress.Any, 5555), Mode.Primary)];
     public IReadOnlyList<IPEndPoint> HttpListeners { get; init; } = [];
     public Uri PatroniUrl { get; init; } = new("http://127.0.0.1:8008");
-    public TimeSpan PollInterval { get; init; } = TimeSpan.FromMilliseconds(200);
+    public TimeSpan PollInterval { get; init; } = TimeSpan.FromMilliseconds(50);
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(1);
     public TimeSpan StaleAfter { get; init; } = TimeSpan.FromSeconds(3);
     public TimeSpan SendWait { get; init; } = TimeSpan.FromMilliseconds(20);

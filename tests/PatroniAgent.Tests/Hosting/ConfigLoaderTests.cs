@@ -38,7 +38,7 @@ public class ConfigLoaderTests
         Assert.Equal([Listener("0.0.0.0", 5555, Mode.Primary)], o.Listeners);
         Assert.Empty(o.HttpListeners);
         Assert.Equal(new Uri("http://127.0.0.1:8008"), o.PatroniUrl);
-        Assert.Equal(TimeSpan.FromMilliseconds(200), o.PollInterval);
+        Assert.Equal(TimeSpan.FromMilliseconds(50), o.PollInterval);
         Assert.Equal(TimeSpan.FromSeconds(1), o.Timeout);
         Assert.Equal(TimeSpan.FromSeconds(3), o.StaleAfter);
         Assert.Equal(TimeSpan.FromMilliseconds(20), o.SendWait);
@@ -97,7 +97,7 @@ public class ConfigLoaderTests
             "--listen ADDR:PORT[=MODE]", "(default: 0.0.0.0:5555=primary)",
             "--http-listen ADDR:PORT", "repeatable (default: none)",
             "--patroni-url URL", "(default: http://127.0.0.1:8008/)",
-            "--poll-interval DURATION", "10ms..60s (default: 200ms)",
+            "--poll-interval DURATION", "10ms..60s (default: 50ms)",
             "--timeout DURATION", "10ms..60s (default: 1s)",
             "--stale-after DURATION", "100ms..10m (default: 3s)",
             "--send-wait DURATION", "0ms..10s (default: 20ms)",
@@ -240,12 +240,12 @@ public class ConfigLoaderTests
     [Fact]
     public void LaterSourcesOverrideEarlierOnes()
     {
-        const string file = "poll-interval = 100ms\ntimeout = 500ms\nworkers = 2\nlisten = 127.0.0.1:7000";
+        const string file = "poll-interval = 150ms\ntimeout = 500ms\nworkers = 2\nlisten = 127.0.0.1:7000";
         Dictionary<string, string> env = new() { ["PATRONI_AGENT_TIMEOUT"] = "600ms", ["PATRONI_AGENT_WORKERS"] = "3" };
 
         AgentOptions o = Options(["--config", ConfPath, "--workers", "4"], env, file);
 
-        Assert.Equal(TimeSpan.FromMilliseconds(100), o.PollInterval);
+        Assert.Equal(TimeSpan.FromMilliseconds(150), o.PollInterval);
         Assert.Equal(TimeSpan.FromMilliseconds(600), o.Timeout);
         Assert.Equal(4, o.Workers);
         Assert.Equal([Listener("127.0.0.1", 7000, Mode.Primary)], o.Listeners);
