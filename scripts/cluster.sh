@@ -225,6 +225,8 @@ leader() {
     return 1
 }
 
+is_leader() { [ "$(leader)" = "$1" ]; }
+
 # True when every replica streams from the leader.
 all_streaming() {
     local n=0 state
@@ -349,6 +351,9 @@ case ${1:-} in
     switchover)
         current=$(leader) || die "no leader"
         as_db patronictl -c "$dir/pg1/patroni.yml" switchover --leader "$current" ${2:+--candidate "$2"} --force demo
+        if [ -n "${2:-}" ]; then
+            wait_for 30 is_leader "$2" || die "the switchover did not make $2 the leader"
+        fi
         ;;
     haproxy) shift; haproxy_cmd "$*" ;;
     pid) node_pid "$2" "$3" ;;

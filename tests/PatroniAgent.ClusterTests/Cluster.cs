@@ -158,7 +158,7 @@ public sealed class Cluster : IAsyncLifetime
         while (DateTime.UtcNow < deadline)
         {
             var leader = Leader();
-            if (leader is not null)
+            if (leader is not null && AllReplicasFollow(leader))
             {
                 var servers = Servers();
                 bool rw = servers.Where(s => s.Backend == ReadWrite).All(s => s.Status == (s.Server == leader ? "UP" : "MAINT"));
@@ -172,6 +172,28 @@ public sealed class Cluster : IAsyncLifetime
             Thread.Sleep(100);
         }
         throw new TimeoutException($"the cluster did not converge: {last}\n{Logs()}");
+    }
+
+    /// <summary>Whether every other member runs as a replica on the leader's timeline, as Patroni's <c>GET /cluster</c> tells.</summary>
+    private static bool AllReplicasFollow(string leader)
+    {
+        try
+        {
+            using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+            using var cluster = System.Text.Json.JsonDocument.Parse(http.GetStringAsync($"http://{Address(leader)}:8008/cluster").Result);
+            var members = cluster.RootElement.GetProperty("members").EnumerateArray().ToList();
+            var timeline = members.Single(m => m.GetProperty("name").GetString() == leader).GetProperty("timeline").GetInt64();
+            return members.Count == Nodes.Length && members
+                .Where(m => m.GetProperty("name").GetString() != leader)
+                .All(m => m.GetProperty("role").GetString() == "replica"
+                    && m.GetProperty("state").GetString() is "running" or "streaming"
+                    && m.TryGetProperty("timeline", out var t) && t.GetInt64() == timeline
+                    && m.TryGetProperty("lag", out var lag) && lag.ValueKind == System.Text.Json.JsonValueKind.Number);
+        }
+        catch (Exception e) when (e is HttpRequestException or AggregateException or System.Text.Json.JsonException or InvalidOperationException or KeyNotFoundException)
+        {
+            return false;
+        }
     }
 
     public static NpgsqlConnection Connect(string host, int port, int timeoutSeconds = 2)
