@@ -4,7 +4,7 @@
 # as another user it only checks and names what is missing.
 set -euo pipefail
 
-packages=(clang zlib1g-dev haproxy patroni etcd-server postgresql python3-psycopg2 socat curl procps)
+packages=(clang gcc zlib1g-dev haproxy patroni etcd-server postgresql python3-psycopg2 socat curl procps)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: installs what is missing, builds with warnings as errors,
-# publishes the native AOT binary (failing on any warning), runs every test against it, and
-# prints the totals as "N passed, N failed, N skipped".
+# publishes the native AOT binary (failing on any warning), runs every test against it (unit,
+# socket, end-to-end and real-cluster tests), then the benchmarks' allocation guard and short job
+# and the short load test, and prints the test totals as "N passed, N failed, N skipped".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,6 +35,15 @@ for project in tests/PatroniAgent.Tests tests/PatroniAgent.ClusterTests; do
         --logger "console;verbosity=minimal" --logger "trx;LogFileName=$name.trx" \
         --results-directory artifacts/test-results || status=$?
 done
+
+# Speed is printed, never judged here: these fail only on allocations on the check path, failed
+# checks or wrong answers (docs/performance.md has the full figures and how to get them).
+echo "== benchmarks: allocation guard"
+dotnet run -c Release --project benchmarks/PatroniAgent.Benchmarks --no-build -- --check-allocations || status=$?
+echo "== benchmarks: short job"
+dotnet run -c Release --project benchmarks/PatroniAgent.Benchmarks --no-build -- --filter '*' --job short || status=$?
+echo "== load test: short run"
+loadtest/run.sh --short || status=$?
 
 counters=$(grep -ho '<Counters [^>]*>' artifacts/test-results/*.trx 2>/dev/null || true)
 count() { echo "$counters" | grep -o " $1=\"[0-9]*\"" | grep -o '[0-9]*' | awk '{s+=$1} END {print s+0}'; }
