@@ -58,7 +58,7 @@ internal sealed class AnswerTally
 /// <summary>What went wrong with a check.</summary>
 internal enum CheckError
 {
-    /// <summary>socket() failed (out of descriptors).</summary>
+    /// <summary>socket() or epoll_ctl() failed (out of descriptors or memory).</summary>
     Socket,
     /// <summary>The connection was refused or could not be made.</summary>
     Connect,
