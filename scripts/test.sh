@@ -41,7 +41,7 @@ done
 echo "== benchmarks: allocation guard"
 dotnet run -c Release --project benchmarks/PatroniAgent.Benchmarks --no-build -- --check-allocations || status=$?
 echo "== benchmarks: short job"
-dotnet run -c Release --project benchmarks/PatroniAgent.Benchmarks --no-build -- --filter '*' --job short || status=$?
+dotnet run -c Release --project benchmarks/PatroniAgent.Benchmarks --no-build -- --filter '*' --job short --iterationTime 200 --inProcess || status=$?
 echo "== load test: short run"
 loadtest/run.sh --short || status=$?
 
