@@ -81,9 +81,10 @@ public sealed partial class RoleWatcher
             return;
         }
         var next = Snapshot.FromStatus(status);
-        if (current.Status is null || Summary(current) != Summary(next))
+        string summary = Summary(next);
+        if (current.Status is null || Summary(current) != summary)
         {
-            LogStatus(_logger, Summary(next));
+            LogStatus(_logger, summary);
         }
         _board.PublishFresh(next);
     }

@@ -13,8 +13,6 @@ internal sealed class DeadlineQueue
 
     public DeadlineQueue(int initialCapacity) => _entries = new Entry[initialCapacity];
 
-    public int Count => _count;
-
     public void Enqueue(int slot, int generation, long deadline)
     {
         if (_count == _entries.Length)

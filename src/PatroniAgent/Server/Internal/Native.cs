@@ -28,8 +28,6 @@ internal static unsafe partial class Native
     public const int EPOLL_CTL_DEL = 2;
 
     public const uint EPOLLIN = 0x001;
-    public const uint EPOLLERR = 0x008;
-    public const uint EPOLLHUP = 0x010;
     public const uint EPOLLRDHUP = 0x2000;
     public const uint EPOLLEXCLUSIVE = 1u << 28;
 
