@@ -31,7 +31,7 @@ public sealed partial class AgentHost : IDisposable
         _client = new PatroniClient(options.PatroniUrl, options.Timeout);
         _watcher = new RoleWatcher(_client, Board, options.PollInterval, options.StaleAfter, loggers.CreateLogger("patroni-agent.watcher"));
         var listeners = options.Listeners
-            .Select(l => new ListenerOptions(l.EndPoint, Board.For(l.Mode), options.SendWait))
+            .Select(l => new ListenerOptions(l.EndPoint, Board.For(l.Mode), options.SendWait) { ResetAfterReply = true })
             .Concat(options.HttpListeners.Select(e => new ListenerOptions(e, Board.ForHttp(), HttpCheckParser.RequestWait)))
             .ToList();
         var serverOptions = new AgentServerOptions

@@ -9,7 +9,16 @@ namespace PatroniAgent.Server;
 /// One listener: an address, what it answers, and how long a connection may take to send a whole
 /// request before it is answered with what it sent.
 /// </summary>
-public sealed record ListenerOptions(IPEndPoint EndPoint, IAnswerSource Answers, TimeSpan RequestWait);
+public sealed record ListenerOptions(IPEndPoint EndPoint, IAnswerSource Answers, TimeSpan RequestWait)
+{
+    /// <summary>
+    /// Close each connection with a reset (SO_LINGER 0) once its reply is written, instead of a FIN. For
+    /// one-line protocols whose client resets the connection itself right after reading the line, as
+    /// HAProxy does with agent checks: no FIN exchange, no TIME_WAIT, the least work for the kernel. A
+    /// reply lost on the wire is then not retransmitted; the client sees a reset without a line.
+    /// </summary>
+    public bool ResetAfterReply { get; init; }
+}
 
 /// <summary>How the server accepts and holds connections.</summary>
 public sealed record AgentServerOptions
@@ -66,7 +75,7 @@ public sealed class AgentServer : IDisposable
         var bound = new BoundListener[_listeners.Count];
         for (int i = 0; i < _listeners.Count; i++)
         {
-            var socket = Bind(_listeners[i].EndPoint);
+            var socket = Bind(_listeners[i]);
             _sockets.Add(socket);
             bound[i] = new BoundListener((int)socket.SafeHandle.DangerousGetHandle(), _listeners[i].Answers, _listeners[i].RequestWait);
         }
@@ -81,11 +90,17 @@ public sealed class AgentServer : IDisposable
         }
     }
 
-    private Socket Bind(IPEndPoint endPoint)
+    private Socket Bind(ListenerOptions listener)
     {
+        var endPoint = listener.EndPoint;
         var socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         try
         {
+            if (listener.ResetAfterReply)
+            {
+                // Accepted connections inherit the listening socket's linger setting: no call per connection.
+                socket.LingerState = new LingerOption(true, 0);
+            }
             socket.Bind(endPoint);
             socket.Listen(_options.Backlog);
             socket.Blocking = false;

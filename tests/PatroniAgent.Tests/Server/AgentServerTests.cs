@@ -93,6 +93,44 @@ public class AgentServerTests
     }
 
     [Fact]
+    public async Task Agent_connections_are_reset_after_the_answer_and_http_ones_closed()
+    {
+        using var server = new TestServer([Mode.Replica], httpListeners: 1).WithReplica();
+        Assert.Equal((ReplicaReady, "reset"), await ReadUntilTheEnd(server.EndPoint, "replica\n"));
+        var (http, end) = await ReadUntilTheEnd(server.HttpEndPoint, "GET /replica HTTP/1.1\r\n\r\n");
+        Assert.StartsWith("HTTP/1.1 200 ", http);
+        Assert.Equal("closed", end);
+    }
+
+    /// <summary>Sends <paramref name="send"/>, reads all there is, and tells how the connection ended: "reset" or "closed".</summary>
+    private static async Task<(string Reply, string End)> ReadUntilTheEnd(IPEndPoint endPoint, string send)
+    {
+        using var socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        await socket.ConnectAsync(endPoint);
+        await socket.SendAsync(Encoding.ASCII.GetBytes(send));
+        var reply = new StringBuilder();
+        var buffer = new byte[1024];
+        using var timeout = new CancellationTokenSource(10_000);
+        while (true)
+        {
+            int n;
+            try
+            {
+                n = await socket.ReceiveAsync(buffer, timeout.Token);
+            }
+            catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionReset)
+            {
+                return (reply.ToString(), "reset");
+            }
+            if (n == 0)
+            {
+                return (reply.ToString(), "closed");
+            }
+            reply.Append(Encoding.ASCII.GetString(buffer, 0, n));
+        }
+    }
+
+    [Fact]
     public async Task Resets_by_clients_are_survived()
     {
         using var server = new TestServer([Mode.Primary], sendWait: TimeSpan.FromMilliseconds(100)).WithReplica();

@@ -10,7 +10,8 @@ namespace PatroniAgent.Tests.Support;
 
 /// <summary>
 /// An agent server on 127.0.0.1 ephemeral ports, answering from a board the test fills: an agent-check
-/// listener per mode, then the HTTP health-check listeners asked for. Agent listeners wait 5 s for the
+/// listener per mode (resetting each connection after its reply, as the agent does), then the HTTP
+/// health-check listeners asked for. Agent listeners wait 5 s for the
 /// agent-send line unless told otherwise, so that a client slowed down by a busy machine is not
 /// answered before its line arrives.
 /// </summary>
@@ -25,7 +26,7 @@ public sealed class TestServer : IDisposable
         _agentListeners = listenerModes.Length;
         Board = new AnswerBoard("down", TimeSpan.FromMinutes(5), time);
         var listeners = listenerModes
-            .Select(m => new ListenerOptions(new IPEndPoint(IPAddress.Loopback, 0), Board.For(m), sendWait ?? TimeSpan.FromSeconds(5)))
+            .Select(m => new ListenerOptions(new IPEndPoint(IPAddress.Loopback, 0), Board.For(m), sendWait ?? TimeSpan.FromSeconds(5)) { ResetAfterReply = true })
             .Concat(Enumerable.Range(0, httpListeners)
                 .Select(_ => new ListenerOptions(new IPEndPoint(IPAddress.Loopback, 0), Board.ForHttp(), httpWait ?? HttpCheckParser.RequestWait)))
             .ToList();
