@@ -167,16 +167,20 @@ internal sealed unsafe class CheckGenerator : IDisposable
 
     private int StartTimer()
     {
+        // An absolute timer on the schedule's own times (Stopwatch reads CLOCK_MONOTONIC on Linux) never wakes
+        // before a check is due. A relative one, started a moment before the schedule, could wake just short
+        // of a due time and leave that check to the next expiry, a whole period late.
         int timer = Native.timerfd_create(Native.CLOCK_MONOTONIC, Native.TFD_NONBLOCK | Native.TFD_CLOEXEC);
-        long period = _periodTicks * 1_000_000_000 / Stopwatch.Frequency;
+        _nextDue = Stopwatch.GetTimestamp() + _periodTicks;
+        long period = Nanoseconds(_periodTicks);
+        long first = (long)((Int128)_nextDue * 1_000_000_000 / Stopwatch.Frequency);
         long* spec = stackalloc long[4];
         spec[0] = period / 1_000_000_000;
         spec[1] = period % 1_000_000_000;
-        spec[2] = spec[0];
-        spec[3] = spec[1];
-        Native.timerfd_settime(timer, 0, spec, null);
+        spec[2] = first / 1_000_000_000;
+        spec[3] = first % 1_000_000_000;
+        Native.timerfd_settime(timer, Native.TFD_TIMER_ABSTIME, spec, null);
         Native.EpollAdd(_epoll, timer, Native.EPOLLIN, TimerTag);
-        _nextDue = Stopwatch.GetTimestamp() + _periodTicks;
         return timer;
     }
 

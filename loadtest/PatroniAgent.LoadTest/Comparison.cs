@@ -19,6 +19,7 @@ internal sealed record CompareOptions
     public TimeSpan BaselineDuration { get; init; } = TimeSpan.FromSeconds(5);
     public long InProcessChecks { get; init; } = 1_000_000;
     public int Startups { get; init; } = 5;
+    public TimeSpan IdleMemoryDuration { get; init; } = TimeSpan.FromSeconds(60);
     public string? Fixture { get; init; }
     public string? Agent { get; init; }
     public string Send { get; init; } = "primary";
@@ -32,6 +33,7 @@ internal sealed record CompareOptions
         BaselineDuration = TimeSpan.FromSeconds(2),
         InProcessChecks = 200_000,
         Startups = 3,
+        IdleMemoryDuration = TimeSpan.FromSeconds(5),
     };
 }
 
@@ -161,24 +163,20 @@ internal sealed class Comparison(CompareOptions options, TextWriter output)
 
     private void StartUp(Context context)
     {
+        // The first start also runs this process's own first connect, process start and stand-in request
+        // (JIT-compiled at first use): it is timed apart and not counted.
+        double warmUp = TimeToFirstAnswer(context, out var warmAgent);
+        warmAgent.Dispose();
         var times = new List<double>();
         var idle = new List<long>();
         for (int i = 0; i < options.Startups; i++)
         {
-            var clock = Stopwatch.StartNew();
-            using var agent = StartAgent(context);
-            string? answer = null;
-            while (answer != context.Expected && clock.Elapsed < TimeSpan.FromSeconds(5))
+            times.Add(TimeToFirstAnswer(context, out var agent));
+            using (agent)
             {
-                answer = TargetProcess.TryCheck(agent.EndPoint, context.SendText);
+                Thread.Sleep(1000);
+                idle.Add(ProcessStats.ResidentBytes(agent.Pid));
             }
-            if (answer != context.Expected)
-            {
-                throw new TimeoutException($"the agent gave no correct answer within 5 s of its start (last: {answer ?? "none"})");
-            }
-            times.Add(clock.Elapsed.TotalMilliseconds);
-            Thread.Sleep(1000);
-            idle.Add(ProcessStats.ResidentBytes(agent.Pid));
         }
         times.Sort();
         idle.Sort();
@@ -187,12 +185,60 @@ internal sealed class Comparison(CompareOptions options, TextWriter output)
         {
             table.Add($"#{i + 1} (sorted)", Show.Fixed(times[i], "0.0"), Show.Megabytes(idle[i]));
         }
-        output.WriteLine($"== start-up: process start to first correct answer (connecting in a tight loop), {options.Startups} starts");
+        output.WriteLine($"== start-up: process start to first correct answer (connecting in a tight loop), {options.Startups} starts after an uncounted one ({warmUp:0.0} ms)");
         table.Print(output);
         double median = times[times.Count / 2];
         _targets.Add(($"start to first correct answer, median of {times.Count}", $"{median:0.0} ms", "<= 30 ms", median <= 30));
         _targets.Add(($"start to first correct answer, slowest of {times.Count}", $"{times[^1]:0.0} ms", "<= 30 ms", times[^1] <= 30));
-        _targets.Add(("RSS idle (largest of the starts)", $"{Show.Megabytes(idle[^1])} MB", "<= 20 MB", idle[^1] <= 20L << 20));
+        _targets.Add(("RSS idle 1 s after start (largest of the starts)", $"{Show.Megabytes(idle[^1])} MB", "<= 20 MB", idle[^1] <= 20L << 20));
+        IdleMemory(context);
+    }
+
+    private double TimeToFirstAnswer(Context context, out TargetProcess agent)
+    {
+        var clock = Stopwatch.StartNew();
+        agent = StartAgent(context);
+        string? answer = null;
+        while (answer != context.Expected && clock.Elapsed < TimeSpan.FromSeconds(5))
+        {
+            answer = TargetProcess.TryCheck(agent.EndPoint, context.SendText);
+        }
+        double elapsed = clock.Elapsed.TotalMilliseconds;
+        if (answer != context.Expected)
+        {
+            agent.Dispose();
+            throw new TimeoutException($"the agent gave no correct answer within 5 s of its start (last: {answer ?? "none"})");
+        }
+        return elapsed;
+    }
+
+    /// <summary>
+    /// RSS of an idle agent polling the stand-in at its default interval, sampled every second: the
+    /// steady state, which a heap growing with every poll until its first collection reaches only after
+    /// minutes.
+    /// </summary>
+    private void IdleMemory(Context context)
+    {
+        using var agent = StartAgent(context);
+        long polledBefore = context.Patroni.Served;
+        var samples = new List<(double Seconds, long Rss)>();
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed < options.IdleMemoryDuration)
+        {
+            Thread.Sleep(1000);
+            samples.Add((clock.Elapsed.TotalSeconds, ProcessStats.ResidentBytes(agent.Pid)));
+        }
+        long polls = context.Patroni.Served - polledBefore;
+        long largest = samples.Max(s => s.Rss);
+        var table = new Table("idle agent", "seconds", "RSS MB");
+        foreach (var sample in new[] { samples[0], samples[samples.Count / 2], samples[^1] })
+        {
+            table.Add("sample", Show.Fixed(sample.Seconds, "0"), Show.Megabytes(sample.Rss));
+        }
+        table.Add("largest", "", Show.Megabytes(largest));
+        output.WriteLine($"== idle memory: one agent, no checks, {polls:N0} polls of the stand-in in {clock.Elapsed.TotalSeconds:0} s");
+        table.Print(output);
+        _targets.Add(($"RSS idle, largest over {clock.Elapsed.TotalSeconds:0} s of polling", $"{Show.Megabytes(largest)} MB", "<= 20 MB", largest <= 20L << 20));
     }
 
     private void ClosedLoop(Context context, LoadShape shape)

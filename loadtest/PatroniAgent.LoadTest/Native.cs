@@ -33,6 +33,7 @@ internal static unsafe partial class Native
     public const int CLOCK_MONOTONIC = 1;
     public const int TFD_NONBLOCK = 0x800;
     public const int TFD_CLOEXEC = 0x80000;
+    public const int TFD_TIMER_ABSTIME = 1;
     public const int RLIMIT_NOFILE = 7;
 
     /// <summary>The kernel's <c>struct epoll_event</c>: packed on x86-64 (12 bytes), naturally aligned elsewhere (16).</summary>

@@ -17,6 +17,7 @@ public static class Program
             --baseline-duration 5s   the seed baseline's run (it is slow)
             --in-process-checks 1000000
             --startups 5             agent starts timed
+            --idle-memory 60s        how long an idle agent's RSS is watched (5s in --short)
             --send primary           the agent-send line ("" for none)
             --close                  close with FIN instead of RST
             --fixture PATH           the recorded Patroni answer the stand-in serves (default v4.1.4-primary)
@@ -71,15 +72,16 @@ public static class Program
             BaselineDuration = args.Duration("baseline-duration", o.BaselineDuration),
             InProcessChecks = args.Long("in-process-checks", o.InProcessChecks),
             Startups = args.Int("startups", o.Startups),
+            IdleMemoryDuration = args.Duration("idle-memory", o.IdleMemoryDuration),
             Send = args.String("send", o.Send),
             Reset = !args.Flag("close"),
             Fixture = args.String("fixture"),
             Agent = args.String("agent"),
         };
         args.RejectUnknown();
-        if (o.Rounds < 1 || o.Clients < 1 || o.Rate <= 0 || o.Threads < 1 || o.Startups < 1 || o.InProcessChecks < 1)
+        if (o.Rounds < 1 || o.Clients < 1 || o.Rate <= 0 || o.Threads < 1 || o.Startups < 1 || o.InProcessChecks < 1 || o.IdleMemoryDuration < TimeSpan.FromSeconds(1))
         {
-            throw new UsageException("--rounds, --clients, --rate, --threads, --startups and --in-process-checks must be positive");
+            throw new UsageException("--rounds, --clients, --rate, --threads, --startups and --in-process-checks must be positive, --idle-memory at least 1s");
         }
         return o;
     }
