@@ -106,8 +106,19 @@ public class AgentServerTests
     private static async Task<(string Reply, string End)> ReadUntilTheEnd(IPEndPoint endPoint, string send)
     {
         using var socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-        await socket.ConnectAsync(endPoint);
-        await socket.SendAsync(Encoding.ASCII.GetBytes(send));
+        try
+        {
+            // A reset that comes at once can already fail the connect or the send.
+            await socket.ConnectAsync(endPoint);
+            if (send.Length > 0)
+            {
+                await socket.SendAsync(Encoding.ASCII.GetBytes(send));
+            }
+        }
+        catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionReset)
+        {
+            return ("", "reset");
+        }
         var reply = new StringBuilder();
         var buffer = new byte[1024];
         using var timeout = new CancellationTokenSource(10_000);
@@ -203,7 +214,7 @@ public class AgentServerTests
             held.Add(socket);
         }
         await WaitFor(() => server.Server.Answered + server.Server.Rejected == 0);
-        Assert.Equal("", await AgentClient.CheckAsync(server.EndPoint));
+        Assert.Equal(("", "reset"), await ReadUntilTheEnd(server.EndPoint, ""));
         Assert.Equal(1, server.Server.Rejected);
         held[0].Shutdown(SocketShutdown.Send);
         Assert.Equal(ReplicaInPrimaryMode, await AgentClient.ReadToEndAsync(held[0], new CancellationTokenSource(10_000).Token));
