@@ -92,8 +92,22 @@ public sealed class Cluster : IAsyncLifetime
 
     public int Pid(string process, string node) => int.Parse(Run("pid", process, node[2..]).Trim());
 
-    /// <summary>HAProxy's view of the Patroni servers.</summary>
+    /// <summary>
+    /// HAProxy's view of the Patroni servers. HAProxy shows an empty last agent answer while an agent check
+    /// is in progress (with agent-inter 50ms, about one read in fifty): such a view is read again.
+    /// </summary>
     public IReadOnlyList<ServerState> Servers()
+    {
+        var view = ReadServers();
+        for (int i = 0; i < 50 && view.Any(s => s.AgentSaid.Length == 0); i++)
+        {
+            Thread.Sleep(5);
+            view = ReadServers();
+        }
+        return view;
+    }
+
+    private static List<ServerState> ReadServers()
     {
         var lines = Haproxy("show stat").Split('\n', StringSplitOptions.RemoveEmptyEntries);
         var header = CsvFields(lines[0].TrimStart('#', ' '));
@@ -136,7 +150,7 @@ public sealed class Cluster : IAsyncLifetime
         return reader.ReadToEnd();
     }
 
-    /// <summary>Asks the agent of <paramref name="node"/> as HAProxy does.</summary>
+    /// <summary>Asks the agent of <paramref name="node"/> as HAProxy does: sends the line, reads one line (the agent then resets the connection).</summary>
     public static string AgentAnswer(string node, string send)
     {
         using var client = new TcpClient();
@@ -144,7 +158,7 @@ public sealed class Cluster : IAsyncLifetime
         var stream = client.GetStream();
         stream.Write(Encoding.ASCII.GetBytes(send));
         using var reader = new StreamReader(stream);
-        return reader.ReadToEnd();
+        return reader.ReadLine() + "\n";
     }
 
     /// <summary>
