@@ -9,7 +9,7 @@ public static class Program
           127.0.0.1 and prints the tables and the targets of issue 4. Exits 1 on any failed check, wrong
           answer or allocation on the check path; never on speed.
             --short                  the CI run: 2 s per target, 200,000 in-process checks
-            --duration 3s --warmup 0.5s --rounds 7   closed loop; the other steps take one round
+            --duration 2s --warmup 0.5s --rounds 11  closed loop; the other steps take one round
             --clients 64             closed-loop connections
             --rate 2000              open-loop checks per second
             --threads N              generator threads (default: two per CPU)
