@@ -288,7 +288,7 @@ internal sealed class Comparison(CompareOptions options, TextWriter output)
                 Show.Ratio(m.ChecksPerSecond / c.ChecksPerSecond), Show.Ratio(m.CpuMicros / c.CpuMicros), Show.Ratio(m.P99 / c.P99), Show.Ratio(m.P999 / c.P999));
         }
         ratios.Print(output);
-        var paired = Paired(results, Reference);
+        var paired = Paired(results.Where(r => r.Target != Baseline).ToList(), Reference);
         if (options.Rounds > 1)
         {
             var table = new Table("median of per-round ratios", "throughput vs C", "CPU vs C", "p99 vs C", "p99.9 vs C");
