@@ -222,6 +222,97 @@ public class RoleWatcherTests
         ], rig.Log.Lines);
     }
 
+    /// <summary>The faults of Patroni a poll can meet, each with the start of the reason the agent gives.</summary>
+    public static TheoryData<string, string> PatroniFaults => new()
+    {
+        { "accepts, then never answers", "no answer from patroni within 200 ms" },
+        { "answers after the timeout", "no answer from patroni within 200 ms" },
+        { "HTTP 500 with a body", "patroni answered HTTP 500" },
+        { "HTTP 500 without a body", "patroni answered HTTP 500" },
+        { "HTTP 503 without a body", "patroni answer is not valid JSON" },
+        { "truncated JSON", "patroni answer is not valid JSON" },
+        { "an HTML error page", "patroni answer is not valid JSON" },
+        { "a 3 MB body", "patroni answer larger than 1024 kB" },
+        { "not HTTP", "patroni request failed (InvalidResponse)" },
+    };
+
+    private static FakeReply Fault(string fault)
+    {
+        var primary = PatroniFixtures.Load("v4.1.4-primary").Body;
+        return fault switch
+        {
+            "accepts, then never answers" => new FakeReply.Silence(),
+            "answers after the timeout" => new FakeReply.Delayed(TimeSpan.FromSeconds(1), new FakeReply.Answer(200, primary)),
+            "HTTP 500 with a body" => new FakeReply.Answer(500, primary),
+            "HTTP 500 without a body" => new FakeReply.Answer(500, []),
+            "HTTP 503 without a body" => new FakeReply.Answer(503, []),
+            "truncated JSON" => new FakeReply.Answer(200, primary[..(primary.Length / 2)]),
+            "an HTML error page" => new FakeReply.Answer(200, "<html><body>502 Bad Gateway</body></html>"u8.ToArray(), "text/html"),
+            "a 3 MB body" => new FakeReply.Answer(200, [.. Enumerable.Repeat((byte)' ', 3 << 20), .. primary]),
+            "not HTTP" => new FakeReply.Raw("SSH-2.0-OpenSSH_9.2\r\n"u8.ToArray()),
+            _ => throw new ArgumentOutOfRangeException(nameof(fault)),
+        };
+    }
+
+    [Theory]
+    [MemberData(nameof(PatroniFaults))]
+    public async Task A_fault_of_patroni_keeps_the_last_answers_until_stale_then_gives_its_reason_then_recovers(string fault, string reason)
+    {
+        await using var rig = new Rig(timeout: TimeSpan.FromMilliseconds(200));
+        rig.Fake.Status(PatroniFixtures.Load("v4.1.4-primary"));
+        Assert.True(await rig.PollAsync());
+        var good = rig.Board.Current;
+
+        rig.Fake.Status(Fault(fault));
+        for (int i = 0; i < 2; i++)
+        {
+            rig.Time.Advance(TimeSpan.FromSeconds(1));
+            Assert.False(await rig.PollAsync());
+            Assert.Same(good, rig.Board.Current);
+            Assert.Equal(PrimaryAnswers, rig.AllAnswers());
+        }
+
+        rig.Time.Advance(TimeSpan.FromSeconds(1.5));
+        Assert.False(await rig.PollAsync());
+        string given = rig.Board.Current.UnknownReason!;
+        Assert.StartsWith(reason, given);
+        Assert.Equal(Enumerable.Repeat($"down #{given}\n", 8), rig.AllAnswers());
+
+        rig.Time.Advance(TimeSpan.FromSeconds(1));
+        Assert.False(await rig.PollAsync());
+
+        rig.Fake.Status(PatroniFixtures.Load("v4.1.4-primary"));
+        Assert.True(await rig.PollAsync());
+        Assert.Equal(PrimaryAnswers, rig.AllAnswers());
+        Assert.Equal(
+        [
+            (LogLevel.Information, PrimaryLog),
+            (LogLevel.Warning, $"patroni poll failed: {given}; answering from the last status until it is stale"),
+            (LogLevel.Error, $"patroni state unknown, answering \"down\" in every mode: {given}"),
+            (LogLevel.Information, $"patroni answers again (after: {given})"),
+            (LogLevel.Information, PrimaryLog),
+        ], rig.Log.Lines);
+    }
+
+    [Fact]
+    public async Task Checks_are_answered_from_the_last_snapshot_while_a_poll_hangs()
+    {
+        await using var rig = new Rig(timeout: TimeSpan.FromSeconds(30));
+        rig.Fake.Status(PatroniFixtures.Load("v4.1.4-primary"));
+        Assert.True(await rig.PollAsync());
+        rig.Fake.Status(new FakeReply.Silence());
+
+        var hanging = rig.PollAsync();
+        await WaitFor(() => rig.Fake.Requests == 2, TimeSpan.FromSeconds(10));
+        Assert.False(hanging.IsCompleted);
+        Assert.Equal(PrimaryAnswers, rig.AllAnswers());
+
+        // The bound holds while the poll still hangs: past stale-after no check gets the old answers.
+        rig.Time.Advance(StaleAfter + TimeSpan.FromMilliseconds(1));
+        Assert.False(hanging.IsCompleted);
+        Assert.Equal(Enumerable.Repeat("down #no answer from patroni for 3s\n", 8), rig.AllAnswers());
+    }
+
     [Fact]
     public async Task Recovery_before_stale_keeps_the_snapshot_and_logs_once()
     {
@@ -478,11 +569,11 @@ public class RoleWatcherTests
         private readonly int _port;
         private readonly PatroniClient _client;
 
-        public Rig(string unknownWords = "down")
+        public Rig(string unknownWords = "down", TimeSpan? timeout = null)
         {
             Fake = new FakePatroni();
             _port = Fake.Port;
-            _client = new PatroniClient(Fake.Url, TimeSpan.FromSeconds(2), Time);
+            _client = new PatroniClient(Fake.Url, timeout ?? TimeSpan.FromSeconds(2), Time);
             Board = new AnswerBoard(unknownWords, StaleAfter, Time);
             Watcher = new RoleWatcher(_client, Board, TimeSpan.FromSeconds(1), StaleAfter, Log, Time);
         }
