@@ -571,6 +571,7 @@ public static class ConfigLoader
         text.AppendLine();
         text.AppendLine("Values:");
         text.AppendLine("  ADDR      an IPv4 address, [IPv6 address], * (0.0.0.0) or localhost (127.0.0.1)");
+        text.AppendLine("  CIDR      an IPv4 or IPv6 address, or a prefix: 10.0.0.0/8, 192.0.2.7, fd00::/8");
         text.AppendLine("  MODE      primary when omitted, or one of:");
         text.AppendLine($"            {ModeNames.Accepted}");
         text.AppendLine("  DURATION  a number and a unit: ms, s or m, e.g. 250ms, 1.5s, 1m");

@@ -97,6 +97,7 @@ public class ConfigLoaderTests
             "--listen ADDR:PORT[=MODE]", "(default: 0.0.0.0:5555=primary)",
             "--http-listen ADDR:PORT", "repeatable (default: none)",
             "--allow CIDR", "source addresses allowed to connect, repeatable (default: any address)",
+            "CIDR      an IPv4 or IPv6 address, or a prefix",
             "--patroni-url URL", "(default: http://127.0.0.1:8008/)",
             "--poll-interval DURATION", "10ms..60s (default: 50ms)",
             "--timeout DURATION", "10ms..60s (default: 1s)",

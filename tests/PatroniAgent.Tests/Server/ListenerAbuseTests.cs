@@ -50,6 +50,19 @@ public partial class ListenerAbuseTests
     }
 
     [Fact]
+    public async Task Refused_connections_take_no_slot_and_are_not_counted_as_rejected()
+    {
+        using var server = new TestServer([Mode.Primary], maxConnections: 1, allow: [IPNetwork.Parse("127.0.0.1/32")]).WithReplica();
+        using var held = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await held.ConnectAsync(server.EndPoint);
+        Assert.Equal(("", "reset"), await AgentClient.ReadUntilTheEndAsync(server.EndPoint, "replica\n", Outside));
+        Assert.Equal((1L, 0L), (server.Server.Refused, server.Server.Rejected));
+        held.Shutdown(SocketShutdown.Send);
+        Assert.Equal(ReplicaInPrimaryMode, await AgentClient.ReadToEndAsync(held, new CancellationTokenSource(10_000).Token));
+        Assert.Equal(ReplicaReady, await AgentClient.CheckAsync(server.EndPoint, "replica\n"));
+    }
+
+    [Fact]
     public async Task Without_an_allow_list_every_source_is_answered()
     {
         using var server = new TestServer([Mode.Primary]).WithReplica();
