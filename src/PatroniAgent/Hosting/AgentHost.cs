@@ -39,6 +39,7 @@ public sealed partial class AgentHost : IDisposable
             Backlog = options.Backlog,
             MaxConnections = options.MaxConnections,
             Workers = options.Workers,
+            Allow = options.Allow,
         };
         _server = new AgentServer(listeners, serverOptions, loggers.CreateLogger("patroni-agent.listener"));
     }
@@ -62,6 +63,14 @@ public sealed partial class AgentHost : IDisposable
             {
                 LogHttpListener(_logger, bound[i]);
             }
+        }
+        if (_options.Allow.Count == 0)
+        {
+            LogNoAllowList(_logger);
+        }
+        else
+        {
+            LogAllowList(_logger, string.Join(", ", _options.Allow));
         }
         _watching = Task.Run(() => _watcher.RunAsync(_stopping.Token));
         LogStarted(_logger, _options.PatroniUrl, _options.PollInterval.TotalMilliseconds, _options.StaleAfter.TotalMilliseconds);
@@ -111,4 +120,10 @@ public sealed partial class AgentHost : IDisposable
 
     [LoggerMessage(EventId = 203, Level = LogLevel.Information, Message = "listening for HTTP health checks on {EndPoint}")]
     private static partial void LogHttpListener(ILogger logger, IPEndPoint endPoint);
+
+    [LoggerMessage(EventId = 204, Level = LogLevel.Information, Message = "no allow list: checks accepted from any address")]
+    private static partial void LogNoAllowList(ILogger logger);
+
+    [LoggerMessage(EventId = 205, Level = LogLevel.Information, Message = "allow list: checks accepted only from {Prefixes}")]
+    private static partial void LogAllowList(ILogger logger, string prefixes);
 }

@@ -15,6 +15,9 @@ public sealed record AgentOptions
 {
     public IReadOnlyList<ListenerConfig> Listeners { get; init; } = [new(new IPEndPoint(IPAddress.Any, 5555), Mode.Primary)];
     public IReadOnlyList<IPEndPoint> HttpListeners { get; init; } = [];
+
+    /// <summary>The source prefixes allowed to connect to every listener; empty allows any address.</summary>
+    public IReadOnlyList<IPNetwork> Allow { get; init; } = [];
     public Uri PatroniUrl { get; init; } = new("http://127.0.0.1:8008");
     public TimeSpan PollInterval { get; init; } = TimeSpan.FromMilliseconds(50);
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(1);

@@ -65,6 +65,8 @@ public static class ConfigLoader
             o => string.Join(' ', o.Listeners), AddListener, o => o with { Listeners = [] }),
         new("http-listen", "ADDR:PORT", "HTTP health-check listener (GET /primary, /replica...), repeatable",
             o => o.HttpListeners.Count == 0 ? "none" : string.Join(' ', o.HttpListeners), AddHttpListener, o => o with { HttpListeners = [] }),
+        new("allow", "CIDR", "source addresses allowed to connect, repeatable",
+            o => o.Allow.Count == 0 ? "any address" : string.Join(' ', o.Allow), AddAllow, o => o with { Allow = [] }),
         new("patroni-url", "URL", "Patroni REST API",
             o => o.PatroniUrl.ToString(), (o, v, w) => o with { PatroniUrl = ParseUrl(v, w) }),
         Duration("poll-interval", "time between polls",
@@ -312,6 +314,42 @@ public static class ConfigLoader
         return options with { HttpListeners = [.. options.HttpListeners, endPoint] };
     }
 
+    private static AgentOptions AddAllow(AgentOptions options, string text, string where) =>
+        options with { Allow = [.. options.Allow, ParsePrefix(text, where)] };
+
+    /// <summary>
+    /// Parses an allowed source: an IPv4 or IPv6 address alone (one host) or with <c>/LENGTH</c>. A prefix
+    /// with bits set past its length is refused: it could mean the network or the one host.
+    /// </summary>
+    private static IPNetwork ParsePrefix(string text, string where)
+    {
+        const string Example = "e.g. 10.0.0.0/8, 192.0.2.7, ::1/128 or fd00::/8";
+        int slash = text.IndexOf('/');
+        string host = slash < 0 ? text : text[..slash];
+        bool v6 = host.Contains(':');
+        if (!IPAddress.TryParse(host, out IPAddress? address)
+            || (v6 ? address.AddressFamily != AddressFamily.InterNetworkV6 || address.ScopeId != 0 || host.Contains('%')
+                   : address.AddressFamily != AddressFamily.InterNetwork || address.ToString() != host))
+            throw Error(where, $"\"{host}\" in \"{text}\" is not an IPv4 or IPv6 address; write an address or a prefix, {Example}");
+        int bits = v6 ? 128 : 32;
+        int length = bits;
+        if (slash >= 0)
+        {
+            string lengthText = text[(slash + 1)..];
+            if (lengthText.Length == 0 || !lengthText.All(char.IsAsciiDigit)
+                || !int.TryParse(lengthText, NumberStyles.None, CultureInfo.InvariantCulture, out length) || length > bits)
+                throw Error(where, string.Create(CultureInfo.InvariantCulture, $"prefix length \"{lengthText}\" in \"{text}\" is not a number 0..{bits}"));
+        }
+        byte[] network = address.GetAddressBytes();
+        for (int bit = length; bit < bits; bit++)
+            network[bit / 8] &= (byte)~(0x80 >> (bit % 8));
+        var prefix = new IPNetwork(new IPAddress(network), length);
+        if (!prefix.BaseAddress.Equals(address))
+            throw Error(where, string.Create(CultureInfo.InvariantCulture,
+                $"\"{text}\" has bits set past its prefix length /{length}; write the network, {prefix}, or the host alone, {address}"));
+        return prefix;
+    }
+
     /// <summary>
     /// Refuses an address that a listener already has (port 0 excepted). The listeners already set are
     /// those of this source and of earlier sources whose lists this one keeps, since a source's lists
@@ -533,6 +571,7 @@ public static class ConfigLoader
         text.AppendLine();
         text.AppendLine("Values:");
         text.AppendLine("  ADDR      an IPv4 address, [IPv6 address], * (0.0.0.0) or localhost (127.0.0.1)");
+        text.AppendLine("  CIDR      an IPv4 or IPv6 address, or a prefix: 10.0.0.0/8, 192.0.2.7, fd00::/8");
         text.AppendLine("  MODE      primary when omitted, or one of:");
         text.AppendLine($"            {ModeNames.Accepted}");
         text.AppendLine("  DURATION  a number and a unit: ms, s or m, e.g. 250ms, 1.5s, 1m");
@@ -542,7 +581,7 @@ public static class ConfigLoader
         text.AppendLine();
         text.AppendLine("Each option can also be set in the config file, as \"key = value\" (poll-interval = 500ms),");
         text.AppendLine("and in the environment, as PATRONI_AGENT_KEY (PATRONI_AGENT_POLL_INTERVAL=500ms);");
-        text.AppendLine($"{ConfigEnv} names the config file. In the environment, listeners are separated by commas.");
+        text.AppendLine($"{ConfigEnv} names the config file. In the environment, repeatable entries are separated by commas.");
         text.AppendLine("Later sources override earlier ones: defaults < config file < environment < command line.");
         return text.ToString();
     }

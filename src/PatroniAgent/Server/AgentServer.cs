@@ -31,6 +31,18 @@ public sealed record AgentServerOptions
 
     /// <summary>Event-loop threads; each accepts from every listener.</summary>
     public int Workers { get; init; } = 1;
+
+    /// <summary>
+    /// The source prefixes allowed to connect to every listener; empty (the default) allows any address.
+    /// Connections from elsewhere are reset at once, unanswered, and counted in <see cref="AgentServer.Refused"/>.
+    /// </summary>
+    public IReadOnlyList<IPNetwork> Allow { get; init; } = [];
+
+    /// <summary>
+    /// The least time between two log lines about refused connections: the first refusal is logged at
+    /// once, the ones after it as one count per interval.
+    /// </summary>
+    public TimeSpan RefusalLogInterval { get; init; } = TimeSpan.FromMinutes(1);
 }
 
 /// <summary>
@@ -44,6 +56,7 @@ public sealed class AgentServer : IDisposable
     private readonly ILogger _logger;
     private readonly List<Socket> _sockets = [];
     private readonly List<EventLoop> _loops = [];
+    private readonly RefusalLog _refusals;
 
     public AgentServer(IReadOnlyList<ListenerOptions> listeners, AgentServerOptions options, ILogger logger)
     {
@@ -54,6 +67,7 @@ public sealed class AgentServer : IDisposable
         _listeners = listeners;
         _options = options;
         _logger = logger;
+        _refusals = new RefusalLog(options.RefusalLogInterval, logger);
     }
 
     /// <summary>The bound addresses, in the order of the listeners (with the actual port where 0 was asked).</summary>
@@ -64,6 +78,9 @@ public sealed class AgentServer : IDisposable
 
     /// <summary>Connections closed unanswered because <see cref="AgentServerOptions.MaxConnections"/> was reached.</summary>
     public long Rejected => _loops.Sum(l => l.Rejected);
+
+    /// <summary>Connections reset unanswered because their source is not in <see cref="AgentServerOptions.Allow"/>.</summary>
+    public long Refused => _refusals.Count;
 
     /// <summary>Bytes allocated by the event-loop threads, which run the whole check path.</summary>
     public long AllocatedBytes => _loops.Sum(l => l.AllocatedBytes);
@@ -77,12 +94,14 @@ public sealed class AgentServer : IDisposable
         {
             var socket = Bind(_listeners[i]);
             _sockets.Add(socket);
-            bound[i] = new BoundListener((int)socket.SafeHandle.DangerousGetHandle(), _listeners[i].Answers, _listeners[i].RequestWait);
+            bound[i] = new BoundListener(
+                (int)socket.SafeHandle.DangerousGetHandle(), _listeners[i].Answers, _listeners[i].RequestWait, _listeners[i].ResetAfterReply);
         }
+        var allow = _options.Allow.Count == 0 ? null : new AllowList(_options.Allow);
         int perLoop = Math.Max(1, _options.MaxConnections / _options.Workers);
         for (int i = 0; i < _options.Workers; i++)
         {
-            _loops.Add(new EventLoop(i, bound, perLoop, _logger));
+            _loops.Add(new EventLoop(i, bound, perLoop, allow, _refusals, _logger));
         }
         foreach (var loop in _loops)
         {

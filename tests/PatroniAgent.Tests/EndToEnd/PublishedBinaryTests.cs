@@ -136,6 +136,36 @@ public class PublishedBinaryTests
     }
 
     [Fact]
+    public async Task The_start_up_log_names_the_allow_list_or_says_there_is_none()
+    {
+        await using var patroni = new FakePatroni().Status(PatroniFixtures.Load("v4.1.4-primary"));
+        const string ready = "up ready 100% #primary, timeline 1\n";
+        int open = PublishedAgent.FreePort();
+        using (var anyone = new AgentProcess("--listen", $"127.0.0.1:{open}", "--patroni-url", patroni.Url.ToString()))
+        {
+            await Eventually(new IPEndPoint(IPAddress.Loopback, open), "primary\n", ready);
+            Assert.Single(anyone.Log.Split('\n'), l => l.EndsWith("no allow list: checks accepted from any address", StringComparison.Ordinal));
+        }
+
+        int port = PublishedAgent.FreePort();
+        var endPoint = new IPEndPoint(IPAddress.Loopback, port);
+        using var listed = new AgentProcess(
+            "--listen", $"127.0.0.1:{port}", "--patroni-url", patroni.Url.ToString(), "--allow", "127.0.0.1", "--allow", "fd00::/8");
+        await Eventually(endPoint, "primary\n", ready);
+        Assert.Single(listed.Log.Split('\n'), l => l.EndsWith("allow list: checks accepted only from 127.0.0.1/32, fd00::/8", StringComparison.Ordinal));
+        Assert.Equal(("", "reset"), await AgentClient.ReadUntilTheEndAsync(endPoint, "primary\n", IPAddress.Parse("127.0.0.2")));
+    }
+
+    [Fact]
+    public void A_bad_allow_prefix_stops_the_start()
+    {
+        var result = PublishedAgent.Run(PublishedAgent.Path, ["--allow", "10.0.0.1/8"], Limit);
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("--allow: \"10.0.0.1/8\" has bits set past its prefix length /8", result.Error);
+        Assert.Equal("", result.Output);
+    }
+
+    [Fact]
     public async Task A_taken_port_is_a_clear_error()
     {
         using var taken = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);

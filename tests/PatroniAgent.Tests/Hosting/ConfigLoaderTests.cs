@@ -96,6 +96,8 @@ public class ConfigLoaderTests
             "run ", "check ", "--config FILE", "--version", "-h, --help",
             "--listen ADDR:PORT[=MODE]", "(default: 0.0.0.0:5555=primary)",
             "--http-listen ADDR:PORT", "repeatable (default: none)",
+            "--allow CIDR", "source addresses allowed to connect, repeatable (default: any address)",
+            "CIDR      an IPv4 or IPv6 address, or a prefix",
             "--patroni-url URL", "(default: http://127.0.0.1:8008/)",
             "--poll-interval DURATION", "10ms..60s (default: 50ms)",
             "--timeout DURATION", "10ms..60s (default: 1s)",
@@ -678,6 +680,64 @@ public class ConfigLoaderTests
     }
 
     [Fact]
+    public void WithoutAllowAnyAddressMayConnect()
+    {
+        Assert.Empty(Options([]).Allow);
+    }
+
+    [Theory]
+    [InlineData("10.0.0.0/8", "10.0.0.0/8")]
+    [InlineData("192.0.2.7", "192.0.2.7/32")]
+    [InlineData("0.0.0.0/0", "0.0.0.0/0")]
+    [InlineData("::1/128", "::1/128")]
+    [InlineData("::1", "::1/128")]
+    [InlineData("fd00::/8", "fd00::/8")]
+    [InlineData("FD00:0::/16", "fd00::/16")]
+    [InlineData("::ffff:10.0.0.0/104", "::ffff:10.0.0.0/104")]
+    public void AllowTakesIPv4AndIPv6PrefixesAndSingleAddresses(string value, string expected)
+    {
+        Assert.Equal([IPNetwork.Parse(expected)], Options(["--allow", value]).Allow);
+    }
+
+    [Theory]
+    [InlineData("10.0.0.1/8", "--allow: \"10.0.0.1/8\" has bits set past its prefix length /8; write the network, 10.0.0.0/8, or the host alone, 10.0.0.1")]
+    [InlineData("fd00::1/8", "--allow: \"fd00::1/8\" has bits set past its prefix length /8; write the network, fd00::/8, or the host alone, fd00::1")]
+    [InlineData("10.0.0.0/33", "--allow: prefix length \"33\" in \"10.0.0.0/33\" is not a number 0..32")]
+    [InlineData("::/129", "--allow: prefix length \"129\" in \"::/129\" is not a number 0..128")]
+    [InlineData("10.0.0.0/", "--allow: prefix length \"\" in \"10.0.0.0/\" is not a number 0..32")]
+    [InlineData("10.0.0.0/+8", "--allow: prefix length \"+8\" in \"10.0.0.0/+8\" is not a number 0..32")]
+    [InlineData("10.0.0.0/8/8", "--allow: prefix length \"8/8\" in \"10.0.0.0/8/8\" is not a number 0..32")]
+    [InlineData("10/8", "--allow: \"10\" in \"10/8\" is not an IPv4 or IPv6 address; write an address or a prefix, e.g. 10.0.0.0/8, 192.0.2.7, ::1/128 or fd00::/8")]
+    [InlineData("db1.example.com", "--allow: \"db1.example.com\" in \"db1.example.com\" is not an IPv4 or IPv6 address; write an address or a prefix, e.g. 10.0.0.0/8, 192.0.2.7, ::1/128 or fd00::/8")]
+    [InlineData("*", "--allow: \"*\" in \"*\" is not an IPv4 or IPv6 address; write an address or a prefix, e.g. 10.0.0.0/8, 192.0.2.7, ::1/128 or fd00::/8")]
+    [InlineData("fe80::1%2/128", "--allow: \"fe80::1%2\" in \"fe80::1%2/128\" is not an IPv4 or IPv6 address; write an address or a prefix, e.g. 10.0.0.0/8, 192.0.2.7, ::1/128 or fd00::/8")]
+    public void InvalidAllowIsAnError(string value, string expected)
+    {
+        Assert.Equal(expected, Error(["--allow", value]));
+    }
+
+    [Fact]
+    public void InvalidAllowNamesItsSource()
+    {
+        Assert.Equal($"{ConfPath} line 2: allow: \"10.0.0.1/8\" has bits set past its prefix length /8; write the network, 10.0.0.0/8, or the host alone, 10.0.0.1",
+            FileError("allow = 127.0.0.1\nallow = 10.0.0.1/8"));
+        Assert.Equal("PATRONI_AGENT_ALLOW: prefix length \"99x\" in \"::1/99x\" is not a number 0..128",
+            Error([], new() { ["PATRONI_AGENT_ALLOW"] = "10.0.0.0/8, ::1/99x" }));
+    }
+
+    [Fact]
+    public void EachSourceThatSetsAllowReplacesTheListBeforeIt()
+    {
+        const string file = "allow = 10.0.0.0/8\nallow = ::1";
+        Dictionary<string, string> env = new() { ["PATRONI_AGENT_ALLOW"] = "192.0.2.0/24, fd00::/8" };
+
+        Assert.Equal([IPNetwork.Parse("10.0.0.0/8"), IPNetwork.Parse("::1/128")], FromFile(file).Allow);
+        Assert.Equal([IPNetwork.Parse("192.0.2.0/24"), IPNetwork.Parse("fd00::/8")], Options(["--config", ConfPath], env, file).Allow);
+        Assert.Equal([IPNetwork.Parse("127.0.0.1/32"), IPNetwork.Parse("127.0.0.2/32")],
+            Options(["--config", ConfPath, "--allow", "127.0.0.1", "--allow=127.0.0.2"], env, file).Allow);
+    }
+
+    [Fact]
     public void EmptyFileKeepsTheDefaults()
     {
         Assert.Equal(new AgentOptions().Listeners, FromFile("").Listeners);
@@ -685,7 +745,7 @@ public class ConfigLoaderTests
     }
 
     [Theory]
-    [InlineData("workers = 2\npol-interval = 1s", "/etc/patroni-agent.conf line 2: unknown key \"pol-interval\"; the known keys are listen, http-listen, patroni-url, poll-interval, timeout, stale-after, send-wait, unknown-answer, backlog, workers, max-connections, log-level")]
+    [InlineData("workers = 2\npol-interval = 1s", "/etc/patroni-agent.conf line 2: unknown key \"pol-interval\"; the known keys are listen, http-listen, allow, patroni-url, poll-interval, timeout, stale-after, send-wait, unknown-answer, backlog, workers, max-connections, log-level")]
     [InlineData("\n\n\nconfig = /other.conf", "/etc/patroni-agent.conf line 4: \"config\" cannot be set in the config file; use --config or PATRONI_AGENT_CONFIG")]
     [InlineData("workers = 2\n# again\nWorkers = 3", "/etc/patroni-agent.conf line 3: workers is already set on line 1")]
     [InlineData("poll_interval = 1s\npoll-interval = 1s", "/etc/patroni-agent.conf line 2: poll-interval is already set on line 1")]

@@ -96,49 +96,10 @@ public class AgentServerTests
     public async Task Agent_connections_are_reset_after_the_answer_and_http_ones_closed()
     {
         using var server = new TestServer([Mode.Replica], httpListeners: 1).WithReplica();
-        Assert.Equal((ReplicaReady, "reset"), await ReadUntilTheEnd(server.EndPoint, "replica\n"));
-        var (http, end) = await ReadUntilTheEnd(server.HttpEndPoint, "GET /replica HTTP/1.1\r\n\r\n");
+        Assert.Equal((ReplicaReady, "reset"), await AgentClient.ReadUntilTheEndAsync(server.EndPoint, "replica\n"));
+        var (http, end) = await AgentClient.ReadUntilTheEndAsync(server.HttpEndPoint, "GET /replica HTTP/1.1\r\n\r\n");
         Assert.StartsWith("HTTP/1.1 200 ", http);
         Assert.Equal("closed", end);
-    }
-
-    /// <summary>Sends <paramref name="send"/>, reads all there is, and tells how the connection ended: "reset" or "closed".</summary>
-    private static async Task<(string Reply, string End)> ReadUntilTheEnd(IPEndPoint endPoint, string send)
-    {
-        using var socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-        try
-        {
-            // A reset that comes at once can already fail the connect or the send.
-            await socket.ConnectAsync(endPoint);
-            if (send.Length > 0)
-            {
-                await socket.SendAsync(Encoding.ASCII.GetBytes(send));
-            }
-        }
-        catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionReset)
-        {
-            return ("", "reset");
-        }
-        var reply = new StringBuilder();
-        var buffer = new byte[1024];
-        using var timeout = new CancellationTokenSource(10_000);
-        while (true)
-        {
-            int n;
-            try
-            {
-                n = await socket.ReceiveAsync(buffer, timeout.Token);
-            }
-            catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionReset)
-            {
-                return (reply.ToString(), "reset");
-            }
-            if (n == 0)
-            {
-                return (reply.ToString(), "closed");
-            }
-            reply.Append(Encoding.ASCII.GetString(buffer, 0, n));
-        }
     }
 
     [Fact]
@@ -214,7 +175,7 @@ public class AgentServerTests
             held.Add(socket);
         }
         await WaitFor(() => server.Server.Answered + server.Server.Rejected == 0);
-        Assert.Equal(("", "reset"), await ReadUntilTheEnd(server.EndPoint, ""));
+        Assert.Equal(("", "reset"), await AgentClient.ReadUntilTheEndAsync(server.EndPoint, ""));
         Assert.Equal(1, server.Server.Rejected);
         held[0].Shutdown(SocketShutdown.Send);
         Assert.Equal(ReplicaInPrimaryMode, await AgentClient.ReadToEndAsync(held[0], new CancellationTokenSource(10_000).Token));
@@ -309,6 +270,55 @@ public class AgentServerAllocationTests
             }
         }
         return correct;
+    }
+
+    [Fact]
+    public async Task With_an_allow_list_allowed_and_refused_connections_allocate_nothing()
+    {
+        using var server = new TestServer(
+            [Mode.Primary], sendWait: TimeSpan.FromMilliseconds(200), httpListeners: 1,
+            allow: [IPNetwork.Parse("127.0.0.1/32"), IPNetwork.Parse("fd00::/8")]).WithReplica(lag: 20L << 20);
+        Assert.Equal((5000, 1000), RunAllowedAndRefused(server, 5000));
+
+        const int checks = 20000;
+        long before = await LoopAllocatedBytesAsync(server);
+        long answeredBefore = server.Server.Answered;
+        long refusedBefore = server.Server.Refused;
+        var (correct, refused) = RunAllowedAndRefused(server, checks);
+        long allocated = await LoopAllocatedBytesAsync(server) - before;
+
+        Assert.Equal((checks, checks / 5), (correct, refused));
+        Assert.Equal(checks + 1, server.Server.Answered - answeredBefore);
+        Assert.Equal(checks / 5, server.Server.Refused - refusedBefore);
+        Assert.Equal(0, allocated);
+    }
+
+    /// <summary>
+    /// Runs checks from 127.0.0.1 and, after every fifth, a connection from 127.0.0.2, to the agent and the
+    /// HTTP listener in turn, without allocating; returns how many checks got the expected answer and how
+    /// many of the other connections were reset unanswered.
+    /// </summary>
+    private static (int Correct, int Refused) RunAllowedAndRefused(TestServer server, int count)
+    {
+        var outside = IPAddress.Parse("127.0.0.2");
+        Span<byte> reply = stackalloc byte[256];
+        ReadOnlySpan<byte> expected = "up maint #replica, lag 20 MB over max-lag\n"u8;
+        int correct = 0, refused = 0;
+        for (int i = 0; i < count; i++)
+        {
+            int n = RawClient.Check(server.EndPoint, "replica max-lag=16MB\n"u8, reply);
+            if (reply[..n].SequenceEqual(expected))
+            {
+                correct++;
+            }
+            if (i % 5 == 4 && (i % 10 == 4
+                    ? RawClient.IsResetUnanswered(server.EndPoint, "replica\n"u8, outside)
+                    : RawClient.IsResetUnanswered(server.HttpEndPoint, "GET /replica HTTP/1.1\r\n\r\n"u8, outside)))
+            {
+                refused++;
+            }
+        }
+        return (correct, refused);
     }
 
     [Fact]

@@ -48,6 +48,52 @@ public static class AgentClient
         return Encoding.Latin1.GetString(reply.ToArray());
     }
 
+    /// <summary>
+    /// Connects (from <paramref name="source"/> when given), sends <paramref name="send"/>, reads all there is,
+    /// and tells how the connection ended: "reset" or "closed".
+    /// </summary>
+    public static async Task<(string Reply, string End)> ReadUntilTheEndAsync(IPEndPoint endPoint, string send, IPAddress? source = null)
+    {
+        using var socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        if (source is not null)
+        {
+            socket.Bind(new IPEndPoint(source, 0));
+        }
+        try
+        {
+            // A reset that comes at once can already fail the connect or the send.
+            await socket.ConnectAsync(endPoint);
+            if (send.Length > 0)
+            {
+                await socket.SendAsync(Encoding.ASCII.GetBytes(send));
+            }
+        }
+        catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionReset)
+        {
+            return ("", "reset");
+        }
+        var reply = new StringBuilder();
+        var buffer = new byte[1024];
+        using var timeout = new CancellationTokenSource(10_000);
+        while (true)
+        {
+            int n;
+            try
+            {
+                n = await socket.ReceiveAsync(buffer, timeout.Token);
+            }
+            catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionReset)
+            {
+                return (reply.ToString(), "reset");
+            }
+            if (n == 0)
+            {
+                return (reply.ToString(), "closed");
+            }
+            reply.Append(Encoding.ASCII.GetString(buffer, 0, n));
+        }
+    }
+
     /// <summary>Connects and resets the connection at once, as a client that gives up does.</summary>
     public static async Task ResetAsync(IPEndPoint endPoint, string? send = null)
     {

@@ -1,4 +1,5 @@
 using System.Net;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using PatroniAgent.HttpCheck;
 using PatroniAgent.Patroni;
@@ -13,7 +14,7 @@ namespace PatroniAgent.Tests.Support;
 /// listener per mode (resetting each connection after its reply, as the agent does), then the HTTP
 /// health-check listeners asked for. Agent listeners wait 5 s for the
 /// agent-send line unless told otherwise, so that a client slowed down by a busy machine is not
-/// answered before its line arrives.
+/// answered before its line arrives. Any source may connect unless an allow list is given.
 /// </summary>
 public sealed class TestServer : IDisposable
 {
@@ -21,7 +22,8 @@ public sealed class TestServer : IDisposable
 
     public TestServer(
         Mode[] listenerModes, TimeSpan? sendWait = null, int maxConnections = 20000,
-        int httpListeners = 0, TimeSpan? httpWait = null, TimeProvider? time = null)
+        int httpListeners = 0, TimeSpan? httpWait = null, TimeProvider? time = null,
+        IReadOnlyList<IPNetwork>? allow = null, ILogger? logger = null, TimeSpan? refusalLogInterval = null)
     {
         _agentListeners = listenerModes.Length;
         Board = new AnswerBoard("down", TimeSpan.FromMinutes(5), time);
@@ -30,7 +32,13 @@ public sealed class TestServer : IDisposable
             .Concat(Enumerable.Range(0, httpListeners)
                 .Select(_ => new ListenerOptions(new IPEndPoint(IPAddress.Loopback, 0), Board.ForHttp(), httpWait ?? HttpCheckParser.RequestWait)))
             .ToList();
-        Server = new AgentServer(listeners, new AgentServerOptions { MaxConnections = maxConnections }, NullLogger.Instance);
+        var options = new AgentServerOptions
+        {
+            MaxConnections = maxConnections,
+            Allow = allow ?? [],
+            RefusalLogInterval = refusalLogInterval ?? new AgentServerOptions().RefusalLogInterval,
+        };
+        Server = new AgentServer(listeners, options, logger ?? NullLogger.Instance);
         Server.Start();
     }
 

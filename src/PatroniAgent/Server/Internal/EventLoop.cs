@@ -4,13 +4,18 @@ using Microsoft.Extensions.Logging;
 
 namespace PatroniAgent.Server.Internal;
 
-/// <summary>A bound listening socket, what it answers and how long its connections may take to send a request.</summary>
-internal readonly record struct BoundListener(int Fd, IAnswerSource Answers, TimeSpan RequestWait);
+/// <summary>
+/// A bound listening socket, what it answers, how long its connections may take to send a request, and
+/// whether its connections already end with a reset (SO_LINGER 0 inherited from the listening socket).
+/// </summary>
+internal readonly record struct BoundListener(int Fd, IAnswerSource Answers, TimeSpan RequestWait, bool ResetsOnClose);
 
 /// <summary>
 /// One thread running one epoll instance: accepts connections on every listener, reads each
 /// connection's request (or waits for it, up to its listener's wait), writes the answer, closes.
 /// Nothing on this path allocates; a connection costs an accept, a read or two, a write and a close.
+/// With an allow list, accept4 also fills a preallocated peer address, and a connection from outside the
+/// list is closed at once with a reset, before anything is read.
 /// </summary>
 internal sealed unsafe partial class EventLoop : IDisposable
 {
@@ -23,12 +28,16 @@ internal sealed unsafe partial class EventLoop : IDisposable
     private readonly Listener[] _listeners;
     private readonly DeadlineQueue[] _deadlines;
     private readonly int _maxConnections;
+    private readonly AllowList? _allow;
+    private readonly RefusalLog _refusals;
     private readonly ILogger _logger;
     private readonly ConnectionTable _table;
     private readonly int _epoll;
     private readonly int _wake;
     private readonly byte* _events;
     private readonly byte* _scratch;
+    private readonly byte* _peer;
+    private readonly int* _peerLength;
     private readonly Thread _thread;
     private volatile bool _stopping;
     private long _acceptPausedUntil;
@@ -36,7 +45,7 @@ internal sealed unsafe partial class EventLoop : IDisposable
     private long _rejected;
     private long _allocatedBytes;
 
-    public EventLoop(int id, BoundListener[] listeners, int maxConnections, ILogger logger)
+    public EventLoop(int id, BoundListener[] listeners, int maxConnections, AllowList? allow, RefusalLog refusals, ILogger logger)
     {
         // Deadlines arrive in order only among connections that wait the same time: one queue per distinct wait.
         var waits = new List<long>();
@@ -48,15 +57,20 @@ internal sealed unsafe partial class EventLoop : IDisposable
             {
                 waits.Add(wait);
             }
-            _listeners[i] = new Listener(listeners[i].Fd, listeners[i].Answers, listeners[i].Answers.MaxRequestLength, wait, waits.IndexOf(wait));
+            _listeners[i] = new Listener(
+                listeners[i].Fd, listeners[i].Answers, listeners[i].Answers.MaxRequestLength, wait, waits.IndexOf(wait), listeners[i].ResetsOnClose);
         }
         _deadlines = waits.Select(_ => new DeadlineQueue(8192)).ToArray();
         int slotSize = _listeners.Max(l => l.MaxRequestLength);
         _maxConnections = maxConnections;
+        _allow = allow;
+        _refusals = refusals;
         _logger = logger;
         _table = new ConnectionTable(Math.Min(1024, maxConnections), slotSize);
         _events = (byte*)NativeMemory.Alloc((nuint)(MaxEvents * Native.EpollEventSize));
         _scratch = (byte*)NativeMemory.Alloc((nuint)slotSize);
+        _peer = (byte*)NativeMemory.Alloc(Native.SockaddrStorageSize);
+        _peerLength = (int*)NativeMemory.Alloc(sizeof(int));
         _epoll = Check(Native.epoll_create1(Native.EPOLL_CLOEXEC), "epoll_create1");
         _wake = Check(Native.eventfd(0, Native.EFD_CLOEXEC | Native.EFD_NONBLOCK), "eventfd");
         Check(Native.EpollAdd(_epoll, _wake, Native.EPOLLIN, WakeTag), "epoll_ctl");
@@ -131,6 +145,10 @@ internal sealed unsafe partial class EventLoop : IDisposable
                 }
             }
             ExpireDeadlines();
+            if (_allow is not null)
+            {
+                _refusals.Report(Stopwatch.GetTimestamp());
+            }
             Volatile.Write(ref _allocatedBytes, GC.GetAllocatedBytesForCurrentThread());
         }
     }
@@ -149,6 +167,10 @@ internal sealed unsafe partial class EventLoop : IDisposable
         {
             next = Math.Min(next, _acceptPausedUntil);
         }
+        if (_allow is not null)
+        {
+            next = Math.Min(next, _refusals.NextReport);
+        }
         if (next == long.MaxValue)
         {
             return -1;
@@ -161,7 +183,10 @@ internal sealed unsafe partial class EventLoop : IDisposable
     {
         for (int i = 0; i < AcceptBatch; i++)
         {
-            int fd = Native.accept4(_listeners[listener].Fd, 0, 0, Native.SOCK_NONBLOCK | Native.SOCK_CLOEXEC);
+            *_peerLength = Native.SockaddrStorageSize;
+            int fd = _allow is null
+                ? Native.accept4(_listeners[listener].Fd, 0, 0, Native.SOCK_NONBLOCK | Native.SOCK_CLOEXEC)
+                : Native.accept4(_listeners[listener].Fd, (nint)_peer, (nint)_peerLength, Native.SOCK_NONBLOCK | Native.SOCK_CLOEXEC);
             if (fd < 0)
             {
                 int errno = Native.Errno;
@@ -179,6 +204,11 @@ internal sealed unsafe partial class EventLoop : IDisposable
                 }
                 return;
             }
+            if (_allow is not null && !_allow.Allows(PeerAddress()))
+            {
+                Refuse(fd, listener);
+                continue;
+            }
             if (_table.Count >= _maxConnections)
             {
                 Native.close(fd);
@@ -187,6 +217,35 @@ internal sealed unsafe partial class EventLoop : IDisposable
             }
             OnAccepted(fd, listener);
         }
+    }
+
+    /// <summary>The address bytes of the peer accept4 just returned: 4 for IPv4, 16 for IPv6, none for any other family.</summary>
+    private ReadOnlySpan<byte> PeerAddress()
+    {
+        ushort family = *(ushort*)_peer;
+        if (family == Native.AF_INET && *_peerLength >= 8)
+        {
+            return new ReadOnlySpan<byte>(_peer + 4, 4);
+        }
+        if (family == Native.AF_INET6 && *_peerLength >= 24)
+        {
+            return new ReadOnlySpan<byte>(_peer + 8, 16);
+        }
+        return default;
+    }
+
+    /// <summary>
+    /// Closes a connection from outside the allow list unanswered and unread, with a reset: the client
+    /// learns nothing but that it may not connect, and the kernel keeps no TIME_WAIT for it.
+    /// </summary>
+    private void Refuse(int fd, int listener)
+    {
+        if (!_listeners[listener].ResetsOnClose)
+        {
+            Native.ResetOnClose(fd);
+        }
+        Native.close(fd);
+        _refusals.Add(PeerAddress(), Stopwatch.GetTimestamp());
     }
 
     /// <summary>
@@ -350,10 +409,12 @@ internal sealed unsafe partial class EventLoop : IDisposable
         _table.Dispose();
         NativeMemory.Free(_events);
         NativeMemory.Free(_scratch);
+        NativeMemory.Free(_peer);
+        NativeMemory.Free(_peerLength);
     }
 
-    /// <summary>A listener as the loop serves it: its wait in stopwatch ticks and the deadline queue of that wait.</summary>
-    private readonly record struct Listener(int Fd, IAnswerSource Answers, int MaxRequestLength, long Wait, int Queue);
+    /// <summary>A listener as the loop serves it: its wait in stopwatch ticks, the deadline queue of that wait, whether its connections end with a reset.</summary>
+    private readonly record struct Listener(int Fd, IAnswerSource Answers, int MaxRequestLength, long Wait, int Queue, bool ResetsOnClose);
 
     [LoggerMessage(EventId = 100, Level = LogLevel.Error, Message = "agent listener: {Call} failed with errno {Errno}")]
     private static partial void LogLoopError(ILogger logger, string call, int errno);

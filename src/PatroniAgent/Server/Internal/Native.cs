@@ -18,6 +18,15 @@ internal static unsafe partial class Native
     public const int ENOBUFS = 105;
     public const int ENOMEM = 12;
 
+    public const ushort AF_INET = 2;
+    public const ushort AF_INET6 = 10;
+
+    /// <summary>Room for any peer address accept4 can return (<c>sizeof(struct sockaddr_storage)</c>).</summary>
+    public const int SockaddrStorageSize = 128;
+
+    public const int SOL_SOCKET = 1;
+    public const int SO_LINGER = 13;
+
     public const int SOCK_NONBLOCK = 0x800;
     public const int SOCK_CLOEXEC = 0x80000;
     public const int EPOLL_CLOEXEC = 0x80000;
@@ -63,12 +72,24 @@ internal static unsafe partial class Native
     public static partial int close(int fd);
 
     [LibraryImport(Libc, SetLastError = true)]
+    public static partial int setsockopt(int sockfd, int level, int optname, byte* optval, int optlen);
+
+    [LibraryImport(Libc, SetLastError = true)]
     public static partial int eventfd(uint initval, int flags);
 
     [LibraryImport(Libc, SetLastError = true)]
     public static partial nint write(int fd, byte* buf, nint count);
 
     public static int Errno => Marshal.GetLastPInvokeError();
+
+    /// <summary>Makes the next <see cref="close"/> of <paramref name="fd"/> send a reset instead of a FIN (SO_LINGER on, 0 s).</summary>
+    public static void ResetOnClose(int fd)
+    {
+        int* linger = stackalloc int[2];
+        linger[0] = 1;
+        linger[1] = 0;
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, (byte*)linger, 2 * sizeof(int));
+    }
 
     /// <summary>Registers <paramref name="fd"/> for <paramref name="events"/> with <paramref name="data"/> as its tag.</summary>
     public static int EpollAdd(int epfd, int fd, uint events, ulong data)
