@@ -26,7 +26,7 @@ public sealed record AgentServerOptions
     /// <summary>The listen backlog asked of the kernel (which caps it at net.core.somaxconn).</summary>
     public int Backlog { get; init; } = 4096;
 
-    /// <summary>Connections held at once (waiting for their request); more are closed at once.</summary>
+    /// <summary>Connections held at once (waiting for their request); past it, the longest waiting is answered to make room.</summary>
     public int MaxConnections { get; init; } = 20000;
 
     /// <summary>Event-loop threads; each accepts from every listener.</summary>
@@ -76,8 +76,11 @@ public sealed class AgentServer : IDisposable
     /// <summary>Checks answered so far.</summary>
     public long Answered => _loops.Sum(l => l.Answered);
 
-    /// <summary>Connections closed unanswered because <see cref="AgentServerOptions.MaxConnections"/> was reached.</summary>
-    public long Rejected => _loops.Sum(l => l.Rejected);
+    /// <summary>
+    /// Connections answered before their request was complete (as at the end of their wait), to make room
+    /// for a new connection once <see cref="AgentServerOptions.MaxConnections"/> were held.
+    /// </summary>
+    public long Evicted => _loops.Sum(l => l.Evicted);
 
     /// <summary>Connections reset unanswered because their source is not in <see cref="AgentServerOptions.Allow"/>.</summary>
     public long Refused => _refusals.Count;

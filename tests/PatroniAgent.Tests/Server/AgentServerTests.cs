@@ -164,7 +164,7 @@ public class AgentServerTests
     }
 
     [Fact]
-    public async Task Connections_over_the_limit_are_closed_unanswered()
+    public async Task With_every_slot_taken_the_longest_waiting_connection_is_answered_to_make_room()
     {
         using var server = new TestServer([Mode.Primary], sendWait: TimeSpan.FromSeconds(30), maxConnections: 3).WithReplica();
         var held = new List<Socket>();
@@ -173,13 +173,21 @@ public class AgentServerTests
             var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
             await socket.ConnectAsync(server.EndPoint);
             held.Add(socket);
+            await WaitFor(() => server.Server.Evicted == 0 && server.Server.Answered == 0);
         }
-        await WaitFor(() => server.Server.Answered + server.Server.Rejected == 0);
-        Assert.Equal(("", "reset"), await AgentClient.ReadUntilTheEndAsync(server.EndPoint, ""));
-        Assert.Equal(1, server.Server.Rejected);
-        held[0].Shutdown(SocketShutdown.Send);
+
+        // A fourth connection that has sent nothing yet must wait: the first one held is answered for it.
+        using var late = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await late.ConnectAsync(server.EndPoint);
         Assert.Equal(ReplicaInPrimaryMode, await AgentClient.ReadToEndAsync(held[0], new CancellationTokenSource(10_000).Token));
-        Assert.Equal(ReplicaReady, await AgentClient.CheckAsync(server.EndPoint, "replica\n"));
+        Assert.Equal(1, server.Server.Evicted);
+        await late.SendAsync("replica\n"u8.ToArray());
+        Assert.Equal(ReplicaReady, await AgentClient.ReadToEndAsync(late, new CancellationTokenSource(10_000).Token));
+
+        // The others were held all along.
+        held[1].Shutdown(SocketShutdown.Send);
+        Assert.Equal(ReplicaInPrimaryMode, await AgentClient.ReadToEndAsync(held[1], new CancellationTokenSource(10_000).Token));
+        Assert.Equal(1, server.Server.Evicted);
         held.ForEach(s => s.Dispose());
     }
 

@@ -27,6 +27,7 @@ internal sealed unsafe partial class EventLoop : IDisposable
 
     private readonly Listener[] _listeners;
     private readonly DeadlineQueue[] _deadlines;
+    private readonly long[] _queueWaits;
     private readonly int _maxConnections;
     private readonly AllowList? _allow;
     private readonly RefusalLog _refusals;
@@ -42,7 +43,7 @@ internal sealed unsafe partial class EventLoop : IDisposable
     private volatile bool _stopping;
     private long _acceptPausedUntil;
     private long _answered;
-    private long _rejected;
+    private long _evicted;
     private long _allocatedBytes;
 
     public EventLoop(int id, BoundListener[] listeners, int maxConnections, AllowList? allow, RefusalLog refusals, ILogger logger)
@@ -61,6 +62,7 @@ internal sealed unsafe partial class EventLoop : IDisposable
                 listeners[i].Fd, listeners[i].Answers, listeners[i].Answers.MaxRequestLength, wait, waits.IndexOf(wait), listeners[i].ResetsOnClose);
         }
         _deadlines = waits.Select(_ => new DeadlineQueue(8192)).ToArray();
+        _queueWaits = [.. waits];
         int slotSize = _listeners.Max(l => l.MaxRequestLength);
         _maxConnections = maxConnections;
         _allow = allow;
@@ -81,8 +83,8 @@ internal sealed unsafe partial class EventLoop : IDisposable
     /// <summary>Checks answered by this loop.</summary>
     public long Answered => Volatile.Read(ref _answered);
 
-    /// <summary>Connections closed unanswered because the connection limit was reached.</summary>
-    public long Rejected => Volatile.Read(ref _rejected);
+    /// <summary>Connections answered before their request was complete, to make room for a new one.</summary>
+    public long Evicted => Volatile.Read(ref _evicted);
 
     /// <summary>Bytes this loop's thread has allocated, as of its last turn; flat in steady state.</summary>
     public long AllocatedBytes => Volatile.Read(ref _allocatedBytes);
@@ -209,12 +211,6 @@ internal sealed unsafe partial class EventLoop : IDisposable
                 Refuse(fd, listener);
                 continue;
             }
-            if (_table.Count >= _maxConnections)
-            {
-                Native.close(fd);
-                _rejected++;
-                continue;
-            }
             OnAccepted(fd, listener);
         }
     }
@@ -300,8 +296,18 @@ internal sealed unsafe partial class EventLoop : IDisposable
         }
     }
 
+    /// <summary>
+    /// Holds a connection until its request is complete. Only waiting takes a slot, so a check whose line
+    /// came with its connection is answered whatever is held. With every slot taken, the connection that
+    /// has waited longest is answered at once, as its deadline would have: connections held open by the
+    /// thousand cannot keep a new check waiting, and each of them still gets an answer.
+    /// </summary>
     private void Wait(int fd, int listener, ReadOnlySpan<byte> received)
     {
+        if (_table.Count >= _maxConnections)
+        {
+            AnswerLongestWaiting();
+        }
         int slot = _table.Add(fd, listener, received);
         int generation = _table.Generation(slot);
         if (Native.EpollAdd(_epoll, fd, Native.EPOLLIN | Native.EPOLLRDHUP, ((ulong)(uint)generation << 32) | (uint)slot) != 0)
@@ -363,6 +369,34 @@ internal sealed unsafe partial class EventLoop : IDisposable
                     ReplyAndRelease(slot);
                 }
             }
+        }
+    }
+
+    private void AnswerLongestWaiting()
+    {
+        int oldest = -1;
+        long oldestSince = long.MaxValue;
+        for (int q = 0; q < _deadlines.Length; q++)
+        {
+            var queue = _deadlines[q];
+            while (queue.TryPeek(out int slot, out int generation, out long deadline))
+            {
+                if (_table.IsHeld(slot, generation))
+                {
+                    if (deadline - _queueWaits[q] < oldestSince)
+                    {
+                        (oldest, oldestSince) = (q, deadline - _queueWaits[q]);
+                    }
+                    break;
+                }
+                queue.Dequeue();
+            }
+        }
+        if (oldest >= 0 && _deadlines[oldest].TryPeek(out int held, out _, out _))
+        {
+            _deadlines[oldest].Dequeue();
+            ReplyAndRelease(held);
+            _evicted++;
         }
     }
 
