@@ -1,5 +1,6 @@
 using System.Collections;
 using System.Net.Sockets;
+using Microsoft.Extensions.Hosting.Systemd;
 using PatroniAgent.Hosting;
 
 namespace PatroniAgent;
@@ -38,7 +39,7 @@ public static class Program
         using var loggers = Logging.Create(command.Options.LogLevel, environment);
         try
         {
-            using var host = new AgentHost(command.Options, loggers);
+            using var host = new AgentHost(command.Options, loggers, new SystemdNotifier());
             return host.RunUntilSignalled();
         }
         catch (SocketException e)
