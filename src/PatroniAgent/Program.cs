@@ -1,6 +1,7 @@
 using System.Collections;
 using System.Net.Sockets;
 using Microsoft.Extensions.Hosting.Systemd;
+using PatroniAgent.HaproxyConfig;
 using PatroniAgent.Hosting;
 
 namespace PatroniAgent;
@@ -12,6 +13,11 @@ public static class Program
         var environment = Environment.GetEnvironmentVariables()
             .Cast<DictionaryEntry>()
             .ToDictionary(e => (string)e.Key, e => (string?)e.Value ?? "");
+        if (args is ["haproxy-config", ..])
+        {
+            return await HaproxyConfigCommand.RunAsync(args[1..], Console.Out, Console.Error).ConfigureAwait(false);
+        }
+
         CommandLine command;
         try
         {
