@@ -1,5 +1,7 @@
 using System.Collections;
 using System.Net.Sockets;
+using Microsoft.Extensions.Hosting.Systemd;
+using PatroniAgent.HaproxyConfig;
 using PatroniAgent.Hosting;
 
 namespace PatroniAgent;
@@ -11,6 +13,11 @@ public static class Program
         var environment = Environment.GetEnvironmentVariables()
             .Cast<DictionaryEntry>()
             .ToDictionary(e => (string)e.Key, e => (string?)e.Value ?? "");
+        if (args is ["haproxy-config", ..])
+        {
+            return await HaproxyConfigCommand.RunAsync(args[1..], Console.Out, Console.Error).ConfigureAwait(false);
+        }
+
         CommandLine command;
         try
         {
@@ -38,7 +45,7 @@ public static class Program
         using var loggers = Logging.Create(command.Options.LogLevel, environment);
         try
         {
-            using var host = new AgentHost(command.Options, loggers);
+            using var host = new AgentHost(command.Options, loggers, new SystemdNotifier());
             return host.RunUntilSignalled();
         }
         catch (SocketException e)

@@ -1,5 +1,7 @@
 using System.Net;
+using System.Net.Sockets;
 using System.Runtime.InteropServices;
+using Microsoft.Extensions.Hosting.Systemd;
 using Microsoft.Extensions.Logging;
 using PatroniAgent.HttpCheck;
 using PatroniAgent.Patroni;
@@ -11,7 +13,8 @@ namespace PatroniAgent.Hosting;
 
 /// <summary>
 /// The running agent: the watcher polling Patroni and the server answering agent checks and HTTP
-/// health checks from the same answers, until SIGTERM or SIGINT.
+/// health checks from the same answers, until SIGTERM or SIGINT. Under a <c>Type=notify</c> systemd unit it
+/// tells systemd <c>READY=1</c> once every listener is bound and <c>STOPPING=1</c> when it begins to stop.
 /// </summary>
 public sealed partial class AgentHost : IDisposable
 {
@@ -20,12 +23,17 @@ public sealed partial class AgentHost : IDisposable
     private readonly PatroniClient _client;
     private readonly RoleWatcher _watcher;
     private readonly AgentServer _server;
+    private readonly ISystemdNotifier _systemd;
     private readonly CancellationTokenSource _stopping = new();
     private Task _watching = Task.CompletedTask;
 
-    public AgentHost(AgentOptions options, ILoggerFactory loggers)
+    /// <param name="options">The merged configuration.</param>
+    /// <param name="loggers">Where the agent logs.</param>
+    /// <param name="systemd">Told when the agent is ready and when it stops; does nothing outside systemd.</param>
+    public AgentHost(AgentOptions options, ILoggerFactory loggers, ISystemdNotifier systemd)
     {
         _options = options;
+        _systemd = systemd;
         _logger = loggers.CreateLogger("patroni-agent");
         Board = new AnswerBoard(options.UnknownAnswer, options.StaleAfter);
         _client = new PatroniClient(options.PatroniUrl, options.Timeout);
@@ -48,7 +56,7 @@ public sealed partial class AgentHost : IDisposable
 
     public AgentServer Server => _server;
 
-    /// <summary>Binds the listeners and starts polling.</summary>
+    /// <summary>Binds the listeners, starts polling and tells systemd the agent is ready.</summary>
     public void Start()
     {
         _server.Start();
@@ -74,6 +82,7 @@ public sealed partial class AgentHost : IDisposable
         }
         _watching = Task.Run(() => _watcher.RunAsync(_stopping.Token));
         LogStarted(_logger, _options.PatroniUrl, _options.PollInterval.TotalMilliseconds, _options.StaleAfter.TotalMilliseconds);
+        Notify(ServiceState.Ready);
     }
 
     /// <summary>Runs until SIGTERM, SIGINT or SIGQUIT; returns the exit code.</summary>
@@ -95,11 +104,32 @@ public sealed partial class AgentHost : IDisposable
         return 0;
     }
 
+    /// <summary>Tells systemd the agent is stopping (the first time only), stops polling and closes the listeners.</summary>
     public void Stop()
     {
+        if (!_stopping.IsCancellationRequested)
+        {
+            Notify(ServiceState.Stopping);
+        }
         _stopping.Cancel();
         _server.Stop();
         _watching.Wait(TimeSpan.FromSeconds(5));
+    }
+
+    /// <summary>
+    /// Sends one state to systemd. A notification that cannot be sent (a missing or foreign socket in
+    /// NOTIFY_SOCKET) is logged and changes nothing else: the agent keeps serving checks.
+    /// </summary>
+    private void Notify(ServiceState state)
+    {
+        try
+        {
+            _systemd.Notify(state);
+        }
+        catch (Exception e) when (e is SocketException or ArgumentException)
+        {
+            LogNotifyFailed(_logger, state.ToString(), e.Message);
+        }
     }
 
     public void Dispose()
@@ -126,4 +156,7 @@ public sealed partial class AgentHost : IDisposable
 
     [LoggerMessage(EventId = 205, Level = LogLevel.Information, Message = "allow list: checks accepted only from {Prefixes}")]
     private static partial void LogAllowList(ILogger logger, string prefixes);
+
+    [LoggerMessage(EventId = 206, Level = LogLevel.Warning, Message = "cannot tell systemd {State} through NOTIFY_SOCKET: {Reason}")]
+    private static partial void LogNotifyFailed(ILogger logger, string state, string reason);
 }

@@ -154,7 +154,7 @@ public static class ConfigLoader
             {
                 "run" => Command.Run,
                 "check" => Command.Check,
-                _ => throw new ConfigException($"unknown command \"{args[0]}\"; the commands are run and check (see --help)"),
+                _ => throw new ConfigException($"unknown command \"{args[0]}\"; the commands are run, check and haproxy-config (see --help)"),
             };
             i = 1;
         }
@@ -558,12 +558,14 @@ public static class ConfigLoader
 
         StringBuilder text = new();
         text.AppendLine("Usage: patroni-agent [run | check] [OPTION...]");
+        text.AppendLine("       patroni-agent haproxy-config (--member NAME=HOST... | --patroni-url URL) [OPTION...]");
         text.AppendLine();
         text.AppendLine("HAProxy agent-check daemon for Patroni.");
         text.AppendLine();
         text.AppendLine("Commands:");
-        text.AppendLine("  run      serve agent checks and HTTP health checks (the default)");
-        text.AppendLine("  check    poll Patroni once, print what every mode would answer and exit");
+        text.AppendLine("  run             serve agent checks and HTTP health checks (the default)");
+        text.AppendLine("  check           poll Patroni once, print what every mode would answer and exit");
+        text.AppendLine("  haproxy-config  print an HAProxy configuration for the cluster (haproxy-config --help)");
         text.AppendLine();
         text.AppendLine("Options:");
         foreach ((string option, string description) in rows)

@@ -16,7 +16,11 @@ public static class Logging
     {
         bool journal = environment.ContainsKey("JOURNAL_STREAM") || environment.ContainsKey("INVOCATION_ID");
         var writer = new LogWriter(Console.OpenStandardError());
-        return new LoggerFactory([new LineLoggerProvider(writer, journal)], new LoggerFilterOptions { MinLevel = level });
+        var factory = new LoggerFactory([], new LoggerFilterOptions { MinLevel = level });
+        // Added, not passed to the constructor: the factory disposes only the providers added to it, and
+        // disposing the provider writes the lines still waiting (the last ones before an exit).
+        factory.AddProvider(new LineLoggerProvider(writer, journal));
+        return factory;
     }
 }
 

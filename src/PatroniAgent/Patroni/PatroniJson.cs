@@ -42,6 +42,10 @@ internal sealed class ClusterMember
     [JsonPropertyName("name")] public string? Name { get; set; }
     [JsonPropertyName("role")] public string? Role { get; set; }
     [JsonPropertyName("api_url")] public string? ApiUrl { get; set; }
+    /// <summary>The host of the member's PostgreSQL (from its conn_url), as haproxy-config writes it.</summary>
+    [JsonPropertyName("host")] public string? Host { get; set; }
+    /// <summary>The port of the member's PostgreSQL.</summary>
+    [JsonPropertyName("port")] public JsonElement Port { get; set; }
     /// <summary>Bytes behind the leader (3.x and 4.x), or the text <c>unknown</c>.</summary>
     [JsonPropertyName("lag")] public JsonElement Lag { get; set; }
     /// <summary>Replay lag in bytes (4.1 and newer).</summary>

@@ -84,9 +84,16 @@ public sealed class AgentProcess : IDisposable
     private readonly StringBuilder _log = new();
 
     public AgentProcess(params string[] args)
+        : this(new Dictionary<string, string>(), args)
+    {
+    }
+
+    /// <summary>Starts the agent with <paramref name="environment"/> added to the test's own environment.</summary>
+    public AgentProcess(IDictionary<string, string> environment, params string[] args)
     {
         var info = new ProcessStartInfo(PublishedAgent.Path) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var arg in args) info.ArgumentList.Add(arg);
+        foreach (var (key, value) in environment) info.Environment[key] = value;
         Process = Process.Start(info)!;
         Process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (_log) _log.AppendLine(e.Data); };
         Process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (_log) _log.AppendLine(e.Data); };

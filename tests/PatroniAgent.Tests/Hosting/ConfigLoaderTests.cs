@@ -120,7 +120,7 @@ public class ConfigLoaderTests
     [InlineData("serve")]
     public void UnknownCommandIsAnError(string command)
     {
-        Assert.Equal($"unknown command \"{command}\"; the commands are run and check (see --help)", Error([command]));
+        Assert.Equal($"unknown command \"{command}\"; the commands are run, check and haproxy-config (see --help)", Error([command]));
     }
 
     [Fact]

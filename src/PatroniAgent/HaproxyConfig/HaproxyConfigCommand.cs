@@ -1,0 +1,253 @@
+using System.Globalization;
+using System.Net.Sockets;
+using PatroniAgent.Hosting;
+using PatroniAgent.Patroni;
+
+namespace PatroniAgent.HaproxyConfig;
+
+/// <summary>
+/// <c>patroni-agent haproxy-config</c>: prints an HAProxy configuration for the members given with
+/// <c>--member NAME=HOST</c> or read from Patroni's <c>GET /cluster</c>. Exit status 0 when printed,
+/// 2 for a bad command line, 1 when Patroni cannot be read or its member list cannot be used.
+/// </summary>
+public static class HaproxyConfigCommand
+{
+    /// <summary>How long reading <c>GET /cluster</c> may take.</summary>
+    public static readonly TimeSpan PatroniTimeout = TimeSpan.FromSeconds(5);
+
+    public const string HelpText = """
+        Usage: patroni-agent haproxy-config (--member NAME=HOST... | --patroni-url URL) [OPTION...]
+
+        Prints a complete HAProxy configuration for a Patroni cluster whose hosts each run patroni-agent:
+        a read-write frontend and backend (the primary only), a read-only one (the replicas within
+        --max-lag), optionally sync and async ones, and a stats page.
+
+        Members:
+          --member NAME=HOST      a Patroni member and its host (IP address or DNS name), repeatable
+          --patroni-url URL       read the members from this Patroni's GET /cluster instead
+                                  (their names, hosts and PostgreSQL ports)
+
+        Options (default):
+          --postgres-port N       PostgreSQL port of --member hosts, and of members Patroni gives none (5432)
+          --agent-port N          the agents' agent-check port, their listen (5555)
+          --http-check-port N     port of the regular HTTP check: the agents' http-listen, or Patroni's 8008 (8009)
+          --bind ADDR             address the frontends and the stats page bind: * or an IP address (*)
+          --read-write-port N     read-write frontend (5000)
+          --read-only-port N      read-only frontend (5001)
+          --sync                  add a frontend of the synchronous standbys
+          --sync-port N           its port (5002)
+          --async                 add a frontend of the asynchronous replicas
+          --async-port N          its port (5003)
+          --stats-port N          HAProxy's stats page (7000)
+          --max-lag SIZE          most replay lag of a replica that takes reads, e.g. 16MB (16MB)
+          -h, --help              print this help and exit
+
+        Exit status: 0 printed, 1 Patroni unreachable or its answer unusable, 2 bad command line.
+
+        """;
+
+    /// <summary>Where the members come from.</summary>
+    private sealed record Request(List<(string Name, string Host)> Members, Uri? PatroniUrl, int PostgresPort, HaproxyConfigOptions Options);
+
+    /// <summary>Runs the command with the arguments after <c>haproxy-config</c>.</summary>
+    public static async Task<int> RunAsync(IReadOnlyList<string> args, TextWriter output, TextWriter error)
+    {
+        if (args.Any(a => a is "--help" or "-h"))
+        {
+            output.Write(HelpText);
+            return 0;
+        }
+        Request request;
+        try
+        {
+            request = Parse(args);
+        }
+        catch (ConfigException e)
+        {
+            return Usage(error, e.Message);
+        }
+
+        if (request.PatroniUrl is null)
+        {
+            try
+            {
+                var members = request.Members.Select(m => new HaproxyMember(m.Name, m.Host, request.PostgresPort)).ToList();
+                output.Write(HaproxyConfigGenerator.Generate(members, request.Options));
+                return 0;
+            }
+            catch (ConfigException e)
+            {
+                return Usage(error, e.Message);
+            }
+        }
+
+        var url = new Uri(request.PatroniUrl.AbsoluteUri.TrimEnd('/') + "/cluster");
+        try
+        {
+            var body = await FetchAsync(url).ConfigureAwait(false);
+            var members = ClusterMembers.Decode(body, request.PostgresPort);
+            output.Write(HaproxyConfigGenerator.Generate(members, request.Options));
+            return 0;
+        }
+        catch (Exception e) when (e is PatroniAnswerException or ConfigException)
+        {
+            error.WriteLine($"patroni-agent haproxy-config: {url}: {e.Message}");
+            return 1;
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+        {
+            error.WriteLine($"patroni-agent haproxy-config: cannot read the members from {url}: {Describe(e)}");
+            return 1;
+        }
+    }
+
+    private static int Usage(TextWriter error, string message)
+    {
+        error.WriteLine($"patroni-agent haproxy-config: {message}");
+        error.WriteLine("Try 'patroni-agent haproxy-config --help'.");
+        return 2;
+    }
+
+    private static Request Parse(IReadOnlyList<string> args)
+    {
+        var members = new List<(string, string)>();
+        var options = new HaproxyConfigOptions();
+        Uri? patroniUrl = null;
+        int postgresPort = 5432;
+        var given = new HashSet<string>();
+        for (int i = 0; i < args.Count; i++)
+        {
+            string arg = args[i];
+            if (!arg.StartsWith("--", StringComparison.Ordinal))
+            {
+                throw new ConfigException($"unexpected argument \"{arg}\"");
+            }
+            int equals = arg.IndexOf('=');
+            string flag = equals < 0 ? arg : arg[..equals];
+            if (flag is "--sync" or "--async")
+            {
+                if (equals >= 0)
+                {
+                    throw new ConfigException($"{flag} takes no value");
+                }
+                options = flag == "--sync" ? options with { Sync = true } : options with { Async = true };
+                continue;
+            }
+            if (flag != "--member" && !given.Add(flag))
+            {
+                throw new ConfigException($"{flag}: given more than once");
+            }
+            string value = equals >= 0 ? arg[(equals + 1)..]
+                : i + 1 < args.Count && !args[i + 1].StartsWith("--", StringComparison.Ordinal) ? args[++i]
+                : throw new ConfigException($"{flag}: missing value");
+            switch (flag)
+            {
+                case "--member":
+                    members.Add(ParseMember(value));
+                    break;
+                case "--patroni-url":
+                    patroniUrl = ParseUrl(value);
+                    break;
+                case "--postgres-port":
+                    postgresPort = ParsePort(flag, value);
+                    break;
+                case "--agent-port":
+                    options = options with { AgentPort = ParsePort(flag, value) };
+                    break;
+                case "--http-check-port":
+                    options = options with { HttpCheckPort = ParsePort(flag, value) };
+                    break;
+                case "--bind":
+                    options = options with { BindAddress = value };
+                    break;
+                case "--read-write-port":
+                    options = options with { ReadWritePort = ParsePort(flag, value) };
+                    break;
+                case "--read-only-port":
+                    options = options with { ReadOnlyPort = ParsePort(flag, value) };
+                    break;
+                case "--sync-port":
+                    options = options with { SyncPort = ParsePort(flag, value) };
+                    break;
+                case "--async-port":
+                    options = options with { AsyncPort = ParsePort(flag, value) };
+                    break;
+                case "--stats-port":
+                    options = options with { StatsPort = ParsePort(flag, value) };
+                    break;
+                case "--max-lag":
+                    options = options with { MaxLag = value };
+                    break;
+                default:
+                    throw new ConfigException($"unknown option \"{flag}\"");
+            }
+        }
+        if (patroniUrl is not null && members.Count > 0)
+        {
+            throw new ConfigException("give either --member or --patroni-url, not both");
+        }
+        if (patroniUrl is null && members.Count == 0)
+        {
+            throw new ConfigException("no members: give --member NAME=HOST (repeatable) or --patroni-url URL");
+        }
+        return new Request(members, patroniUrl, postgresPort, options);
+    }
+
+    private static (string Name, string Host) ParseMember(string value)
+    {
+        int equals = value.IndexOf('=');
+        if (equals <= 0 || equals == value.Length - 1)
+        {
+            throw new ConfigException($"--member: \"{value}\" is not NAME=HOST, e.g. pg1=10.0.0.1");
+        }
+        return (value[..equals], value[(equals + 1)..]);
+    }
+
+    private static int ParsePort(string flag, string value)
+    {
+        if (value.Length == 0 || !value.All(char.IsAsciiDigit)
+            || !int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out int port) || port is < 1 or > 65535)
+        {
+            throw new ConfigException($"{flag}: \"{value}\" is not a port 1..65535");
+        }
+        return port;
+    }
+
+    private static Uri ParseUrl(string value)
+    {
+        if (!Uri.TryCreate(value, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https") || uri.Host.Length == 0
+            || value.Contains('?') || value.Contains('#') || uri.UserInfo.Length > 0)
+        {
+            throw new ConfigException($"--patroni-url: \"{value}\" is not an http or https URL without a query or password, e.g. http://10.0.0.1:8008");
+        }
+        return uri;
+    }
+
+    private static async Task<byte[]> FetchAsync(Uri url)
+    {
+        using var handler = new SocketsHttpHandler { UseProxy = false, AllowAutoRedirect = false, ConnectTimeout = PatroniTimeout };
+        using var http = new HttpClient(handler) { Timeout = PatroniTimeout, MaxResponseContentBufferSize = PatroniClient.MaxBodyBytes };
+        using var response = await http.GetAsync(url).ConfigureAwait(false);
+        if ((int)response.StatusCode != 200)
+        {
+            throw new PatroniAnswerException(string.Create(CultureInfo.InvariantCulture, $"patroni answered HTTP {(int)response.StatusCode}"));
+        }
+        return await response.Content.ReadAsByteArrayAsync().ConfigureAwait(false);
+    }
+
+    private static string Describe(Exception e)
+    {
+        if (e is TaskCanceledException)
+        {
+            return $"no answer within {PatroniTimeout.TotalSeconds:0} s";
+        }
+        for (var inner = e.InnerException; inner is not null; inner = inner.InnerException)
+        {
+            if (inner is SocketException socket)
+            {
+                return socket.SocketErrorCode == SocketError.ConnectionRefused ? "connection refused" : socket.Message;
+            }
+        }
+        return e.Message;
+    }
+}

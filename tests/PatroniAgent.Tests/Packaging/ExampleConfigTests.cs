@@ -1,0 +1,74 @@
+using System.Collections;
+using System.Net;
+using System.Text.RegularExpressions;
+using PatroniAgent.Hosting;
+using PatroniAgent.Tests.EndToEnd;
+
+namespace PatroniAgent.Tests.Packaging;
+
+/// <summary>src/PatroniAgent/Packaging/patroni-agent.conf: every key the loader knows, each with its default.</summary>
+public partial class ExampleConfigTests
+{
+    private static readonly string ExamplePath =
+        Path.Combine(PublishedAgent.RepositoryRoot, "src", "PatroniAgent", "Packaging", "patroni-agent.conf");
+
+    /// <summary>A key of the example, commented out: <c>#key = value</c>.</summary>
+    [GeneratedRegex(@"^#([a-z][a-z-]*) = (.*)$")]
+    private static partial Regex CommentedKey();
+
+    /// <summary>A flag of the help text's option list, e.g. <c>  --poll-interval DURATION</c>.</summary>
+    [GeneratedRegex(@"^  --([a-z][a-z-]*) ", RegexOptions.Multiline)]
+    private static partial Regex HelpFlag();
+
+    private static string[] Lines() => File.ReadAllLines(ExamplePath);
+
+    private static AgentOptions Load(string text) =>
+        ConfigLoader.Parse(["--config", "example.conf"], new Dictionary<string, string>(), _ => text).Options;
+
+    [Fact]
+    public void Every_key_of_the_loader_is_in_the_example()
+    {
+        string[] loaderKeys = HelpFlag().Matches(ConfigLoader.HelpText).Select(m => m.Groups[1].Value)
+            .Where(k => k is not ("config" or "help" or "version"))
+            .ToArray();
+        string[] exampleKeys = Lines().Select(l => CommentedKey().Match(l)).Where(m => m.Success).Select(m => m.Groups[1].Value).ToArray();
+
+        Assert.Contains("poll-interval", loaderKeys);
+        Assert.Equal(loaderKeys.Order(), exampleKeys.Order());
+    }
+
+    [Fact]
+    public void As_shipped_it_sets_nothing()
+    {
+        AssertSameOptions(new AgentOptions(), Load(File.ReadAllText(ExamplePath)));
+    }
+
+    [Fact]
+    public void Every_value_shown_is_the_default_but_the_http_listener_and_allow_examples()
+    {
+        string uncommented = string.Join('\n', Lines().Select(l => CommentedKey().IsMatch(l) ? l[1..] : l));
+
+        AgentOptions loaded = Load(uncommented);
+
+        Assert.Equal([new IPEndPoint(IPAddress.Any, 8009)], loaded.HttpListeners);
+        Assert.Equal([IPNetwork.Parse("10.0.0.0/24")], loaded.Allow);
+        AssertSameOptions(new AgentOptions(), loaded with { HttpListeners = [], Allow = [] });
+    }
+
+    /// <summary>Compares every property, lists by their items.</summary>
+    private static void AssertSameOptions(AgentOptions expected, AgentOptions actual)
+    {
+        foreach (var property in typeof(AgentOptions).GetProperties())
+        {
+            object? want = property.GetValue(expected), got = property.GetValue(actual);
+            if (want is IEnumerable wantItems and not string && got is IEnumerable gotItems)
+            {
+                Assert.True(wantItems.Cast<object>().SequenceEqual(gotItems.Cast<object>()), $"{property.Name} differs");
+            }
+            else
+            {
+                Assert.True(Equals(want, got), $"{property.Name}: expected {want}, got {got}");
+            }
+        }
+    }
+}
