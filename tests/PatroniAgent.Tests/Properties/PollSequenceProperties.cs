@@ -1,4 +1,3 @@
-using System.Text;
 using FsCheck;
 using FsCheck.Fluent;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -107,7 +106,7 @@ public class PollSequenceProperties
                     poller.Then(result, poll.Duration);
                     poller.During = () => Check($"during {when}");
                     watcher.PollOnceAsync(CancellationToken.None).GetAwaiter().GetResult();
-                    if (result.Status is { } status)
+                    if (result.Status is not null)
                     {
                         lastGood = (time.GetTimestamp(), poll.Answer!.MayTakeWrites);
                     }

@@ -2,7 +2,6 @@ using System.Text;
 using FsCheck;
 using FsCheck.Fluent;
 using Microsoft.Extensions.Logging.Abstractions;
-using PatroniAgent.Patroni;
 using PatroniAgent.Policy;
 using PatroniAgent.Tests.Support;
 using PatroniAgent.Watcher;
