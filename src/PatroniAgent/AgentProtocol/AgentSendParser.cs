@@ -83,11 +83,12 @@ public static class AgentSendParser
         long value = 0;
         while (digits < text.Length && text[digits] is >= (byte)'0' and <= (byte)'9')
         {
-            if (value > (long.MaxValue - 9) / 10)
+            int digit = text[digits] - '0';
+            if (value > (long.MaxValue - digit) / 10)
             {
                 return false;
             }
-            value = value * 10 + (text[digits] - '0');
+            value = value * 10 + digit;
             digits++;
         }
         if (digits == 0)

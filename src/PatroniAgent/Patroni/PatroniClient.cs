@@ -15,7 +15,7 @@ public readonly record struct PollResult(NodeStatus? Status, string? Error)
 /// <c>GET /cluster</c> for its lag, at most once per <see cref="LagRefresh"/>. One connection
 /// handler, no per-request logging, bounded time and size.
 /// </summary>
-public sealed class PatroniClient : IDisposable
+public sealed class PatroniClient : IPatroniPoller, IDisposable
 {
     /// <summary>The largest answer read; Patroni's are a few kilobytes.</summary>
     public const int MaxBodyBytes = 1 << 20;

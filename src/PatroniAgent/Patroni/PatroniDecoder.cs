@@ -101,8 +101,24 @@ public static class PatroniDecoder
         {
             JsonValueKind.True => true,
             JsonValueKind.Number => !value.TryGetDouble(out double d) || d != 0,
-            JsonValueKind.String => value.GetString()?.Trim().ToLowerInvariant() is not ("" or "false" or "no" or "off" or "0" or "n" or "f"),
+            JsonValueKind.String => TagText(value, name).Trim().ToLowerInvariant() is not ("" or "false" or "no" or "off" or "0" or "n" or "f"),
             _ => false,
         };
+    }
+
+    /// <summary>
+    /// A tag's string value. Tags are kept as raw JSON, so text that is not valid UTF-8 (or a lone
+    /// surrogate escape) is only found here; it makes the answer unusable, as it does in any other field.
+    /// </summary>
+    private static string TagText(JsonElement value, string name)
+    {
+        try
+        {
+            return value.GetString() ?? "";
+        }
+        catch (InvalidOperationException)
+        {
+            throw new PatroniAnswerException($"patroni answer has invalid text in tag {name}");
+        }
     }
 }

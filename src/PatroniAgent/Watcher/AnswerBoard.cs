@@ -17,6 +17,7 @@ public sealed class AnswerBoard
     private static readonly HttpResponse[] HttpErrorResponses = BuildHttpErrorResponses();
 
     private readonly TimeProvider _time;
+    /// <summary>Stale-after in timestamp units, computed in integers: through seconds as a double it came out one unit short for some values (43 ms, 1001 ms).</summary>
     private readonly long _staleAfterTicks;
     private readonly byte[] _staleAnswer;
     private readonly HttpResponse _staleHttpResponse;
@@ -25,7 +26,7 @@ public sealed class AnswerBoard
     public AnswerBoard(string unknownWords, TimeSpan staleAfter, TimeProvider? time = null)
     {
         _time = time ?? TimeProvider.System;
-        _staleAfterTicks = (long)(staleAfter.TotalSeconds * _time.TimestampFrequency);
+        _staleAfterTicks = (long)((Int128)staleAfter.Ticks * _time.TimestampFrequency / TimeSpan.TicksPerSecond);
         UnknownWords = unknownWords;
         _staleAnswer = AnswerLine.Encode(unknownWords, $"no answer from patroni for {staleAfter.TotalSeconds:0.###}s");
         _staleHttpResponse = new HttpResponse(HttpResponse.StatusOf(ready: false), _staleAnswer);

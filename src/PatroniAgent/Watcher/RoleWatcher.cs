@@ -11,7 +11,7 @@ namespace PatroniAgent.Watcher;
 /// </summary>
 public sealed partial class RoleWatcher
 {
-    private readonly PatroniClient _client;
+    private readonly IPatroniPoller _poller;
     private readonly AnswerBoard _board;
     private readonly TimeSpan _interval;
     private readonly TimeSpan _staleAfter;
@@ -20,9 +20,9 @@ public sealed partial class RoleWatcher
     private long _lastSuccess;
     private string? _lastError;
 
-    public RoleWatcher(PatroniClient client, AnswerBoard board, TimeSpan interval, TimeSpan staleAfter, ILogger logger, TimeProvider? time = null)
+    public RoleWatcher(IPatroniPoller poller, AnswerBoard board, TimeSpan interval, TimeSpan staleAfter, ILogger logger, TimeProvider? time = null)
     {
-        _client = client;
+        _poller = poller;
         _board = board;
         _interval = interval;
         _staleAfter = staleAfter;
@@ -56,7 +56,7 @@ public sealed partial class RoleWatcher
     /// <summary>Polls once and publishes what follows from it; true when Patroni answered usably.</summary>
     public async Task<bool> PollOnceAsync(CancellationToken cancellationToken)
     {
-        var result = await _client.PollAsync(cancellationToken).ConfigureAwait(false);
+        var result = await _poller.PollAsync(cancellationToken).ConfigureAwait(false);
         if (result.Status is { } status)
         {
             OnStatus(status);

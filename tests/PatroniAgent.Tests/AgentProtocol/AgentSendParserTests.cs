@@ -56,6 +56,9 @@ public class AgentSendParserTests
     [InlineData("replica max-lag=2TB\n", 2L << 40)]
     [InlineData("replica max-lag=5B\n", 5)]
     [InlineData("replica\tmax-lag=1MB max-lag=2MB\n", 2L << 20)]
+    [InlineData("replica max-lag=9223372036854775807\n", long.MaxValue)]
+    [InlineData("replica max-lag=9223372036854775800\n", long.MaxValue - 7)]
+    [InlineData("replica max-lag=8388607TB\n", 8388607L << 40)]
     public void Max_lag_is_a_size_in_bytes(string line, long expected)
     {
         var request = Parse(line);
@@ -75,6 +78,8 @@ public class AgentSendParserTests
     [InlineData("replica max-lag=-1\n", AgentRequestError.InvalidMaxLag)]
     [InlineData("replica max-lag=16XB\n", AgentRequestError.InvalidMaxLag)]
     [InlineData("replica max-lag=99999999999999999999\n", AgentRequestError.InvalidMaxLag)]
+    [InlineData("replica max-lag=9223372036854775808\n", AgentRequestError.InvalidMaxLag)]
+    [InlineData("replica max-lag=8388608TB\n", AgentRequestError.InvalidMaxLag)]
     [InlineData("replica max-lag=9999999999TB\n", AgentRequestError.InvalidMaxLag)]
     [InlineData("repl\0ica\n", AgentRequestError.InvalidCharacters)]
     [InlineData("r\u00e9plica\n", AgentRequestError.InvalidCharacters)]

@@ -321,6 +321,18 @@ public class PatroniDecoderTests
         Assert.Equal(noLoadBalance, status.NoLoadBalance);
     }
 
+    [Theory]
+    [InlineData(new byte[] { 0xff })]
+    [InlineData(new byte[] { 0xc0, 0x80 })]
+    [InlineData(new byte[] { (byte)'\\', (byte)'u', (byte)'d', (byte)'c', (byte)'0', (byte)'0' })]
+    public void A_noloadbalance_tag_that_is_not_valid_text_is_rejected(byte[] text)
+    {
+        byte[] body = [.. "{\"state\": \"running\", \"role\": \"replica\", \"tags\": {\"noloadbalance\": \""u8, .. text, .. "\"}}"u8];
+
+        var e = Assert.Throws<PatroniAnswerException>(() => PatroniDecoder.DecodeStatus(503, body, out _));
+        Assert.Equal("patroni answer has invalid text in tag noloadbalance", e.Message);
+    }
+
     [Fact]
     public void Unknown_fields_and_pause_false_are_ignored()
     {

@@ -1,0 +1,12 @@
+namespace PatroniAgent.Patroni;
+
+/// <summary>
+/// Where <see cref="Watcher.RoleWatcher"/> gets the node's status from: one poll of the local Patroni
+/// per call. <see cref="PatroniClient"/> asks the REST API; the property tests replay poll results
+/// (answers, failures, timeouts) as data through the same watcher.
+/// </summary>
+public interface IPatroniPoller
+{
+    /// <summary>Polls once. Never throws but for cancellation by <paramref name="cancellationToken"/>.</summary>
+    Task<PollResult> PollAsync(CancellationToken cancellationToken);
+}
