@@ -206,14 +206,17 @@ public sealed class PatroniClient : IDisposable
 
     /// <summary>
     /// Whether a request whose server certificate we accepted failed before any answer the way a TLS
-    /// server refusing the client's certificate ends it: an alert (an authentication failure, also when
-    /// TLS 1.3 delivers it after the client's side of the handshake) or a reset.
+    /// server refusing the client's certificate ends it: an alert (an authentication failure), a reset,
+    /// or, with TLS 1.3, where the server checks the client's certificate after the client's side of
+    /// the handshake is done, the connection closed before the first byte of an answer.
     /// </summary>
     private static bool IsCutDuringHandshake(HttpRequestException e)
     {
         for (Exception? inner = e; inner is not null; inner = inner.InnerException)
         {
-            if (inner is AuthenticationException or SocketException { SocketErrorCode: SocketError.ConnectionReset })
+            if (inner is AuthenticationException
+                or SocketException { SocketErrorCode: SocketError.ConnectionReset }
+                or HttpIOException { HttpRequestError: HttpRequestError.ResponseEnded })
             {
                 return true;
             }

@@ -1,3 +1,4 @@
+using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using PatroniAgent.Hosting;
@@ -11,7 +12,6 @@ namespace PatroniAgent.Tests.Patroni;
 /// configuration loads from PEM files: server certificate and host name verified, client
 /// certificate shown, basic auth sent, and each failure named with a short, stable reason.
 /// </summary>
-[System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
 public sealed class PatroniClientTlsTests : IDisposable
 {
     private static readonly TimeSpan Generous = TimeSpan.FromSeconds(5);
@@ -27,11 +27,12 @@ public sealed class PatroniClientTlsTests : IDisposable
 
     public void Dispose() => _files.Dispose();
 
-    private FakePatroni Patroni(X509Certificate2? server = null, bool requireClientCertificate = false)
+    private FakePatroni Patroni(X509Certificate2? server = null, bool requireClientCertificate = false, SslProtocols protocols = SslProtocols.None)
     {
         var fake = new FakePatroni(tls: new FakeTls(
             server ?? TestCertificates.CreateServer(_ca, ["127.0.0.1"]),
-            requireClientCertificate ? _ca : null));
+            requireClientCertificate ? _ca : null,
+            protocols));
         fake.Status(PatroniFixtures.Load("v3.0.2-primary"));
         return fake;
     }
@@ -121,10 +122,11 @@ public sealed class PatroniClientTlsTests : IDisposable
         Assert.Equal(new PollResult(null, "patroni TLS certificate expired or not yet valid"), result);
     }
 
-    [Fact]
-    public async Task A_required_client_certificate_is_shown_and_the_poll_is_read()
+    [Theory]
+    [MemberData(nameof(Versions))]
+    public async Task A_required_client_certificate_is_shown_and_the_poll_is_read(SslProtocols version)
     {
-        await using var fake = Patroni(requireClientCertificate: true);
+        await using var fake = Patroni(requireClientCertificate: true, protocols: version);
         using var client = Client(fake.Url, ["--patroni-ca-file", _caFile, .. ClientCertificateFlags(TestCertificates.CreateClient(_ca, "agent-on-pg1"))]);
 
         var result = await client.PollAsync(CancellationToken.None);
@@ -148,10 +150,14 @@ public sealed class PatroniClientTlsTests : IDisposable
         Assert.Equal("CN=patroni-agent", fake.LastClientSubject);
     }
 
-    [Fact]
-    public async Task A_missing_client_certificate_is_named_and_nothing_is_read()
+    /// <summary>TLS 1.2 refuses a client certificate within the handshake; TLS 1.3 after the client's side of it is done.</summary>
+    public static TheoryData<SslProtocols> Versions => new() { SslProtocols.Tls12, SslProtocols.Tls13 };
+
+    [Theory]
+    [MemberData(nameof(Versions))]
+    public async Task A_missing_client_certificate_is_named_and_nothing_is_read(SslProtocols version)
     {
-        await using var fake = Patroni(requireClientCertificate: true);
+        await using var fake = Patroni(requireClientCertificate: true, protocols: version);
         using var client = Client(fake.Url, "--patroni-ca-file", _caFile);
 
         var result = await client.PollAsync(CancellationToken.None);
@@ -160,10 +166,11 @@ public sealed class PatroniClientTlsTests : IDisposable
         Assert.Equal(0, fake.Requests);
     }
 
-    [Fact]
-    public async Task A_client_certificate_patroni_does_not_trust_is_named()
+    [Theory]
+    [MemberData(nameof(Versions))]
+    public async Task A_client_certificate_patroni_does_not_trust_is_named(SslProtocols version)
     {
-        await using var fake = Patroni(requireClientCertificate: true);
+        await using var fake = Patroni(requireClientCertificate: true, protocols: version);
         var stranger = TestCertificates.CreateClient(TestCertificates.CreateCa("another CA"));
         using var client = Client(fake.Url, ["--patroni-ca-file", _caFile, .. ClientCertificateFlags(stranger)]);
 

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
+using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
 
@@ -23,9 +24,10 @@ public abstract record FakeReply
 
 /// <summary>
 /// TLS for the stand-in Patroni: its server certificate and, as with Patroni's <c>verify_client: required</c>,
-/// the CA a client certificate must chain to (null: none asked for).
+/// the CA a client certificate must chain to (null: none asked for), and the TLS versions it speaks
+/// (<see cref="SslProtocols.None"/>: the system's choice).
 /// </summary>
-public sealed record FakeTls(X509Certificate2 ServerCertificate, X509Certificate2? ClientCa = null);
+public sealed record FakeTls(X509Certificate2 ServerCertificate, X509Certificate2? ClientCa = null, SslProtocols Protocols = SslProtocols.None);
 
 /// <summary>
 /// A stand-in for Patroni's REST API on 127.0.0.1, over http or (with <see cref="FakeTls"/>) https:
@@ -138,6 +140,7 @@ public sealed class FakePatroni : IAsyncDisposable
         {
             ServerCertificateContext = SslStreamCertificateContext.Create(_tls.ServerCertificate, null, offline: true),
             ClientCertificateRequired = _tls.ClientCa is not null,
+            EnabledSslProtocols = _tls.Protocols,
             RemoteCertificateValidationCallback = (_, _, _, errors) => _tls.ClientCa is null || errors == SslPolicyErrors.None,
         };
         if (_tls.ClientCa is { } ca)

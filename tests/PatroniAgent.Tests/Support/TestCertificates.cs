@@ -8,7 +8,6 @@ namespace PatroniAgent.Tests.Support;
 /// Certificates made by a test: a CA, and server and client certificates it signs, written as PEM
 /// files (keys and secrets mode 0600) to a temporary directory that disposing removes.
 /// </summary>
-[System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
 public sealed class TestCertificates : IDisposable
 {
     private const string ServerAuth = "1.3.6.1.5.5.7.3.1";
@@ -64,23 +63,30 @@ public sealed class TestCertificates : IDisposable
         return issued.CopyWithPrivateKey(key);
     }
 
-    /// <summary>Writes the certificate (PEM) and returns the path.</summary>
-    public string WriteCertificate(string name, X509Certificate2 certificate) => Write(name, certificate.ExportCertificatePem() + "\n", secret: false);
+    /// <summary>Mode 0600, for keys and passwords.</summary>
+    public const UnixFileMode Private = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+
+    /// <summary>Mode 0644, for certificates.</summary>
+    public const UnixFileMode Public = Private | UnixFileMode.GroupRead | UnixFileMode.OtherRead;
+
+    /// <summary>Writes the certificate (PEM, mode 0644) and returns the path.</summary>
+    public string WriteCertificate(string name, X509Certificate2 certificate) => Write(name, certificate.ExportCertificatePem() + "\n", Public);
 
     /// <summary>Writes the certificate's private key (PKCS#8 PEM, mode 0600) and returns the path.</summary>
-    public string WriteKey(string name, X509Certificate2 certificate) => Write(name, PrivateKeyPem(certificate), secret: true);
+    public string WriteKey(string name, X509Certificate2 certificate) => Write(name, PrivateKeyPem(certificate));
 
     public static string PrivateKeyPem(X509Certificate2 certificate) =>
         certificate.GetECDsaPrivateKey()!.ExportPkcs8PrivateKeyPem() + "\n";
 
-    /// <summary>Writes <paramref name="text"/> to a file of the directory (mode 0600 when secret, else 0644).</summary>
-    public string Write(string name, string text, bool secret = true)
+    /// <summary>Writes <paramref name="text"/> to a file of the directory with the mode given and returns the path.</summary>
+    public string Write(string name, string text, UnixFileMode mode = Private)
     {
         var path = Path.Combine(Directory, name);
         File.WriteAllText(path, text);
-        File.SetUnixFileMode(path, secret
-            ? UnixFileMode.UserRead | UnixFileMode.UserWrite
-            : UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(path, mode);
+        }
         return path;
     }
 
