@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
 using System.Security.Authentication;
+using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 
 namespace PatroniAgent.Patroni;
@@ -206,15 +207,17 @@ public sealed class PatroniClient : IDisposable
 
     /// <summary>
     /// Whether a request whose server certificate we accepted failed before any answer the way a TLS
-    /// server refusing the client's certificate ends it: an alert (an authentication failure), a reset,
-    /// or, with TLS 1.3, where the server checks the client's certificate after the client's side of
-    /// the handshake is done, the connection closed before the first byte of an answer.
+    /// server refusing the client's certificate ends it: an alert within the handshake (an
+    /// authentication failure), a reset, or, with TLS 1.3, where the server checks the client's
+    /// certificate after the client's side of the handshake is done, an alert on the first read (a TLS
+    /// error under the read's failure; Patroni's Python sends "certificate required") or the connection
+    /// closed before the first byte of an answer.
     /// </summary>
     private static bool IsCutDuringHandshake(HttpRequestException e)
     {
         for (Exception? inner = e; inner is not null; inner = inner.InnerException)
         {
-            if (inner is AuthenticationException
+            if (inner is AuthenticationException or CryptographicException
                 or SocketException { SocketErrorCode: SocketError.ConnectionReset }
                 or HttpIOException { HttpRequestError: HttpRequestError.ResponseEnded })
             {
