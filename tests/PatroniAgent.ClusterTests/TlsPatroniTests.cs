@@ -41,7 +41,7 @@ public sealed class TlsPatroniTests : IDisposable
     }
 
     [Fact]
-    public void The_agent_polls_an_https_patroni_with_its_client_certificate_and_is_refused_without()
+    public void The_agent_polls_an_https_patroni_with_its_client_certificate_and_is_refused_without_or_with_a_stranger()
     {
         StartPatroni();
         string caFile = Write(_agentDir, "ca.pem", _ca.ExportCertificatePem());
@@ -53,18 +53,32 @@ public sealed class TlsPatroniTests : IDisposable
             "--patroni-key-file", Write(_agentDir, "agent-key.pem", _agentCertificate.GetECDsaPrivateKey()!.ExportPkcs8PrivateKeyPem()),
         ]);
         Start("agent-without-certificate", AgentPath(), ["--listen", $"{Host}:5556=primary", .. common]);
+        var stranger = Issue(CreateCa(), "CN=stranger", "1.3.6.1.5.5.7.3.2", null);
+        Start("agent-with-a-stranger-certificate", AgentPath(),
+        [
+            "--listen", $"{Host}:5557=primary", .. common,
+            "--patroni-cert-file", Write(_agentDir, "stranger.pem", stranger.ExportCertificatePem()),
+            "--patroni-key-file", Write(_agentDir, "stranger-key.pem", stranger.GetECDsaPrivateKey()!.ExportPkcs8PrivateKeyPem()),
+        ]);
 
         var ready = WaitForAnswer(5555, a => a.StartsWith("up ready"), TimeSpan.FromSeconds(90));
         Assert.StartsWith("up ready 100% #primary", ready);
 
-        var refused = new List<string>();
+        // Patroni refused connections until it listened: the reasons change from that to the TLS failures within a poll or two.
+        const string demands = "down #patroni demands a client certificate\n", refused = "down #patroni refused our client certificate\n";
+        WaitForAnswer(5556, a => a == demands, TimeSpan.FromSeconds(10));
+        WaitForAnswer(5557, a => a == refused, TimeSpan.FromSeconds(10));
+        var withoutCertificate = new List<string>();
+        var withStranger = new List<string>();
         for (int i = 0; i < 20; i++)
         {
-            refused.Add(Answer(5556));
+            withoutCertificate.Add(WaitForAnswer(5556, _ => true, TimeSpan.FromSeconds(5)));
+            withStranger.Add(WaitForAnswer(5557, _ => true, TimeSpan.FromSeconds(5)));
             Thread.Sleep(100);
         }
-        Assert.All(refused, a => Assert.Equal("down #patroni demands a client certificate\n", a));
-        Assert.StartsWith("up ready 100% #primary", Answer(5555));
+        Assert.All(withoutCertificate, a => Assert.Equal(demands, a));
+        Assert.All(withStranger, a => Assert.Equal(refused, a));
+        Assert.StartsWith("up ready 100% #primary", WaitForAnswer(5555, _ => true, TimeSpan.FromSeconds(5)));
     }
 
     private void StartPatroni()
@@ -206,7 +220,7 @@ public sealed class TlsPatroniTests : IDisposable
                 last = Answer(port);
                 if (wanted(last)) return last;
             }
-            catch (SocketException e)
+            catch (Exception e) when (e is SocketException or IOException)
             {
                 last = e.Message;
             }
