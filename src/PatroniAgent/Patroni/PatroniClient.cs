@@ -89,19 +89,18 @@ public sealed class PatroniClient : IDisposable
 
     /// <summary>
     /// Accepts Patroni's certificate only when the TLS layer found no error in its chain and host name,
-    /// and notes why it refused one, for <see cref="Describe"/>.
+    /// and notes why it refused one, for <see cref="Describe"/>: a name that does not match a trusted
+    /// certificate, dates out of range, or else (a chain to no trusted root, no certificate) not trusted.
     /// </summary>
     private bool CheckServerCertificate(object sender, X509Certificate? certificate, X509Chain? chain, SslPolicyErrors errors)
     {
         _certificateProblem = errors switch
         {
             SslPolicyErrors.None => null,
-            _ when errors.HasFlag(SslPolicyErrors.RemoteCertificateNotAvailable) => "patroni sent no TLS certificate",
-            _ when errors.HasFlag(SslPolicyErrors.RemoteCertificateChainErrors)
-                && chain is not null && chain.ChainStatus.Any(s => s.Status.HasFlag(X509ChainStatusFlags.NotTimeValid))
+            SslPolicyErrors.RemoteCertificateNameMismatch => "patroni TLS certificate is for another host",
+            _ when chain is not null && chain.ChainStatus.Any(s => s.Status.HasFlag(X509ChainStatusFlags.NotTimeValid))
                 => "patroni TLS certificate expired or not yet valid",
-            _ when errors.HasFlag(SslPolicyErrors.RemoteCertificateChainErrors) => "patroni TLS certificate not trusted",
-            _ => "patroni TLS certificate is for another host",
+            _ => "patroni TLS certificate not trusted",
         };
         _certificateAccepted = errors == SslPolicyErrors.None;
         return _certificateAccepted;

@@ -114,7 +114,7 @@ public sealed class PatroniClientTlsTests : IDisposable
     [Fact]
     public async Task An_expired_certificate_is_named()
     {
-        await using var fake = Patroni(TestCertificates.CreateServer(_ca, ["127.0.0.1"], notAfter: DateTimeOffset.UtcNow.AddDays(-1)));
+        await using var fake = Patroni(TestCertificates.CreateServer(_ca, ["127.0.0.1"], notAfter: DateTimeOffset.UtcNow.AddHours(-1)));
         using var client = Client(fake.Url, "--patroni-ca-file", _caFile);
 
         var result = await client.PollAsync(CancellationToken.None);
@@ -148,6 +148,23 @@ public sealed class PatroniClientTlsTests : IDisposable
 
         Assert.Null(result.Error);
         Assert.Equal("CN=patroni-agent", fake.LastClientSubject);
+    }
+
+    [Fact]
+    public async Task Intermediates_after_the_client_certificate_in_its_file_are_sent_with_it()
+    {
+        await using var fake = Patroni(requireClientCertificate: true);
+        var intermediate = TestCertificates.CreateIntermediate(_ca, "agents CA");
+        var client = TestCertificates.CreateClient(intermediate, "agent-via-intermediate");
+        string key = _files.WriteKey("client-key.pem", client);
+        string leafOnly = _files.WriteCertificate("leaf.pem", client);
+        string withChain = _files.Write("chain.pem", client.ExportCertificatePem() + "\n" + intermediate.ExportCertificatePem() + "\n", TestCertificates.Public);
+        using var chained = Client(fake.Url, "--patroni-ca-file", _caFile, "--patroni-cert-file", withChain, "--patroni-key-file", key);
+        using var alone = Client(fake.Url, "--patroni-ca-file", _caFile, "--patroni-cert-file", leafOnly, "--patroni-key-file", key);
+
+        Assert.Null((await chained.PollAsync(CancellationToken.None)).Error);
+        Assert.Equal("CN=agent-via-intermediate", fake.LastClientSubject);
+        Assert.Equal("patroni refused our client certificate", (await alone.PollAsync(CancellationToken.None)).Error);
     }
 
     /// <summary>TLS 1.2 refuses a client certificate within the handshake; TLS 1.3 after the client's side of it is done.</summary>

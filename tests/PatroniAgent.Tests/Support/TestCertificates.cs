@@ -31,6 +31,18 @@ public sealed class TestCertificates : IDisposable
         return request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-3), DateTimeOffset.UtcNow.AddYears(1));
     }
 
+    /// <summary>An intermediate CA certificate with its key, signed by <paramref name="ca"/>.</summary>
+    public static X509Certificate2 CreateIntermediate(X509Certificate2 ca, string name)
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new CertificateRequest($"CN={name}", key, HashAlgorithmName.SHA256);
+        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, true, 0, true));
+        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
+        request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, false));
+        using var issued = request.Create(ca, DateTimeOffset.UtcNow.AddDays(-2), DateTimeOffset.UtcNow.AddDays(60), Serial());
+        return issued.CopyWithPrivateKey(key);
+    }
+
     /// <summary>A server certificate for the IP addresses and DNS names given, signed by <paramref name="ca"/>.</summary>
     public static X509Certificate2 CreateServer(X509Certificate2 ca, string[] names, DateTimeOffset? notAfter = null) =>
         Issue(ca, "CN=patroni", ServerAuth, names, notAfter ?? DateTimeOffset.UtcNow.AddDays(30));
@@ -56,11 +68,15 @@ public sealed class TestCertificates : IDisposable
             }
             request.CertificateExtensions.Add(san.Build());
         }
-        var notBefore = DateTimeOffset.UtcNow.AddDays(-2);
+        using var issued = request.Create(ca, DateTimeOffset.UtcNow.AddDays(-1), notAfter, Serial());
+        return issued.CopyWithPrivateKey(key);
+    }
+
+    private static byte[] Serial()
+    {
         var serial = RandomNumberGenerator.GetBytes(12);
         serial[0] &= 0x7f;
-        using var issued = request.Create(ca, notBefore, notAfter, serial);
-        return issued.CopyWithPrivateKey(key);
+        return serial;
     }
 
     /// <summary>Mode 0600, for keys and passwords.</summary>
