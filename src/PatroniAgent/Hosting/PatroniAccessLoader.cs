@@ -102,7 +102,7 @@ internal static class PatroniAccessLoader
     private static AuthenticationHeaderValue LoadAuthorization(string path, string where)
     {
         RefuseWorldReadable(path, where, "a password");
-        string text = ReadText(path, where);
+        string text = ReadText(path, where).TrimStart('\uFEFF');
         int end = text.IndexOf('\n');
         string line = (end < 0 ? text : text[..end]).TrimEnd('\r');
         int colon = line.IndexOf(':');

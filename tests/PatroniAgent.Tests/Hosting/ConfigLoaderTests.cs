@@ -758,7 +758,7 @@ public class ConfigLoaderTests
         string caFile = files.WriteCertificate("ca.pem", ca);
         string certFile = files.WriteCertificate("client.pem", client);
         string keyFile = files.WriteKey("client-key.pem", client);
-        string authFile = files.Write("auth", "agent:pa ss\r\n");
+        string authFile = files.Write("auth", "\uFEFFagent:pa ss\r\n");
 
         AgentOptions o = Options(
             ["--config", ConfPath, "--patroni-auth-file", authFile],
@@ -829,7 +829,7 @@ public class ConfigLoaderTests
         string cert = files.WriteCertificate("client.pem", client);
         string otherKey = files.WriteKey("other-key.pem", TestCertificates.CreateClient(ca));
         string noKey = files.Write("no-key.pem", "nothing here\n");
-        string caAsCert = files.Write("key-as-cert.pem", TestCertificates.PrivateKeyPem(client));
+        string keyAsCert = files.Write("key-as-cert.pem", TestCertificates.PrivateKeyPem(client));
         string encrypted = files.Write("encrypted.pem", System.Security.Cryptography.X509Certificates.ECDsaCertificateExtensions.GetECDsaPrivateKey(client)!.ExportEncryptedPkcs8PrivateKeyPem("secret",
             new System.Security.Cryptography.PbeParameters(System.Security.Cryptography.PbeEncryptionAlgorithm.Aes256Cbc,
                 System.Security.Cryptography.HashAlgorithmName.SHA256, 1000)));
@@ -838,10 +838,13 @@ public class ConfigLoaderTests
             Error(["--patroni-url", Https, "--patroni-cert-file", cert]));
         Assert.Equal($"--patroni-key-file: the private key in {otherKey} does not match the certificate in {cert} (--patroni-cert-file)",
             Error(["--patroni-url", Https, "--patroni-cert-file", cert, "--patroni-key-file", otherKey]));
+        string certWithOtherKey = files.Write("client-and-other-key.pem", client.ExportCertificatePem() + "\n" + File.ReadAllText(otherKey));
+        Assert.Equal($"--patroni-cert-file: the private key in {certWithOtherKey} does not match its certificate",
+            Error(["--patroni-url", Https, "--patroni-cert-file", certWithOtherKey]));
         Assert.Equal($"--patroni-key-file: {noKey} holds no PEM private key (-----BEGIN PRIVATE KEY-----)",
             Error(["--patroni-url", Https, "--patroni-cert-file", cert, "--patroni-key-file", noKey]));
-        Assert.Equal($"--patroni-cert-file: {caAsCert} holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
-            Error(["--patroni-url", Https, "--patroni-cert-file", caAsCert]));
+        Assert.Equal($"--patroni-cert-file: {keyAsCert} holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+            Error(["--patroni-url", Https, "--patroni-cert-file", keyAsCert]));
         Assert.Equal($"--patroni-key-file: the private key in {encrypted} is encrypted; the agent needs it unencrypted (openssl pkey -in {encrypted} -out NEW)",
             Error(["--patroni-url", Https, "--patroni-cert-file", cert, "--patroni-key-file", encrypted]));
         Assert.Equal("--patroni-key-file: needs patroni-cert-file, the certificate of this key",
