@@ -36,7 +36,7 @@ public sealed partial class AgentHost : IDisposable
         _systemd = systemd;
         _logger = loggers.CreateLogger("patroni-agent");
         Board = new AnswerBoard(options.UnknownAnswer, options.StaleAfter);
-        _client = new PatroniClient(options.PatroniUrl, options.Timeout);
+        _client = new PatroniClient(options.PatroniUrl, options.Timeout, access: options.PatroniAccess);
         _watcher = new RoleWatcher(_client, Board, options.PollInterval, options.StaleAfter, loggers.CreateLogger("patroni-agent.watcher"));
         var listeners = options.Listeners
             .Select(l => new ListenerOptions(l.EndPoint, Board.For(l.Mode), options.SendWait) { ResetAfterReply = true })

@@ -1,5 +1,6 @@
 using System.Net;
 using Microsoft.Extensions.Logging;
+using PatroniAgent.Patroni;
 using PatroniAgent.Policy;
 
 namespace PatroniAgent.Hosting;
@@ -19,6 +20,16 @@ public sealed record AgentOptions
     /// <summary>The source prefixes allowed to connect to every listener; empty allows any address.</summary>
     public IReadOnlyList<IPNetwork> Allow { get; init; } = [];
     public Uri PatroniUrl { get; init; } = new("http://127.0.0.1:8008");
+    /// <summary>PEM CA certificates Patroni's server certificate must chain to; null for the system store.</summary>
+    public string? PatroniCaFile { get; init; }
+    /// <summary>PEM client certificate shown to Patroni; null for none.</summary>
+    public string? PatroniCertFile { get; init; }
+    /// <summary>PEM private key of <see cref="PatroniCertFile"/>; null when that file holds it.</summary>
+    public string? PatroniKeyFile { get; init; }
+    /// <summary>File whose first line is <c>username:password</c>, for basic authentication; null for none.</summary>
+    public string? PatroniAuthFile { get; init; }
+    /// <summary>What the four files above hold, read and checked at start by <see cref="ConfigLoader"/>.</summary>
+    public PatroniAccess PatroniAccess { get; init; } = PatroniAccess.None;
     public TimeSpan PollInterval { get; init; } = TimeSpan.FromMilliseconds(50);
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(1);
     public TimeSpan StaleAfter { get; init; } = TimeSpan.FromSeconds(3);

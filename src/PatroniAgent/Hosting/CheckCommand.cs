@@ -11,7 +11,7 @@ public static class CheckCommand
     /// <summary>Returns 0 when Patroni answered, 1 when it did not (the unknown answers are printed then).</summary>
     public static async Task<int> RunAsync(AgentOptions options, TextWriter output)
     {
-        using var client = new PatroniClient(options.PatroniUrl, options.Timeout);
+        using var client = new PatroniClient(options.PatroniUrl, options.Timeout, access: options.PatroniAccess);
         var board = new AnswerBoard(options.UnknownAnswer, options.StaleAfter);
         var watcher = new RoleWatcher(client, board, options.PollInterval, TimeSpan.Zero, NullLogger.Instance);
         bool answered = await watcher.PollOnceAsync(CancellationToken.None).ConfigureAwait(false);

@@ -69,6 +69,14 @@ public static class ConfigLoader
             o => o.Allow.Count == 0 ? "any address" : string.Join(' ', o.Allow), AddAllow, o => o with { Allow = [] }),
         new("patroni-url", "URL", "Patroni REST API",
             o => o.PatroniUrl.ToString(), (o, v, w) => o with { PatroniUrl = ParseUrl(v, w) }),
+        new("patroni-ca-file", "FILE", "PEM CA certificates Patroni's TLS certificate must chain to",
+            o => o.PatroniCaFile ?? "the system store", (o, v, _) => o with { PatroniCaFile = v }),
+        new("patroni-cert-file", "FILE", "PEM client certificate shown to Patroni",
+            o => o.PatroniCertFile ?? "none", (o, v, _) => o with { PatroniCertFile = v }),
+        new("patroni-key-file", "FILE", "PEM private key of patroni-cert-file",
+            o => o.PatroniKeyFile ?? "in patroni-cert-file", (o, v, _) => o with { PatroniKeyFile = v }),
+        new("patroni-auth-file", "FILE", "file whose first line is username:password, for Patroni's basic auth",
+            o => o.PatroniAuthFile ?? "none", (o, v, _) => o with { PatroniAuthFile = v }),
         Duration("poll-interval", "time between polls",
             TimeSpan.FromMilliseconds(10), TimeSpan.FromSeconds(60), o => o.PollInterval, (o, t) => o with { PollInterval = t }),
         Duration("timeout", "timeout of one poll",
@@ -114,9 +122,12 @@ public static class ConfigLoader
 
         Dictionary<string, string> origins = [];
         AgentOptions options = new();
-        foreach (List<Setting> source in new[] { file, environment, flags })
+        List<Setting>[] sources = [file, environment, flags];
+        foreach (List<Setting> source in sources)
             options = Apply(options, source, origins);
         CheckTogether(options, origins);
+        string WhereSet(string key) => sources.SelectMany(s => s).LastOrDefault(s => s.Key.Name == key)?.Where ?? DefaultOrigin;
+        options = options with { PatroniAccess = PatroniAccessLoader.Load(options, WhereSet) };
         return new CommandLine(command, options);
     }
 

@@ -1,6 +1,9 @@
 using System.Net;
+using System.Net.Security;
 using System.Net.Sockets;
 using System.Security.Authentication;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 
 namespace PatroniAgent.Patroni;
 
@@ -13,7 +16,9 @@ public readonly record struct PollResult(NodeStatus? Status, string? Error)
 /// <summary>
 /// Reads the local node's status from Patroni's REST API: <c>GET /</c>, and for a replica also
 /// <c>GET /cluster</c> for its lag, at most once per <see cref="LagRefresh"/>. One connection
-/// handler, no per-request logging, bounded time and size.
+/// handler, no per-request logging, bounded time and size. Over https the server certificate and its
+/// host name are always verified (against <see cref="PatroniAccess.TrustedRoots"/> when given), and a
+/// failed handshake is told apart: our check of Patroni's certificate, or Patroni refusing ours.
 /// </summary>
 public sealed class PatroniClient : IPatroniPoller, IDisposable
 {
@@ -31,14 +36,18 @@ public sealed class PatroniClient : IPatroniPoller, IDisposable
     private readonly Uri _baseUrl;
     private readonly TimeSpan _timeout;
     private readonly TimeProvider _time;
+    private readonly PatroniAccess _access;
+    private string? _certificateProblem;
+    private bool _certificateAccepted;
     private byte[] _buffer = new byte[16 * 1024];
     private long? _lag;
     private long _lagReadAt;
     private bool _lagKnown;
 
-    public PatroniClient(Uri baseUrl, TimeSpan timeout, TimeProvider? time = null)
+    public PatroniClient(Uri baseUrl, TimeSpan timeout, TimeProvider? time = null, PatroniAccess? access = null)
     {
         _time = time ?? TimeProvider.System;
+        _access = access ?? PatroniAccess.None;
         _baseUrl = baseUrl.AbsolutePath.EndsWith('/') ? baseUrl : new Uri(baseUrl.AbsoluteUri + "/");
         _timeout = timeout;
         var handler = new SocketsHttpHandler
@@ -49,11 +58,53 @@ public sealed class PatroniClient : IPatroniPoller, IDisposable
             AutomaticDecompression = DecompressionMethods.None,
             ConnectTimeout = timeout,
             PooledConnectionLifetime = TimeSpan.FromMinutes(5),
+            SslOptions = TlsOptions(_access),
         };
         _http = new HttpClient(handler) { Timeout = Timeout.InfiniteTimeSpan };
     }
 
     public Uri BaseUrl => _baseUrl;
+
+    private SslClientAuthenticationOptions TlsOptions(PatroniAccess access)
+    {
+        var options = new SslClientAuthenticationOptions
+        {
+            RemoteCertificateValidationCallback = CheckServerCertificate,
+            ClientCertificateContext = access.ClientCertificate,
+            CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
+        };
+        if (access.TrustedRoots is { } roots)
+        {
+            var policy = new X509ChainPolicy
+            {
+                TrustMode = X509ChainTrustMode.CustomRootTrust,
+                RevocationMode = X509RevocationMode.NoCheck,
+                DisableCertificateDownloads = true,
+            };
+            policy.CustomTrustStore.AddRange(roots);
+            options.CertificateChainPolicy = policy;
+        }
+        return options;
+    }
+
+    /// <summary>
+    /// Accepts Patroni's certificate only when the TLS layer found no error in its chain and host name,
+    /// and notes why it refused one, for <see cref="Describe"/>: a name that does not match a trusted
+    /// certificate, dates out of range, or else (a chain to no trusted root, no certificate) not trusted.
+    /// </summary>
+    private bool CheckServerCertificate(object sender, X509Certificate? certificate, X509Chain? chain, SslPolicyErrors errors)
+    {
+        _certificateProblem = errors switch
+        {
+            SslPolicyErrors.None => null,
+            SslPolicyErrors.RemoteCertificateNameMismatch => "patroni TLS certificate is for another host",
+            _ when chain is not null && chain.ChainStatus.Any(s => s.Status.HasFlag(X509ChainStatusFlags.NotTimeValid))
+                => "patroni TLS certificate expired or not yet valid",
+            _ => "patroni TLS certificate not trusted",
+        };
+        _certificateAccepted = errors == SslPolicyErrors.None;
+        return _certificateAccepted;
+    }
 
     /// <summary>Polls once. Never throws but for cancellation by <paramref name="cancellationToken"/>.</summary>
     public async Task<PollResult> PollAsync(CancellationToken cancellationToken)
@@ -63,6 +114,12 @@ public sealed class PatroniClient : IPatroniPoller, IDisposable
         try
         {
             var (code, body) = await GetAsync("", cancellationToken).ConfigureAwait(false);
+            if (code == 401)
+            {
+                throw new PatroniAnswerException(_access.Authorization is null
+                    ? "patroni answered 401 (basic auth required)"
+                    : "patroni answered 401 (basic auth rejected)");
+            }
             status = PatroniDecoder.DecodeStatus(code, body.Span, out memberName);
         }
         catch (Exception e) when (!cancellationToken.IsCancellationRequested)
@@ -101,11 +158,25 @@ public sealed class PatroniClient : IPatroniPoller, IDisposable
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(_timeout);
+        _certificateProblem = null;
+        _certificateAccepted = false;
         try
         {
             using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(_baseUrl, path));
             request.Headers.Accept.ParseAdd("application/json");
-            using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token).ConfigureAwait(false);
+            request.Headers.Authorization = _access.Authorization;
+            HttpResponseMessage sent;
+            try
+            {
+                sent = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token).ConfigureAwait(false);
+            }
+            catch (HttpRequestException e) when (_certificateAccepted && IsCutDuringHandshake(e))
+            {
+                throw new PatroniAnswerException(_access.ClientCertificate is null
+                    ? "patroni demands a client certificate"
+                    : "patroni refused our client certificate");
+            }
+            using var response = sent;
             await using var stream = await response.Content.ReadAsStreamAsync(timeout.Token).ConfigureAwait(false);
             int length = 0;
             while (true)
@@ -133,9 +204,35 @@ public sealed class PatroniClient : IPatroniPoller, IDisposable
         }
     }
 
+    /// <summary>
+    /// Whether a request whose server certificate we accepted failed before any answer the way a TLS
+    /// server refusing the client's certificate ends it: an alert within the handshake (an
+    /// authentication failure), a reset, or, with TLS 1.3, where the server checks the client's
+    /// certificate after the client's side of the handshake is done, an alert on the first read (a TLS
+    /// error under the read's failure; Patroni's Python sends "certificate required") or the connection
+    /// closed before the first byte of an answer.
+    /// </summary>
+    private static bool IsCutDuringHandshake(HttpRequestException e)
+    {
+        for (Exception? inner = e; inner is not null; inner = inner.InnerException)
+        {
+            if (inner is AuthenticationException or CryptographicException
+                or SocketException { SocketErrorCode: SocketError.ConnectionReset }
+                or HttpIOException { HttpRequestError: HttpRequestError.ResponseEnded })
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
     /// <summary>A short, stable reason for a failed poll, fit for a log line and an agent answer.</summary>
     private string Describe(Exception e)
     {
+        if (_certificateProblem is not null)
+        {
+            return _certificateProblem;
+        }
         for (var inner = e; inner is not null; inner = inner.InnerException)
         {
             switch (inner)

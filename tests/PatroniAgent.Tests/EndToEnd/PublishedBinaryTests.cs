@@ -55,6 +55,49 @@ public class PublishedBinaryTests
     }
 
     [Fact]
+    public async Task Check_over_https_shows_the_client_certificate_and_sends_basic_auth()
+    {
+        using var files = new TestCertificates();
+        var ca = TestCertificates.CreateCa("patroni test CA");
+        var client = TestCertificates.CreateClient(ca, "agent");
+        await using var patroni = new FakePatroni(tls: new FakeTls(TestCertificates.CreateServer(ca, ["127.0.0.1"]), ca))
+            .Status(PatroniFixtures.Load("v3.0.2-primary"));
+        string[] tls =
+        [
+            "--patroni-url", patroni.Url.ToString(),
+            "--patroni-ca-file", files.WriteCertificate("ca.pem", ca),
+        ];
+
+        var result = PublishedAgent.Run(PublishedAgent.Path,
+        [
+            "check", .. tls,
+            "--patroni-cert-file", files.WriteCertificate("client.pem", client),
+            "--patroni-key-file", files.WriteKey("client-key.pem", client),
+            "--patroni-auth-file", files.Write("auth", "agent:secret"),
+        ], Limit);
+        var withoutCertificate = PublishedAgent.Run(PublishedAgent.Path, ["check", .. tls], Limit);
+
+        Assert.Equal(0, result.ExitCode);
+        Assert.Contains("primary         up ready 100% #primary, timeline ", result.Output);
+        Assert.Equal("CN=agent", patroni.LastClientSubject);
+        Assert.Equal("Basic YWdlbnQ6c2VjcmV0", patroni.LastAuthorization);
+        Assert.Equal(1, withoutCertificate.ExitCode);
+        Assert.Contains("primary         down #patroni demands a client certificate\n", withoutCertificate.Output);
+        Assert.DoesNotContain("ready", withoutCertificate.Output.Split("\n\n")[1]);
+    }
+
+    [Fact]
+    public void A_bad_tls_file_stops_the_start_naming_the_key()
+    {
+        var result = PublishedAgent.Run(PublishedAgent.Path,
+            ["check", "--patroni-url", "https://127.0.0.1:8008", "--patroni-ca-file", "/nonexistent/ca.pem"], Limit);
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("patroni-agent: --patroni-ca-file: cannot read /nonexistent/ca.pem: no such file", result.Error);
+        Assert.Equal("", result.Output);
+    }
+
+    [Fact]
     public async Task The_daemon_follows_patroni_through_its_states()
     {
         await using var patroni = new FakePatroni().Status(PatroniFixtures.Load("v4.1.4-primary"));

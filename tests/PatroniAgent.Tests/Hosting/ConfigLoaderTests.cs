@@ -1,7 +1,9 @@
 using System.Net;
 using Microsoft.Extensions.Logging;
 using PatroniAgent.Hosting;
+using PatroniAgent.Patroni;
 using PatroniAgent.Policy;
+using PatroniAgent.Tests.Support;
 
 namespace PatroniAgent.Tests.Hosting;
 
@@ -99,6 +101,9 @@ public class ConfigLoaderTests
             "--allow CIDR", "source addresses allowed to connect, repeatable (default: any address)",
             "CIDR      an IPv4 or IPv6 address, or a prefix",
             "--patroni-url URL", "(default: http://127.0.0.1:8008/)",
+            "--patroni-ca-file FILE", "(default: the system store)",
+            "--patroni-cert-file FILE", "--patroni-key-file FILE", "(default: in patroni-cert-file)",
+            "--patroni-auth-file FILE", "username:password",
             "--poll-interval DURATION", "10ms..60s (default: 50ms)",
             "--timeout DURATION", "10ms..60s (default: 1s)",
             "--stale-after DURATION", "100ms..10m (default: 3s)",
@@ -745,7 +750,7 @@ public class ConfigLoaderTests
     }
 
     [Theory]
-    [InlineData("workers = 2\npol-interval = 1s", "/etc/patroni-agent.conf line 2: unknown key \"pol-interval\"; the known keys are listen, http-listen, allow, patroni-url, poll-interval, timeout, stale-after, send-wait, unknown-answer, backlog, workers, max-connections, log-level")]
+    [InlineData("workers = 2\npol-interval = 1s", "/etc/patroni-agent.conf line 2: unknown key \"pol-interval\"; the known keys are listen, http-listen, allow, patroni-url, patroni-ca-file, patroni-cert-file, patroni-key-file, patroni-auth-file, poll-interval, timeout, stale-after, send-wait, unknown-answer, backlog, workers, max-connections, log-level")]
     [InlineData("\n\n\nconfig = /other.conf", "/etc/patroni-agent.conf line 4: \"config\" cannot be set in the config file; use --config or PATRONI_AGENT_CONFIG")]
     [InlineData("workers = 2\n# again\nWorkers = 3", "/etc/patroni-agent.conf line 3: workers is already set on line 1")]
     [InlineData("poll_interval = 1s\npoll-interval = 1s", "/etc/patroni-agent.conf line 2: poll-interval is already set on line 1")]
@@ -793,5 +798,164 @@ public class ConfigLoaderTests
     {
         Assert.StartsWith($"{ConfPath} line 1: workers:",
             Error(["--config", ConfPath, "--workers", "0"], new() { ["PATRONI_AGENT_WORKERS"] = "0" }, "workers = 0"));
+    }
+
+    private const string Https = "https://127.0.0.1:8008";
+
+    [Fact]
+    public void WithoutTlsOrAuthKeysPatroniIsReachedPlainly()
+    {
+        Assert.Same(PatroniAccess.None, Options([]).PatroniAccess);
+        Assert.Same(PatroniAccess.None, Options(["--patroni-url", Https]).PatroniAccess);
+    }
+
+    [Fact]
+        public void TlsAndAuthFilesAreReadFromEverySource()
+    {
+        using var files = new TestCertificates();
+        var ca = TestCertificates.CreateCa("test CA");
+        var client = TestCertificates.CreateClient(ca, "agent");
+        string caFile = files.WriteCertificate("ca.pem", ca);
+        string certFile = files.WriteCertificate("client.pem", client);
+        string keyFile = files.WriteKey("client-key.pem", client);
+        string authFile = files.Write("auth", "\uFEFFagent:pa ss\r\n");
+
+        AgentOptions o = Options(
+            ["--config", ConfPath, "--patroni-auth-file", authFile],
+            new() { ["PATRONI_AGENT_PATRONI_CERT_FILE"] = certFile },
+            $"patroni-url = {Https}\npatroni-ca-file = {caFile}\npatroni-key-file = {keyFile}\n");
+
+        Assert.Equal((caFile, certFile, keyFile, authFile), (o.PatroniCaFile, o.PatroniCertFile, o.PatroniKeyFile, o.PatroniAuthFile));
+        Assert.Equal(ca.Thumbprint, Assert.Single(o.PatroniAccess.TrustedRoots!).Thumbprint);
+        Assert.Equal("CN=agent", o.PatroniAccess.ClientCertificate!.TargetCertificate.Subject);
+        Assert.True(o.PatroniAccess.ClientCertificate.TargetCertificate.HasPrivateKey);
+        Assert.Equal("Basic", o.PatroniAccess.Authorization!.Scheme);
+        Assert.Equal(Convert.ToBase64String("agent:pa ss"u8.ToArray()), o.PatroniAccess.Authorization.Parameter);
+    }
+
+    [Fact]
+    public void AMissingTlsFileIsAnErrorNamingItsSource()
+    {
+        const string missing = "/nonexistent/ca.pem";
+        Assert.Equal($"--patroni-ca-file: cannot read {missing}: no such file",
+            Error(["--patroni-url", Https, "--patroni-ca-file", missing]));
+        Assert.Equal($"PATRONI_AGENT_PATRONI_CA_FILE: cannot read {missing}: no such file",
+            Error(["--patroni-url", Https], new() { ["PATRONI_AGENT_PATRONI_CA_FILE"] = missing }));
+        Assert.Equal($"{ConfPath} line 2: patroni-ca-file: cannot read {missing}: no such file",
+            FileError($"patroni-url = {Https}\npatroni-ca-file = {missing}"));
+        Assert.Equal($"--patroni-auth-file: cannot read /nonexistent/auth: no such file",
+            Error(["--patroni-auth-file", "/nonexistent/auth"]));
+    }
+
+    [Fact]
+    public void ABadTlsFileThatALaterSourceReplacesIsNotRead()
+    {
+        using var files = new TestCertificates();
+        string caFile = files.WriteCertificate("ca.pem", TestCertificates.CreateCa("test CA"));
+
+        AgentOptions o = Options(["--config", ConfPath, "--patroni-ca-file", caFile], file: $"patroni-url = {Https}\npatroni-ca-file = /nonexistent/ca.pem");
+
+        Assert.Single(o.PatroniAccess.TrustedRoots!);
+    }
+
+    [Fact]
+    public void ADirectoryOrAnEndlessFileIsNotAPemFile()
+    {
+        Assert.Equal("--patroni-ca-file: cannot read /tmp: access denied (no permission, or not a file)",
+            Error(["--patroni-url", Https, "--patroni-ca-file", "/tmp"]));
+        Assert.Equal("--patroni-ca-file: /dev/zero is larger than 1024 kB",
+            Error(["--patroni-url", Https, "--patroni-ca-file", "/dev/zero"]));
+    }
+
+    [Fact]
+        public void ACaFileWithoutAGoodCertificateIsAnError()
+    {
+        using var files = new TestCertificates();
+        string text = files.Write("text.pem", "not a certificate\n", TestCertificates.Public);
+        string damaged = files.Write("damaged.pem", "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", TestCertificates.Public);
+
+        Assert.Equal($"--patroni-ca-file: {text} holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+            Error(["--patroni-url", Https, "--patroni-ca-file", text]));
+        Assert.Equal($"--patroni-ca-file: a certificate in {damaged} cannot be read (damaged PEM)",
+            Error(["--patroni-url", Https, "--patroni-ca-file", damaged]));
+    }
+
+    [Fact]
+        public void AClientCertificateNeedsItsOwnPrivateKey()
+    {
+        using var files = new TestCertificates();
+        var ca = TestCertificates.CreateCa("test CA");
+        var client = TestCertificates.CreateClient(ca);
+        string cert = files.WriteCertificate("client.pem", client);
+        string otherKey = files.WriteKey("other-key.pem", TestCertificates.CreateClient(ca));
+        string noKey = files.Write("no-key.pem", "nothing here\n");
+        string keyAsCert = files.Write("key-as-cert.pem", TestCertificates.PrivateKeyPem(client));
+        string encrypted = files.Write("encrypted.pem", System.Security.Cryptography.X509Certificates.ECDsaCertificateExtensions.GetECDsaPrivateKey(client)!.ExportEncryptedPkcs8PrivateKeyPem("secret",
+            new System.Security.Cryptography.PbeParameters(System.Security.Cryptography.PbeEncryptionAlgorithm.Aes256Cbc,
+                System.Security.Cryptography.HashAlgorithmName.SHA256, 1000)));
+
+        Assert.Equal($"--patroni-cert-file: {cert} holds no private key; put it in the file or give patroni-key-file",
+            Error(["--patroni-url", Https, "--patroni-cert-file", cert]));
+        Assert.Equal($"--patroni-key-file: the private key in {otherKey} does not match the certificate in {cert} (--patroni-cert-file)",
+            Error(["--patroni-url", Https, "--patroni-cert-file", cert, "--patroni-key-file", otherKey]));
+        string certWithOtherKey = files.Write("client-and-other-key.pem", client.ExportCertificatePem() + "\n" + File.ReadAllText(otherKey));
+        Assert.Equal($"--patroni-cert-file: the private key in {certWithOtherKey} does not match its certificate",
+            Error(["--patroni-url", Https, "--patroni-cert-file", certWithOtherKey]));
+        Assert.Equal($"--patroni-key-file: {noKey} holds no PEM private key (-----BEGIN PRIVATE KEY-----)",
+            Error(["--patroni-url", Https, "--patroni-cert-file", cert, "--patroni-key-file", noKey]));
+        Assert.Equal($"--patroni-cert-file: {keyAsCert} holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+            Error(["--patroni-url", Https, "--patroni-cert-file", keyAsCert]));
+        Assert.Equal($"--patroni-key-file: the private key in {encrypted} is encrypted; the agent needs it unencrypted (openssl pkey -in {encrypted} -out NEW)",
+            Error(["--patroni-url", Https, "--patroni-cert-file", cert, "--patroni-key-file", encrypted]));
+        Assert.Equal("--patroni-key-file: needs patroni-cert-file, the certificate of this key",
+            Error(["--patroni-url", Https, "--patroni-key-file", otherKey]));
+    }
+
+    [Fact]
+        public void SecretsReadableByEveryUserAreRefused()
+    {
+        using var files = new TestCertificates();
+        var client = TestCertificates.CreateClient(TestCertificates.CreateCa("test CA"));
+        string cert = files.WriteCertificate("client.pem", client);
+        string key = files.Write("client-key.pem", TestCertificates.PrivateKeyPem(client), TestCertificates.Public);
+        string auth = files.Write("auth", "agent:secret", TestCertificates.Public);
+
+        Assert.Equal($"--patroni-key-file: {key} holds a private key and is readable by every user (mode 0644); run chmod o-rwx {key}",
+            Error(["--patroni-url", Https, "--patroni-cert-file", cert, "--patroni-key-file", key]));
+        Assert.Equal($"PATRONI_AGENT_PATRONI_AUTH_FILE: {auth} holds a password and is readable by every user (mode 0644); run chmod o-rwx {auth}",
+            Error([], new() { ["PATRONI_AGENT_PATRONI_AUTH_FILE"] = auth }));
+
+        string groupReadable = files.Write("group-auth", "agent:secret", UnixFileMode.UserRead | UnixFileMode.GroupRead);
+        Assert.NotNull(Options(["--patroni-auth-file", groupReadable]).PatroniAccess.Authorization);
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("\nagent:secret")]
+    [InlineData("agent")]
+    [InlineData(":secret")]
+    [InlineData("agent:")]
+    [InlineData("agent:sec\tret")]
+        public void AnAuthFileWhoseFirstLineIsNotUsernameColonPasswordIsAnError(string text)
+    {
+        using var files = new TestCertificates();
+        string auth = files.Write("auth", text);
+
+        Assert.Equal($"--patroni-auth-file: the first line of {auth} must be username:password (both not empty, no control characters)",
+            Error(["--patroni-auth-file", auth]));
+    }
+
+    [Fact]
+        public void TlsKeysNeedAnHttpsUrlButBasicAuthDoesNot()
+    {
+        using var files = new TestCertificates();
+        string ca = files.WriteCertificate("ca.pem", TestCertificates.CreateCa("test CA"));
+        string auth = files.Write("auth", "agent:secret");
+
+        Assert.Equal("--patroni-ca-file: needs an https patroni-url, not http://127.0.0.1:8008/ (default)",
+            Error(["--patroni-ca-file", ca]));
+        Assert.Equal("PATRONI_AGENT_PATRONI_CERT_FILE: needs an https patroni-url, not http://db1:8008/ (--patroni-url)",
+            Error(["--patroni-url", "http://db1:8008"], new() { ["PATRONI_AGENT_PATRONI_CERT_FILE"] = ca }));
+        Assert.NotNull(Options(["--patroni-auth-file", auth]).PatroniAccess.Authorization);
     }
 }

@@ -1,0 +1,239 @@
+using System.Security.Authentication;
+using System.Security.Cryptography.X509Certificates;
+using System.Text;
+using PatroniAgent.Hosting;
+using PatroniAgent.Patroni;
+using PatroniAgent.Tests.Support;
+
+namespace PatroniAgent.Tests.Patroni;
+
+/// <summary>
+/// <see cref="PatroniClient"/> against a stand-in Patroni over https, with the access the agent's
+/// configuration loads from PEM files: server certificate and host name verified, client
+/// certificate shown, basic auth sent, and each failure named with a short, stable reason.
+/// </summary>
+public sealed class PatroniClientTlsTests : IDisposable
+{
+    private static readonly TimeSpan Generous = TimeSpan.FromSeconds(5);
+
+    private readonly TestCertificates _files = new();
+    private readonly X509Certificate2 _ca = TestCertificates.CreateCa("patroni test CA");
+    private readonly string _caFile;
+
+    public PatroniClientTlsTests()
+    {
+        _caFile = _files.WriteCertificate("ca.pem", _ca);
+    }
+
+    public void Dispose() => _files.Dispose();
+
+    private FakePatroni Patroni(X509Certificate2? server = null, bool requireClientCertificate = false, SslProtocols protocols = SslProtocols.None)
+    {
+        var fake = new FakePatroni(tls: new FakeTls(
+            server ?? TestCertificates.CreateServer(_ca, ["127.0.0.1"]),
+            requireClientCertificate ? _ca : null,
+            protocols));
+        fake.Status(PatroniFixtures.Load("v3.0.2-primary"));
+        return fake;
+    }
+
+    /// <summary>A client built as the agent builds it: options parsed from flags, files read by the loader.</summary>
+    private static PatroniClient Client(Uri url, params string[] flags)
+    {
+        var options = ConfigLoader.Parse(["--patroni-url", url.ToString(), .. flags], new Dictionary<string, string>(), File.ReadAllText).Options;
+        return new PatroniClient(options.PatroniUrl, Generous, access: options.PatroniAccess);
+    }
+
+    private string[] ClientCertificateFlags(X509Certificate2 certificate, string name = "client") =>
+    [
+        "--patroni-cert-file", _files.WriteCertificate($"{name}.pem", certificate),
+        "--patroni-key-file", _files.WriteKey($"{name}-key.pem", certificate),
+    ];
+
+    [Fact]
+    public async Task A_poll_over_tls_verified_against_the_ca_file_is_read()
+    {
+        await using var fake = Patroni();
+        using var client = Client(fake.Url, "--patroni-ca-file", _caFile);
+
+        var result = await client.PollAsync(CancellationToken.None);
+
+        Assert.Null(result.Error);
+        Assert.Equal("master", result.Status!.RoleName);
+        Assert.Equal(1, fake.Requests);
+    }
+
+    [Fact]
+    public async Task A_server_certificate_of_another_ca_is_not_trusted()
+    {
+        var other = TestCertificates.CreateCa("another CA");
+        await using var fake = Patroni(TestCertificates.CreateServer(other, ["127.0.0.1"]));
+        using var client = Client(fake.Url, "--patroni-ca-file", _caFile);
+
+        var result = await client.PollAsync(CancellationToken.None);
+
+        Assert.Equal(new PollResult(null, "patroni TLS certificate not trusted"), result);
+        Assert.Equal(0, fake.Requests);
+    }
+
+    [Fact]
+    public async Task Without_a_ca_file_the_system_store_decides_and_does_not_know_a_private_ca()
+    {
+        await using var fake = Patroni();
+        using var client = Client(fake.Url);
+
+        var result = await client.PollAsync(CancellationToken.None);
+
+        Assert.Equal(new PollResult(null, "patroni TLS certificate not trusted"), result);
+        Assert.Equal(0, fake.Requests);
+    }
+
+    [Fact]
+    public async Task A_trusted_certificate_for_another_host_is_refused()
+    {
+        await using var fake = Patroni(TestCertificates.CreateServer(_ca, ["db9.example.com", "127.0.0.9"]));
+        using var client = Client(fake.Url, "--patroni-ca-file", _caFile);
+
+        var result = await client.PollAsync(CancellationToken.None);
+
+        Assert.Equal(new PollResult(null, "patroni TLS certificate is for another host"), result);
+        Assert.Equal(0, fake.Requests);
+    }
+
+    [Fact]
+    public async Task A_host_name_in_the_url_is_matched_against_the_certificate()
+    {
+        await using var fake = Patroni(TestCertificates.CreateServer(_ca, ["localhost"]));
+        using var byName = Client(new Uri($"https://localhost:{fake.Port}"), "--patroni-ca-file", _caFile);
+        using var byAddress = Client(fake.Url, "--patroni-ca-file", _caFile);
+
+        Assert.Null((await byName.PollAsync(CancellationToken.None)).Error);
+        Assert.Equal("patroni TLS certificate is for another host", (await byAddress.PollAsync(CancellationToken.None)).Error);
+    }
+
+    [Fact]
+    public async Task An_expired_certificate_is_named()
+    {
+        await using var fake = Patroni(TestCertificates.CreateServer(_ca, ["127.0.0.1"], notAfter: DateTimeOffset.UtcNow.AddHours(-1)));
+        using var client = Client(fake.Url, "--patroni-ca-file", _caFile);
+
+        var result = await client.PollAsync(CancellationToken.None);
+
+        Assert.Equal(new PollResult(null, "patroni TLS certificate expired or not yet valid"), result);
+    }
+
+    [Theory]
+    [MemberData(nameof(Versions))]
+    public async Task A_required_client_certificate_is_shown_and_the_poll_is_read(SslProtocols version)
+    {
+        await using var fake = Patroni(requireClientCertificate: true, protocols: version);
+        using var client = Client(fake.Url, ["--patroni-ca-file", _caFile, .. ClientCertificateFlags(TestCertificates.CreateClient(_ca, "agent-on-pg1"))]);
+
+        var result = await client.PollAsync(CancellationToken.None);
+
+        Assert.Null(result.Error);
+        Assert.Equal("master", result.Status!.RoleName);
+        Assert.Equal("CN=agent-on-pg1", fake.LastClientSubject);
+    }
+
+    [Fact]
+    public async Task A_key_held_in_the_certificate_file_is_used()
+    {
+        await using var fake = Patroni(requireClientCertificate: true);
+        var certificate = TestCertificates.CreateClient(_ca);
+        var both = _files.Write("client-and-key.pem", certificate.ExportCertificatePem() + "\n" + TestCertificates.PrivateKeyPem(certificate));
+        using var client = Client(fake.Url, "--patroni-ca-file", _caFile, "--patroni-cert-file", both);
+
+        var result = await client.PollAsync(CancellationToken.None);
+
+        Assert.Null(result.Error);
+        Assert.Equal("CN=patroni-agent", fake.LastClientSubject);
+    }
+
+    [Fact]
+    public async Task Intermediates_after_the_client_certificate_in_its_file_are_sent_with_it()
+    {
+        await using var fake = Patroni(requireClientCertificate: true);
+        var intermediate = TestCertificates.CreateIntermediate(_ca, "agents CA");
+        var client = TestCertificates.CreateClient(intermediate, "agent-via-intermediate");
+        string key = _files.WriteKey("client-key.pem", client);
+        string leafOnly = _files.WriteCertificate("leaf.pem", client);
+        string withChain = _files.Write("chain.pem", client.ExportCertificatePem() + "\n" + intermediate.ExportCertificatePem() + "\n", TestCertificates.Public);
+        using var chained = Client(fake.Url, "--patroni-ca-file", _caFile, "--patroni-cert-file", withChain, "--patroni-key-file", key);
+        using var alone = Client(fake.Url, "--patroni-ca-file", _caFile, "--patroni-cert-file", leafOnly, "--patroni-key-file", key);
+
+        Assert.Null((await chained.PollAsync(CancellationToken.None)).Error);
+        Assert.Equal("CN=agent-via-intermediate", fake.LastClientSubject);
+        Assert.Equal("patroni refused our client certificate", (await alone.PollAsync(CancellationToken.None)).Error);
+    }
+
+    /// <summary>TLS 1.2 refuses a client certificate within the handshake; TLS 1.3 after the client's side of it is done.</summary>
+    public static TheoryData<SslProtocols> Versions => new() { SslProtocols.Tls12, SslProtocols.Tls13 };
+
+    [Theory]
+    [MemberData(nameof(Versions))]
+    public async Task A_missing_client_certificate_is_named_and_nothing_is_read(SslProtocols version)
+    {
+        await using var fake = Patroni(requireClientCertificate: true, protocols: version);
+        using var client = Client(fake.Url, "--patroni-ca-file", _caFile);
+
+        var result = await client.PollAsync(CancellationToken.None);
+
+        Assert.Equal(new PollResult(null, "patroni demands a client certificate"), result);
+        Assert.Equal(0, fake.Requests);
+    }
+
+    [Theory]
+    [MemberData(nameof(Versions))]
+    public async Task A_client_certificate_patroni_does_not_trust_is_named(SslProtocols version)
+    {
+        await using var fake = Patroni(requireClientCertificate: true, protocols: version);
+        var stranger = TestCertificates.CreateClient(TestCertificates.CreateCa("another CA"));
+        using var client = Client(fake.Url, ["--patroni-ca-file", _caFile, .. ClientCertificateFlags(stranger)]);
+
+        var result = await client.PollAsync(CancellationToken.None);
+
+        Assert.Equal(new PollResult(null, "patroni refused our client certificate"), result);
+        Assert.Equal(0, fake.Requests);
+    }
+
+    [Fact]
+    public async Task Basic_auth_is_sent_on_every_request_of_a_poll()
+    {
+        await using var fake = Patroni();
+        fake.Status(PatroniFixtures.Load("v4.1.4-replica"));
+        fake.Set("/cluster", FakeReply.From(PatroniFixtures.Load("v4.1.4-cluster")));
+        var auth = _files.Write("auth", "patroni:s3cr:et\nignored second line\n");
+        using var client = Client(fake.Url, "--patroni-ca-file", _caFile, "--patroni-auth-file", auth);
+
+        var result = await client.PollAsync(CancellationToken.None);
+
+        Assert.Null(result.Error);
+        Assert.Equal(0, result.Status!.LagBytes);
+        Assert.Equal(2, fake.Requests);
+        Assert.Equal("Basic " + Convert.ToBase64String(Encoding.UTF8.GetBytes("patroni:s3cr:et")), fake.LastAuthorization);
+    }
+
+    [Fact]
+    public async Task Without_an_auth_file_no_authorization_is_sent()
+    {
+        await using var fake = Patroni();
+        using var client = Client(fake.Url, "--patroni-ca-file", _caFile);
+
+        Assert.Null((await client.PollAsync(CancellationToken.None)).Error);
+        Assert.Null(fake.LastAuthorization);
+    }
+
+    [Fact]
+    public async Task A_401_says_whether_credentials_were_sent()
+    {
+        await using var fake = Patroni();
+        fake.Status(new FakeReply.Answer(401, "{\"error\": \"unauthorized\"}"u8.ToArray()));
+        var auth = _files.Write("auth", "patroni:wrong");
+        using var withCredentials = Client(fake.Url, "--patroni-ca-file", _caFile, "--patroni-auth-file", auth);
+        using var without = Client(fake.Url, "--patroni-ca-file", _caFile);
+
+        Assert.Equal(new PollResult(null, "patroni answered 401 (basic auth rejected)"), await withCredentials.PollAsync(CancellationToken.None));
+        Assert.Equal(new PollResult(null, "patroni answered 401 (basic auth required)"), await without.PollAsync(CancellationToken.None));
+    }
+}
