@@ -108,20 +108,20 @@ public class PublishedBinaryTests
             "--listen", $"127.0.0.1:{port}=primary", "--patroni-url", patroni.Url.ToString(),
             "--poll-interval", "50ms", "--timeout", "500ms", "--stale-after", "1s");
 
-        await Eventually(endPoint, "primary\n", "up ready 100% #primary, timeline 1\n");
+        await AgentClient.EventuallyAsync(endPoint, "primary\n", "up ready 100% #primary, timeline 1\n");
         Assert.Equal("up maint #primary, timeline 1\n", await AgentClient.CheckAsync(endPoint, "replica\n"));
         Assert.Equal("up ready 100% #primary, timeline 1\n", await AgentClient.CheckAsync(endPoint));
 
         patroni.Status(PatroniFixtures.Load("v3.0.2-replica"));
-        await Eventually(endPoint, "primary\n", "up maint #replica, lag unknown\n");
+        await AgentClient.EventuallyAsync(endPoint, "primary\n", "up maint #replica, lag unknown\n");
         Assert.Equal("up ready 100% #replica, lag unknown\n", await AgentClient.CheckAsync(endPoint, "replica\n"));
         Assert.Equal("up maint #replica, lag unknown over max-lag\n", await AgentClient.CheckAsync(endPoint, "replica max-lag=16MB\n"));
 
         patroni.Status(PatroniFixtures.Load("v4.1.4-primary-postgres-killed"));
-        await Eventually(endPoint, "primary\n", "down #postgres unknown, primary\n");
+        await AgentClient.EventuallyAsync(endPoint, "primary\n", "down #postgres unknown, primary\n");
 
         await patroni.DisposeAsync();
-        await Eventually(endPoint, "primary\n", "down #patroni refused the connection\n");
+        await AgentClient.EventuallyAsync(endPoint, "primary\n", "down #patroni refused the connection\n");
         Assert.Equal("down #patroni refused the connection\n", await AgentClient.CheckAsync(endPoint, "replica\n"));
 
         var statusLines = agent.Log.Split('\n').Count(l => l.Contains("patroni status:"));
@@ -141,7 +141,7 @@ public class PublishedBinaryTests
             "--patroni-url", patroni.Url.ToString(), "--poll-interval", "50ms");
 
         const string ready = "up ready 100% #primary, timeline 1\n";
-        await Eventually(http, "GET /primary HTTP/1.1\r\nHost: db1\r\n\r\n",
+        await AgentClient.EventuallyAsync(http, "GET /primary HTTP/1.1\r\nHost: db1\r\n\r\n",
             $"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {ready.Length}\r\nConnection: close\r\n\r\n{ready}");
         Assert.StartsWith("HTTP/1.1 200 OK\r\n", await AgentClient.CheckAsync(http, "OPTIONS /primary HTTP/1.0\r\n\r\n"));
         const string maint = "up maint #primary, timeline 1\n";
@@ -162,7 +162,7 @@ public class PublishedBinaryTests
         string[] args = ["--listen", $"127.0.0.1:{port}", "--patroni-url", patroni.Url.ToString(), "--poll-interval", "50ms"];
         using (var first = new AgentProcess(args))
         {
-            await Eventually(endPoint, "\n", "up ready 100% #primary, timeline 4\n");
+            await AgentClient.EventuallyAsync(endPoint, "\n", "up ready 100% #primary, timeline 4\n");
             for (int i = 0; i < 50; i++)
             {
                 await AgentClient.CheckAsync(endPoint, "primary\n");
@@ -174,7 +174,7 @@ public class PublishedBinaryTests
             Assert.Contains("patroni-agent stopping", first.Log);
         }
         using var second = new AgentProcess(args);
-        await Eventually(endPoint, "\n", "up ready 100% #primary, timeline 4\n");
+        await AgentClient.EventuallyAsync(endPoint, "\n", "up ready 100% #primary, timeline 4\n");
         Assert.DoesNotContain("already in use", second.Log);
     }
 
@@ -186,7 +186,7 @@ public class PublishedBinaryTests
         int open = PublishedAgent.FreePort();
         using (var anyone = new AgentProcess("--listen", $"127.0.0.1:{open}", "--patroni-url", patroni.Url.ToString()))
         {
-            await Eventually(new IPEndPoint(IPAddress.Loopback, open), "primary\n", ready);
+            await AgentClient.EventuallyAsync(new IPEndPoint(IPAddress.Loopback, open), "primary\n", ready);
             Assert.Single(anyone.Log.Split('\n'), l => l.EndsWith("no allow list: checks accepted from any address", StringComparison.Ordinal));
         }
 
@@ -194,7 +194,7 @@ public class PublishedBinaryTests
         var endPoint = new IPEndPoint(IPAddress.Loopback, port);
         using var listed = new AgentProcess(
             "--listen", $"127.0.0.1:{port}", "--patroni-url", patroni.Url.ToString(), "--allow", "127.0.0.1", "--allow", "fd00::/8");
-        await Eventually(endPoint, "primary\n", ready);
+        await AgentClient.EventuallyAsync(endPoint, "primary\n", ready);
         Assert.Single(listed.Log.Split('\n'), l => l.EndsWith("allow list: checks accepted only from 127.0.0.1/32, fd00::/8", StringComparison.Ordinal));
         Assert.Equal(("", "reset"), await AgentClient.ReadUntilTheEndAsync(endPoint, "primary\n", IPAddress.Parse("127.0.0.2")));
     }
@@ -217,29 +217,5 @@ public class PublishedBinaryTests
         var result = await Task.Run(() => PublishedAgent.Run(PublishedAgent.Path, ["--listen", $"127.0.0.1:{port}"], Limit));
         Assert.Equal(1, result.ExitCode);
         Assert.Contains($"cannot listen on 127.0.0.1:{port}", result.Error);
-    }
-
-    /// <summary>Checks until the answer is <paramref name="expected"/>, or fails with the last answer after 15 s.</summary>
-    private static async Task Eventually(IPEndPoint endPoint, string send, string expected)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(15);
-        string last = "";
-        while (DateTime.UtcNow < deadline)
-        {
-            try
-            {
-                last = await AgentClient.CheckAsync(endPoint, send);
-                if (last == expected)
-                {
-                    return;
-                }
-            }
-            catch (System.Net.Sockets.SocketException e)
-            {
-                last = e.Message;
-            }
-            await Task.Delay(20);
-        }
-        Assert.Equal(expected, last);
     }
 }

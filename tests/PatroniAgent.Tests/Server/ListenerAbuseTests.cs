@@ -168,7 +168,7 @@ public partial class ListenerAbuseTests
         using var agent = new AgentProcess(
             "--listen", $"127.0.0.1:{port}=primary", "--patroni-url", patroni.Url.ToString(),
             "--send-wait", "10s", "--max-connections", "20000");
-        await Eventually(endPoint, "primary\n", "up ready 100% #primary, timeline 1\n");
+        await AgentClient.EventuallyAsync(endPoint, "primary\n", "up ready 100% #primary, timeline 1\n");
 
         var sockets = await OpenIdle(endPoint, idle);
         try
@@ -392,29 +392,6 @@ public partial class ListenerAbuseTests
             count++;
         }
         return count;
-    }
-
-    private static async Task Eventually(IPEndPoint endPoint, string send, string expected)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(15);
-        string last = "";
-        while (DateTime.UtcNow < deadline)
-        {
-            try
-            {
-                last = await AgentClient.CheckAsync(endPoint, send);
-                if (last == expected)
-                {
-                    return;
-                }
-            }
-            catch (SocketException e)
-            {
-                last = e.Message;
-            }
-            await Task.Delay(50);
-        }
-        Assert.Equal(expected, last);
     }
 
     private static async Task WaitFor(Func<bool> condition, TimeSpan limit)

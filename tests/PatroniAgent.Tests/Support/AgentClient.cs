@@ -106,4 +106,28 @@ public static class AgentClient
         socket.LingerState = new LingerOption(true, 0);
         socket.Close();
     }
+
+    /// <summary>Checks until the answer is <paramref name="expected"/>, or fails with the last answer after 15 s.</summary>
+    public static async Task EventuallyAsync(IPEndPoint endPoint, string send, string expected)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(15);
+        string last = "";
+        while (DateTime.UtcNow < deadline)
+        {
+            try
+            {
+                last = await CheckAsync(endPoint, send);
+                if (last == expected)
+                {
+                    return;
+                }
+            }
+            catch (SocketException e)
+            {
+                last = e.Message;
+            }
+            await Task.Delay(20);
+        }
+        Xunit.Assert.Equal(expected, last);
+    }
 }
