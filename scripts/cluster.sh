@@ -321,9 +321,16 @@ status() {
     as_db patronictl -c "$dir/pg1/patroni.yml" list 2>/dev/null || true
     echo
     printf '%-11s %-6s %-13s %s\n' BACKEND SERVER STATUS "LAST AGENT CHECK"
-    servers | while IFS=$'\t' read -r backend server state said; do
-        printf '%-11s %-6s %-13s %s\n' "$backend" "$server" "$state" "$said"
+    # HAProxy shows no last agent answer while an agent check is in progress: read the view again then.
+    local view tries=0
+    view=$(servers)
+    while awk -F'\t' '$4 == "" {found=1} END {exit !found}' <<<"$view" && [ $((tries += 1)) -le 50 ]; do
+        sleep 0.005
+        view=$(servers)
     done
+    while IFS=$'\t' read -r backend server state said; do
+        printf '%-11s %-6s %-13s %s\n' "$backend" "$server" "$state" "$said"
+    done <<<"$view"
 }
 
 # PIDs of one node's processes: patroni (the Python process itself), postgres (the postmaster), agent.
