@@ -96,6 +96,12 @@ public sealed partial class MetricsServer : IDisposable
                     Serve(client);
                 }
             }
+            catch (SocketException e) when (e.SocketErrorCode == SocketError.TooManyOpenSockets)
+            {
+                // Out of descriptors: the pending connection stays readable, so pause instead of spinning on it.
+                LogClientError(_logger, e.SocketErrorCode.ToString());
+                Thread.Sleep(AcceptPoll);
+            }
             catch (SocketException e)
             {
                 LogClientError(_logger, e.SocketErrorCode.ToString());

@@ -67,6 +67,55 @@ public class MetricsBinaryTests
         Assert.Contains($"cannot listen for metrics on 127.0.0.1:{metricsPort}", result.Error);
     }
 
+    [Fact]
+    public async Task Out_of_descriptors_the_metrics_thread_pauses_instead_of_spinning_and_then_serves_the_scrape()
+    {
+        await using var patroni = new FakePatroni().Status(PatroniFixtures.Load("v4.1.4-primary"));
+        int port = PublishedAgent.FreePort();
+        int metricsPort = PublishedAgent.FreePort();
+        var endPoint = new IPEndPoint(IPAddress.Loopback, port);
+        using var agent = new AgentProcess(
+            "--listen", $"127.0.0.1:{port}", "--metrics-listen", $"127.0.0.1:{metricsPort}", "--patroni-url", patroni.Url.ToString(),
+            "--send-wait", "10s", "--log-level", "debug");
+        await AgentClient.EventuallyAsync(endPoint, "primary\n", "up ready 100% #primary, timeline 1\n");
+        var limit = PublishedAgent.Run("prlimit", ["--pid", agent.Process.Id.ToString(), "--nofile=64:64"], TimeSpan.FromSeconds(10));
+        Assert.Equal(0, limit.ExitCode);
+
+        var held = new List<Socket>();
+        try
+        {
+            for (int i = 0; i < 100; i++)
+            {
+                var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+                held.Add(socket);
+                await socket.ConnectAsync(endPoint);
+                await socket.SendAsync("prim"u8.ToArray());
+            }
+            using var scrape = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            await scrape.ConnectAsync(new IPEndPoint(IPAddress.Loopback, metricsPort));
+            await scrape.SendAsync("GET /metrics HTTP/1.1\r\n\r\n"u8.ToArray());
+            await Task.Delay(1000);
+            int failures = agent.Log.Split('\n').Count(l => l.Contains("metrics client connection failed: TooManyOpenSockets"));
+
+            foreach (var socket in held)
+            {
+                socket.Dispose();
+            }
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            string reply = await AgentClient.ReadToEndAsync(scrape, cts.Token);
+
+            Assert.InRange(failures, 1, 20);
+            Assert.StartsWith("HTTP/1.1 200 OK\r\n", reply);
+        }
+        finally
+        {
+            foreach (var socket in held)
+            {
+                socket.Dispose();
+            }
+        }
+    }
+
     private static async Task<string> ScrapeAsync(IPEndPoint metrics, string path)
     {
         string reply = await AgentClient.CheckAsync(metrics, $"GET {path} HTTP/1.1\r\nHost: agent\r\n\r\n");
