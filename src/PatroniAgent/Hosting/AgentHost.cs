@@ -4,6 +4,7 @@ using System.Runtime.InteropServices;
 using Microsoft.Extensions.Hosting.Systemd;
 using Microsoft.Extensions.Logging;
 using PatroniAgent.HttpCheck;
+using PatroniAgent.Metrics;
 using PatroniAgent.Patroni;
 using PatroniAgent.Policy;
 using PatroniAgent.Server;
@@ -23,6 +24,7 @@ public sealed partial class AgentHost : IDisposable
     private readonly PatroniClient _client;
     private readonly RoleWatcher _watcher;
     private readonly AgentServer _server;
+    private readonly MetricsServer? _metrics;
     private readonly ISystemdNotifier _systemd;
     private readonly CancellationTokenSource _stopping = new();
     private Task _watching = Task.CompletedTask;
@@ -50,11 +52,19 @@ public sealed partial class AgentHost : IDisposable
             Allow = options.Allow,
         };
         _server = new AgentServer(listeners, serverOptions, loggers.CreateLogger("patroni-agent.listener"));
+        if (options.MetricsListeners.Count > 0)
+        {
+            var metrics = new AgentMetrics(Board, _watcher.Polls, _server, Program.Version);
+            _metrics = new MetricsServer(options.MetricsListeners, metrics, loggers.CreateLogger("patroni-agent.metrics"));
+        }
     }
 
     public AnswerBoard Board { get; }
 
     public AgentServer Server => _server;
+
+    /// <summary>The metrics endpoint; null when no metrics-listen address is configured.</summary>
+    public MetricsServer? Metrics => _metrics;
 
     /// <summary>Binds the listeners, starts polling and tells systemd the agent is ready.</summary>
     public void Start()
@@ -70,6 +80,14 @@ public sealed partial class AgentHost : IDisposable
             else
             {
                 LogHttpListener(_logger, bound[i]);
+            }
+        }
+        if (_metrics is not null)
+        {
+            _metrics.Start();
+            foreach (var endPoint in _metrics.EndPoints)
+            {
+                LogMetricsListener(_logger, endPoint);
             }
         }
         if (_options.Allow.Count == 0)
@@ -112,6 +130,7 @@ public sealed partial class AgentHost : IDisposable
             Notify(ServiceState.Stopping);
         }
         _stopping.Cancel();
+        _metrics?.Stop();
         _server.Stop();
         _watching.Wait(TimeSpan.FromSeconds(5));
     }
@@ -150,6 +169,9 @@ public sealed partial class AgentHost : IDisposable
 
     [LoggerMessage(EventId = 203, Level = LogLevel.Information, Message = "listening for HTTP health checks on {EndPoint}")]
     private static partial void LogHttpListener(ILogger logger, IPEndPoint endPoint);
+
+    [LoggerMessage(EventId = 207, Level = LogLevel.Information, Message = "serving metrics on http://{EndPoint}/metrics and /status")]
+    private static partial void LogMetricsListener(ILogger logger, IPEndPoint endPoint);
 
     [LoggerMessage(EventId = 204, Level = LogLevel.Information, Message = "no allow list: checks accepted from any address")]
     private static partial void LogNoAllowList(ILogger logger);

@@ -16,6 +16,8 @@ public sealed record AgentOptions
 {
     public IReadOnlyList<ListenerConfig> Listeners { get; init; } = [new(new IPEndPoint(IPAddress.Any, 5555), Mode.Primary)];
     public IReadOnlyList<IPEndPoint> HttpListeners { get; init; } = [];
+    /// <summary>Where <c>GET /metrics</c> and <c>GET /status</c> are served; empty (the default) serves them nowhere.</summary>
+    public IReadOnlyList<IPEndPoint> MetricsListeners { get; init; } = [];
 
     /// <summary>The source prefixes allowed to connect to every listener; empty allows any address.</summary>
     public IReadOnlyList<IPNetwork> Allow { get; init; } = [];

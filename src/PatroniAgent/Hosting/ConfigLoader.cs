@@ -65,6 +65,8 @@ public static class ConfigLoader
             o => string.Join(' ', o.Listeners), AddListener, o => o with { Listeners = [] }),
         new("http-listen", "ADDR:PORT", "HTTP health-check listener (GET /primary, /replica...), repeatable",
             o => o.HttpListeners.Count == 0 ? "none" : string.Join(' ', o.HttpListeners), AddHttpListener, o => o with { HttpListeners = [] }),
+        new("metrics-listen", "ADDR:PORT", "Prometheus /metrics and JSON /status endpoint, repeatable",
+            o => o.MetricsListeners.Count == 0 ? "none" : string.Join(' ', o.MetricsListeners), AddMetricsListener, o => o with { MetricsListeners = [] }),
         new("allow", "CIDR", "source addresses allowed to connect, repeatable",
             o => o.Allow.Count == 0 ? "any address" : string.Join(' ', o.Allow), AddAllow, o => o with { Allow = [] }),
         new("patroni-url", "URL", "Patroni REST API",
@@ -323,6 +325,15 @@ public static class ConfigLoader
         IPEndPoint endPoint = ParseEndPoint(text, text, where, "e.g. 127.0.0.1:8009 or *:8009");
         CheckNewEndPoint(options, endPoint, http: true, where);
         return options with { HttpListeners = [.. options.HttpListeners, endPoint] };
+    }
+
+    private static AgentOptions AddMetricsListener(AgentOptions options, string text, string where)
+    {
+        IPEndPoint endPoint = ParseEndPoint(text, text, where, "e.g. 127.0.0.1:9187 or *:9187");
+        if (endPoint.Port != 0 && (options.MetricsListeners.Contains(endPoint)
+            || options.HttpListeners.Contains(endPoint) || options.Listeners.Any(l => l.EndPoint.Equals(endPoint))))
+            throw Error(where, $"{endPoint} is listed more than once, or is also a check listener; the metrics endpoint needs an address of its own");
+        return options with { MetricsListeners = [.. options.MetricsListeners, endPoint] };
     }
 
     private static AgentOptions AddAllow(AgentOptions options, string text, string where) =>

@@ -7,10 +7,32 @@ using System.Security.Cryptography.X509Certificates;
 
 namespace PatroniAgent.Patroni;
 
-/// <summary>The outcome of one poll: a status, or the reason there is none.</summary>
-public readonly record struct PollResult(NodeStatus? Status, string? Error)
+/// <summary>What made a poll fail, as the poll-error metric counts it.</summary>
+public enum PollErrorKind
 {
-    public static PollResult Failed(string error) => new(null, error);
+    /// <summary>No answer within the poll's timeout.</summary>
+    Timeout,
+    /// <summary>Patroni refused the connection: nothing listens.</summary>
+    Refused,
+    /// <summary>An HTTP-level failure: a status other than 200/503, 401, an answer too large or cut short, a protocol error.</summary>
+    Http,
+    /// <summary>An answer that is not a usable Patroni status: not JSON, wrong types, no state or role.</summary>
+    Json,
+    /// <summary>The TLS handshake or a certificate check failed, on either side.</summary>
+    Tls,
+    /// <summary>Patroni's host name does not resolve.</summary>
+    Dns,
+    /// <summary>Anything else, e.g. a network error other than a refusal.</summary>
+    Other,
+}
+
+/// <summary>
+/// The outcome of one poll: a status, or the reason there is none and what kind of failure it was
+/// (<paramref name="ErrorKind"/> means nothing when there is a status).
+/// </summary>
+public readonly record struct PollResult(NodeStatus? Status, string? Error, PollErrorKind ErrorKind = PollErrorKind.Other)
+{
+    public static PollResult Failed(string error, PollErrorKind kind = PollErrorKind.Other) => new(null, error, kind);
 }
 
 /// <summary>
@@ -118,13 +140,14 @@ public sealed class PatroniClient : IPatroniPoller, IDisposable
             {
                 throw new PatroniAnswerException(_access.Authorization is null
                     ? "patroni answered 401 (basic auth required)"
-                    : "patroni answered 401 (basic auth rejected)");
+                    : "patroni answered 401 (basic auth rejected)", PollErrorKind.Http);
             }
             status = PatroniDecoder.DecodeStatus(code, body.Span, out memberName);
         }
         catch (Exception e) when (!cancellationToken.IsCancellationRequested)
         {
-            return PollResult.Failed(Describe(e));
+            var (error, kind) = Describe(e);
+            return PollResult.Failed(error, kind);
         }
         if (status.Role != PatroniRole.Replica || !status.IsRunning)
         {
@@ -174,7 +197,7 @@ public sealed class PatroniClient : IPatroniPoller, IDisposable
             {
                 throw new PatroniAnswerException(_access.ClientCertificate is null
                     ? "patroni demands a client certificate"
-                    : "patroni refused our client certificate");
+                    : "patroni refused our client certificate", PollErrorKind.Tls);
             }
             using var response = sent;
             await using var stream = await response.Content.ReadAsStreamAsync(timeout.Token).ConfigureAwait(false);
@@ -183,7 +206,7 @@ public sealed class PatroniClient : IPatroniPoller, IDisposable
             {
                 if (length > MaxBodyBytes)
                 {
-                    throw new PatroniAnswerException($"patroni answer larger than {MaxBodyBytes / 1024} kB");
+                    throw new PatroniAnswerException($"patroni answer larger than {MaxBodyBytes / 1024} kB", PollErrorKind.Http);
                 }
                 if (length == _buffer.Length)
                 {
@@ -226,34 +249,36 @@ public sealed class PatroniClient : IPatroniPoller, IDisposable
         return false;
     }
 
-    /// <summary>A short, stable reason for a failed poll, fit for a log line and an agent answer.</summary>
-    private string Describe(Exception e)
+    /// <summary>A short, stable reason for a failed poll, fit for a log line and an agent answer, and its kind.</summary>
+    private (string Error, PollErrorKind Kind) Describe(Exception e)
     {
         if (_certificateProblem is not null)
         {
-            return _certificateProblem;
+            return (_certificateProblem, PollErrorKind.Tls);
         }
         for (var inner = e; inner is not null; inner = inner.InnerException)
         {
             switch (inner)
             {
-                case PatroniAnswerException or TimeoutException:
-                    return inner.Message;
+                case PatroniAnswerException answer:
+                    return (answer.Message, answer.Kind);
+                case TimeoutException:
+                    return (inner.Message, PollErrorKind.Timeout);
                 case SocketException { SocketErrorCode: SocketError.ConnectionRefused }:
-                    return "patroni refused the connection";
+                    return ("patroni refused the connection", PollErrorKind.Refused);
                 case SocketException { SocketErrorCode: SocketError.HostNotFound or SocketError.TryAgain or SocketError.NoData }:
-                    return $"cannot resolve patroni host {_baseUrl.Host}";
+                    return ($"cannot resolve patroni host {_baseUrl.Host}", PollErrorKind.Dns);
                 case SocketException socket:
-                    return $"patroni unreachable: {socket.SocketErrorCode}";
+                    return ($"patroni unreachable: {socket.SocketErrorCode}", PollErrorKind.Other);
                 case AuthenticationException:
-                    return "TLS handshake with patroni failed";
+                    return ("TLS handshake with patroni failed", PollErrorKind.Tls);
                 case HttpIOException io:
-                    return $"patroni answer cut short ({io.HttpRequestError})";
+                    return ($"patroni answer cut short ({io.HttpRequestError})", PollErrorKind.Http);
             }
         }
         return e is HttpRequestException http && http.HttpRequestError != HttpRequestError.Unknown
-            ? $"patroni request failed ({http.HttpRequestError})"
-            : "patroni request failed";
+            ? ($"patroni request failed ({http.HttpRequestError})", PollErrorKind.Http)
+            : ("patroni request failed", PollErrorKind.Other);
     }
 
     public void Dispose() => _http.Dispose();

@@ -3,7 +3,13 @@ using System.Text.Json;
 namespace PatroniAgent.Patroni;
 
 /// <summary>A Patroni answer the agent cannot use; the message is the reason HAProxy is shown.</summary>
-public sealed class PatroniAnswerException(string message) : Exception(message);
+/// <param name="message">The reason.</param>
+/// <param name="kind">What failed, for the poll-error metric: the answer's content by default.</param>
+public sealed class PatroniAnswerException(string message, PollErrorKind kind = PollErrorKind.Json) : Exception(message)
+{
+    /// <summary>What failed, for the poll-error metric.</summary>
+    public PollErrorKind Kind { get; } = kind;
+}
 
 /// <summary>Turns Patroni's REST answers into <see cref="NodeStatus"/>, rejecting what it cannot trust.</summary>
 public static class PatroniDecoder
@@ -14,7 +20,7 @@ public static class PatroniDecoder
     {
         if (httpStatus is not (200 or 503))
         {
-            throw new PatroniAnswerException($"patroni answered HTTP {httpStatus}");
+            throw new PatroniAnswerException($"patroni answered HTTP {httpStatus}", PollErrorKind.Http);
         }
         var parsed = Deserialize(body, PatroniJsonContext.Default.StatusBody);
         if (string.IsNullOrEmpty(parsed.State) || string.IsNullOrEmpty(parsed.Role))

@@ -82,6 +82,9 @@ public sealed class AgentServer : IDisposable
     /// </summary>
     public long Evicted => _loops.Sum(l => l.Evicted);
 
+    /// <summary>Connections held open at the end of the event loops' last turns, waiting for their request.</summary>
+    public int Held => _loops.Sum(l => l.Held);
+
     /// <summary>Connections reset unanswered because their source is not in <see cref="AgentServerOptions.Allow"/>.</summary>
     public long Refused => _refusals.Count;
 

@@ -1,5 +1,6 @@
 using PatroniAgent.AgentProtocol;
 using PatroniAgent.HttpCheck;
+using PatroniAgent.Metrics;
 using PatroniAgent.Policy;
 using PatroniAgent.Server;
 
@@ -21,6 +22,7 @@ public sealed class AnswerBoard
     private readonly long _staleAfterTicks;
     private readonly byte[] _staleAnswer;
     private readonly HttpResponse _staleHttpResponse;
+    private readonly long[] _transitions = new long[ModeNames.All.Length];
     private volatile Snapshot _current;
 
     public AnswerBoard(string unknownWords, TimeSpan staleAfter, TimeProvider? time = null)
@@ -36,21 +38,57 @@ public sealed class AnswerBoard
     /// <summary>The words answered while Patroni's state is unknown.</summary>
     public string UnknownWords { get; }
 
+    /// <summary>Every check answered, by protocol, mode and answer kind.</summary>
+    public CheckCounters Checks { get; } = new();
+
+    /// <summary>How often the answer of <paramref name="mode"/> (without max-lag) changed kind, e.g. from ready to maint.</summary>
+    public long Transitions(Mode mode) => Volatile.Read(ref _transitions[(int)mode]);
+
     /// <summary>The snapshot checks are answered from.</summary>
     public Snapshot Current => _current;
 
     /// <summary>Whether <see cref="Current"/> is past its stale-after bound.</summary>
     public bool IsStale => _current.IsStaleAt(_time.GetTimestamp());
 
+    /// <summary>What a check in <paramref name="mode"/> (without max-lag) is answered now, as text, and its kind.</summary>
+    public (string Line, AnswerKind Kind) CurrentAnswer(Mode mode)
+    {
+        var snapshot = _current;
+        return snapshot.IsStaleAt(_time.GetTimestamp())
+            ? (System.Text.Encoding.ASCII.GetString(_staleAnswer).TrimEnd('\n'), AnswerKind.Unknown)
+            : (snapshot.LineOf(mode), snapshot.KindOf(mode));
+    }
+
     /// <summary>Serves <paramref name="snapshot"/> (new, or the current one confirmed), fresh for stale-after from now.</summary>
     public void PublishFresh(Snapshot snapshot)
     {
         snapshot.KeepFreshUntil(_time.GetTimestamp() + _staleAfterTicks);
+        CountTransitions(_current, snapshot);
         _current = snapshot;
     }
 
     /// <summary>Serves the unknown answers of <paramref name="snapshot"/>, which do not age.</summary>
-    public void PublishUnknown(Snapshot snapshot) => _current = snapshot;
+    public void PublishUnknown(Snapshot snapshot)
+    {
+        CountTransitions(_current, snapshot);
+        _current = snapshot;
+    }
+
+    /// <summary>Counts, per mode, a change of answer kind between the snapshot served and the next; only the watcher publishes, so no two calls race.</summary>
+    private void CountTransitions(Snapshot served, Snapshot next)
+    {
+        if (ReferenceEquals(served, next))
+        {
+            return;
+        }
+        foreach (var mode in ModeNames.All)
+        {
+            if (served.KindOf(mode) != next.KindOf(mode))
+            {
+                Interlocked.Increment(ref _transitions[(int)mode]);
+            }
+        }
+    }
 
     /// <summary>The reply to a check on a listener whose mode is <paramref name="defaultMode"/>.</summary>
     public ReadOnlySpan<byte> Answer(Mode defaultMode, ReadOnlySpan<byte> received)
@@ -58,14 +96,18 @@ public sealed class AnswerBoard
         var request = AgentSendParser.Parse(received, defaultMode);
         if (request.Error != AgentRequestError.None)
         {
+            Checks.Count(CheckProtocol.Agent, CheckCounters.NoMode, AnswerKind.Error);
             return ErrorAnswers[(int)request.Error];
         }
         var snapshot = _current;
         if (snapshot.IsStaleAt(_time.GetTimestamp()))
         {
+            Checks.Count(CheckProtocol.Agent, (int)request.Mode, AnswerKind.Unknown);
             return _staleAnswer;
         }
-        return snapshot.Select(request.Mode, request.MaxLag);
+        var line = snapshot.Select(request.Mode, request.MaxLag, out var kind);
+        Checks.Count(CheckProtocol.Agent, (int)request.Mode, kind);
+        return line;
     }
 
     /// <summary>The reply to an HTTP health check; for HEAD, only the head of the reply.</summary>
@@ -74,10 +116,22 @@ public sealed class AnswerBoard
         var request = HttpCheckParser.Parse(received);
         if (request.Error != HttpCheckError.None)
         {
+            Checks.Count(CheckProtocol.Http, CheckCounters.NoMode, AnswerKind.Error);
             return HttpErrorResponses[(int)request.Error].For(request.Method);
         }
         var snapshot = _current;
-        var response = snapshot.IsStaleAt(_time.GetTimestamp()) ? _staleHttpResponse : snapshot.SelectHttp(request.Mode, request.MaxLag);
+        HttpResponse response;
+        AnswerKind kind;
+        if (snapshot.IsStaleAt(_time.GetTimestamp()))
+        {
+            response = _staleHttpResponse;
+            kind = AnswerKind.Unknown;
+        }
+        else
+        {
+            response = snapshot.SelectHttp(request.Mode, request.MaxLag, out kind);
+        }
+        Checks.Count(CheckProtocol.Http, (int)request.Mode, kind);
         return response.For(request.Method);
     }
 

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using PatroniAgent.Metrics;
 using PatroniAgent.Patroni;
 using PatroniAgent.Policy;
 
@@ -29,7 +30,11 @@ public sealed partial class RoleWatcher
         _logger = logger;
         _time = time ?? TimeProvider.System;
         _lastSuccess = _time.GetTimestamp();
+        Polls = new PollMetrics(_time);
     }
+
+    /// <summary>What the polls did, for the metrics and the status page.</summary>
+    public PollMetrics Polls { get; }
 
     /// <summary>Polls until <paramref name="cancellationToken"/> is cancelled.</summary>
     public async Task RunAsync(CancellationToken cancellationToken)
@@ -56,7 +61,9 @@ public sealed partial class RoleWatcher
     /// <summary>Polls once and publishes what follows from it; true when Patroni answered usably.</summary>
     public async Task<bool> PollOnceAsync(CancellationToken cancellationToken)
     {
+        long started = _time.GetTimestamp();
         var result = await _poller.PollAsync(cancellationToken).ConfigureAwait(false);
+        Polls.Record(_time.GetElapsedTime(started), result);
         if (result.Status is { } status)
         {
             OnStatus(status);

@@ -61,7 +61,7 @@ public sealed class Snapshot
     {
         var line = AnswerLine.Encode(words, reason);
         var answers = new Encoded[ModeNames.All.Length];
-        Array.Fill(answers, new Encoded(line, new HttpResponse(HttpResponse.StatusOf(ready: false), line)));
+        Array.Fill(answers, new Encoded(line, new HttpResponse(HttpResponse.StatusOf(ready: false), line), AnswerKind.Unknown));
         return new Snapshot(null, reason, null, answers, new Encoded?[answers.Length]);
     }
 
@@ -83,8 +83,27 @@ public sealed class Snapshot
     /// <summary>The reply line for a check in <paramref name="mode"/> accepting at most <paramref name="maxLag"/> bytes of lag.</summary>
     public byte[] Select(Mode mode, long maxLag) => Find(mode, maxLag).Line;
 
-    /// <summary>The HTTP reply for a check in <paramref name="mode"/>: the reply line as its body, 200 when it is ready, else 503.</summary>
-    public HttpResponse SelectHttp(Mode mode, long maxLag) => Find(mode, maxLag).Http;
+    /// <summary>The reply line as <see cref="Select(Mode, long)"/>, and what kind of answer it is, for the check counters.</summary>
+    public byte[] Select(Mode mode, long maxLag, out AnswerKind kind)
+    {
+        var found = Find(mode, maxLag);
+        kind = found.Kind;
+        return found.Line;
+    }
+
+    /// <summary>The HTTP reply for a check in <paramref name="mode"/>: the reply line as its body, 200 when it is ready, else 503; and what kind of answer it is.</summary>
+    public HttpResponse SelectHttp(Mode mode, long maxLag, out AnswerKind kind)
+    {
+        var found = Find(mode, maxLag);
+        kind = found.Kind;
+        return found.Http;
+    }
+
+    /// <summary>The kind of the answer for <paramref name="mode"/> without max-lag, as the current-answer metric shows it.</summary>
+    public AnswerKind KindOf(Mode mode) => _answers[(int)mode].Kind;
+
+    /// <summary>The reply line for <paramref name="mode"/> without max-lag, as text without its newline, for the status page.</summary>
+    public string LineOf(Mode mode) => System.Text.Encoding.ASCII.GetString(_answers[(int)mode].Line).TrimEnd('\n');
 
     private Encoded Find(Mode mode, long maxLag)
     {
@@ -95,13 +114,13 @@ public sealed class Snapshot
         return _answers[(int)mode];
     }
 
-    /// <summary>One answer as an agent reply line and as an HTTP reply.</summary>
-    private sealed record Encoded(byte[] Line, HttpResponse Http)
+    /// <summary>One answer as an agent reply line and as an HTTP reply, and its kind.</summary>
+    private sealed record Encoded(byte[] Line, HttpResponse Http, AnswerKind Kind)
     {
         public static Encoded From(AgentAnswer answer)
         {
             var line = answer.Encode();
-            return new Encoded(line, new HttpResponse(HttpResponse.StatusOf(answer.IsReady), line));
+            return new Encoded(line, new HttpResponse(HttpResponse.StatusOf(answer.IsReady), line), AnswerKinds.Of(answer));
         }
     }
 }

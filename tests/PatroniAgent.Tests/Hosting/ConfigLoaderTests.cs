@@ -39,6 +39,7 @@ public class ConfigLoaderTests
         AgentOptions o = result.Options;
         Assert.Equal([Listener("0.0.0.0", 5555, Mode.Primary)], o.Listeners);
         Assert.Empty(o.HttpListeners);
+        Assert.Empty(o.MetricsListeners);
         Assert.Equal(new Uri("http://127.0.0.1:8008"), o.PatroniUrl);
         Assert.Equal(TimeSpan.FromMilliseconds(50), o.PollInterval);
         Assert.Equal(TimeSpan.FromSeconds(1), o.Timeout);
@@ -98,6 +99,7 @@ public class ConfigLoaderTests
             "run ", "check ", "--config FILE", "--version", "-h, --help",
             "--listen ADDR:PORT[=MODE]", "(default: 0.0.0.0:5555=primary)",
             "--http-listen ADDR:PORT", "repeatable (default: none)",
+            "--metrics-listen ADDR:PORT", "Prometheus /metrics and JSON /status endpoint, repeatable (default: none)",
             "--allow CIDR", "source addresses allowed to connect, repeatable (default: any address)",
             "CIDR      an IPv4 or IPv6 address, or a prefix",
             "--patroni-url URL", "(default: http://127.0.0.1:8008/)",
@@ -363,6 +365,31 @@ public class ConfigLoaderTests
             [EndPoint("127.0.0.1", 8012), EndPoint("127.0.0.1", 8013)],
             Options(["--config", ConfPath, "--http-listen", "127.0.0.1:8012", "--http-listen=127.0.0.1:8013"], env, file).HttpListeners);
         Assert.Equal([Listener("0.0.0.0", 5555, Mode.Primary)], Options(["--config", ConfPath], env, file).Listeners);
+    }
+
+    [Fact]
+    public void MetricsListenIsARepeatableListKeyInEverySource()
+    {
+        Assert.Equal([EndPoint("127.0.0.1", 9187), EndPoint("::1", 9188)],
+            Options(["--metrics-listen", "127.0.0.1:9187", "--metrics-listen=[::1]:9188"]).MetricsListeners);
+        Assert.Equal([EndPoint("0.0.0.0", 9187)], FromFile("metrics-listen = *:9187").MetricsListeners);
+        Dictionary<string, string> env = new() { ["PATRONI_AGENT_METRICS_LISTEN"] = "127.0.0.1:9187,127.0.0.2:9187" };
+        Assert.Equal([EndPoint("127.0.0.1", 9187), EndPoint("127.0.0.2", 9187)], Options([], env).MetricsListeners);
+        Assert.Equal([EndPoint("127.0.0.3", 9187)], Options(["--metrics-listen", "127.0.0.3:9187"], env).MetricsListeners);
+    }
+
+    [Theory]
+    [InlineData(new[] { "--metrics-listen", "127.0.0.1" }, "--metrics-listen: \"127.0.0.1\" needs ADDR:PORT, e.g. 127.0.0.1:9187 or *:9187")]
+    [InlineData(new[] { "--metrics-listen", "db1:9187" }, "--metrics-listen: \"db1\" in \"db1:9187\" is not an IPv4 address, a bracketed IPv6 address, * or localhost")]
+    [InlineData(new[] { "--metrics-listen", "127.0.0.1:9187", "--metrics-listen", "localhost:9187" },
+        "--metrics-listen: 127.0.0.1:9187 is listed more than once, or is also a check listener; the metrics endpoint needs an address of its own")]
+    [InlineData(new[] { "--listen", "127.0.0.1:5555", "--metrics-listen", "127.0.0.1:5555" },
+        "--metrics-listen: 127.0.0.1:5555 is listed more than once, or is also a check listener; the metrics endpoint needs an address of its own")]
+    [InlineData(new[] { "--http-listen", "127.0.0.1:8009", "--metrics-listen", "127.0.0.1:8009" },
+        "--metrics-listen: 127.0.0.1:8009 is listed more than once, or is also a check listener; the metrics endpoint needs an address of its own")]
+    public void A_bad_or_shared_metrics_listen_address_is_an_error(string[] args, string expected)
+    {
+        Assert.Equal(expected, Error(args));
     }
 
     [Fact]
@@ -750,7 +777,7 @@ public class ConfigLoaderTests
     }
 
     [Theory]
-    [InlineData("workers = 2\npol-interval = 1s", "/etc/patroni-agent.conf line 2: unknown key \"pol-interval\"; the known keys are listen, http-listen, allow, patroni-url, patroni-ca-file, patroni-cert-file, patroni-key-file, patroni-auth-file, poll-interval, timeout, stale-after, send-wait, unknown-answer, backlog, workers, max-connections, log-level")]
+    [InlineData("workers = 2\npol-interval = 1s", "/etc/patroni-agent.conf line 2: unknown key \"pol-interval\"; the known keys are listen, http-listen, metrics-listen, allow, patroni-url, patroni-ca-file, patroni-cert-file, patroni-key-file, patroni-auth-file, poll-interval, timeout, stale-after, send-wait, unknown-answer, backlog, workers, max-connections, log-level")]
     [InlineData("\n\n\nconfig = /other.conf", "/etc/patroni-agent.conf line 4: \"config\" cannot be set in the config file; use --config or PATRONI_AGENT_CONFIG")]
     [InlineData("workers = 2\n# again\nWorkers = 3", "/etc/patroni-agent.conf line 3: workers is already set on line 1")]
     [InlineData("poll_interval = 1s\npoll-interval = 1s", "/etc/patroni-agent.conf line 2: poll-interval is already set on line 1")]

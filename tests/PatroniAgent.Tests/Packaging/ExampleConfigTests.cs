@@ -44,7 +44,7 @@ public partial class ExampleConfigTests
     }
 
     [Fact]
-    public void Every_value_shown_is_the_default_but_the_http_listener_and_allow_examples()
+    public void Every_value_shown_is_the_default_but_the_http_and_metrics_listener_and_allow_examples()
     {
         // The TLS and auth files are examples of paths, read at start: they are shown, not loaded here.
         static bool IsFileExample(Match key) => key.Groups[1].Value is "patroni-ca-file" or "patroni-cert-file" or "patroni-key-file" or "patroni-auth-file";
@@ -53,8 +53,9 @@ public partial class ExampleConfigTests
         AgentOptions loaded = Load(uncommented);
 
         Assert.Equal([new IPEndPoint(IPAddress.Any, 8009)], loaded.HttpListeners);
+        Assert.Equal([new IPEndPoint(IPAddress.Loopback, 9187)], loaded.MetricsListeners);
         Assert.Equal([IPNetwork.Parse("10.0.0.0/24")], loaded.Allow);
-        AssertSameOptions(new AgentOptions(), loaded with { HttpListeners = [], Allow = [] });
+        AssertSameOptions(new AgentOptions(), loaded with { HttpListeners = [], MetricsListeners = [], Allow = [] });
     }
 
     /// <summary>Compares every property, lists by their items.</summary>

@@ -221,7 +221,7 @@ public class PatroniClientTests
 
         var result = await client.PollAsync(CancellationToken.None);
 
-        Assert.Equal(new PollResult(null, "patroni refused the connection"), result);
+        Assert.Equal(new PollResult(null, "patroni refused the connection", PollErrorKind.Refused), result);
     }
 
     [Fact]
@@ -232,7 +232,7 @@ public class PatroniClientTests
         using var client = new PatroniClient(fake.Url, Short);
         var result = await client.PollAsync(CancellationToken.None);
 
-        Assert.Equal(new PollResult(null, "no answer from patroni within 200 ms"), result);
+        Assert.Equal(new PollResult(null, "no answer from patroni within 200 ms", PollErrorKind.Timeout), result);
     }
 
     [Fact]
@@ -243,7 +243,7 @@ public class PatroniClientTests
         using var client = new PatroniClient(fake.Url, Short);
         var result = await client.PollAsync(CancellationToken.None);
 
-        Assert.Equal(new PollResult(null, "no answer from patroni within 200 ms"), result);
+        Assert.Equal(new PollResult(null, "no answer from patroni within 200 ms", PollErrorKind.Timeout), result);
     }
 
     [Fact]
@@ -273,7 +273,7 @@ public class PatroniClientTests
 
         var result = await client.PollAsync(CancellationToken.None);
 
-        Assert.Equal(new PollResult(null, $"patroni answered HTTP {http}"), result);
+        Assert.Equal(new PollResult(null, $"patroni answered HTTP {http}", PollErrorKind.Http), result);
         Assert.Equal(1, fake.Requests);
     }
 
@@ -314,6 +314,7 @@ public class PatroniClientTests
 
         Assert.Null(result.Status);
         Assert.StartsWith("patroni answer is not valid JSON", result.Error);
+        Assert.Equal(PollErrorKind.Json, result.ErrorKind);
     }
 
     [Fact]
@@ -325,7 +326,7 @@ public class PatroniClientTests
 
         var result = await client.PollAsync(CancellationToken.None);
 
-        Assert.Equal(new PollResult(null, "patroni answer has no state or role"), result);
+        Assert.Equal(new PollResult(null, "patroni answer has no state or role", PollErrorKind.Json), result);
     }
 
     [Fact]
@@ -341,7 +342,7 @@ public class PatroniClientTests
 
         var result = await client.PollAsync(CancellationToken.None);
 
-        Assert.Equal(new PollResult(null, "patroni answer larger than 1024 kB"), result);
+        Assert.Equal(new PollResult(null, "patroni answer larger than 1024 kB", PollErrorKind.Http), result);
     }
 
     [Fact]
@@ -399,7 +400,7 @@ public class PatroniClientTests
 
         var result = await client.PollAsync(CancellationToken.None);
 
-        Assert.Equal(new PollResult(null, "cannot resolve patroni host patroni-agent-test.invalid"), result);
+        Assert.Equal(new PollResult(null, "cannot resolve patroni host patroni-agent-test.invalid", PollErrorKind.Dns), result);
     }
 
     [Fact]
@@ -411,7 +412,7 @@ public class PatroniClientTests
 
         var result = await client.PollAsync(CancellationToken.None);
 
-        Assert.Equal(new PollResult(null, "patroni answer cut short (ResponseEnded)"), result);
+        Assert.Equal(new PollResult(null, "patroni answer cut short (ResponseEnded)", PollErrorKind.Http), result);
     }
 
     [Fact]
@@ -423,7 +424,7 @@ public class PatroniClientTests
 
         var result = await client.PollAsync(CancellationToken.None);
 
-        Assert.Equal(new PollResult(null, "patroni request failed (InvalidResponse)"), result);
+        Assert.Equal(new PollResult(null, "patroni request failed (InvalidResponse)", PollErrorKind.Http), result);
     }
 
     [Fact]

@@ -72,7 +72,7 @@ public sealed class PatroniClientTlsTests : IDisposable
 
         var result = await client.PollAsync(CancellationToken.None);
 
-        Assert.Equal(new PollResult(null, "patroni TLS certificate not trusted"), result);
+        Assert.Equal(new PollResult(null, "patroni TLS certificate not trusted", PollErrorKind.Tls), result);
         Assert.Equal(0, fake.Requests);
     }
 
@@ -84,7 +84,7 @@ public sealed class PatroniClientTlsTests : IDisposable
 
         var result = await client.PollAsync(CancellationToken.None);
 
-        Assert.Equal(new PollResult(null, "patroni TLS certificate not trusted"), result);
+        Assert.Equal(new PollResult(null, "patroni TLS certificate not trusted", PollErrorKind.Tls), result);
         Assert.Equal(0, fake.Requests);
     }
 
@@ -96,7 +96,7 @@ public sealed class PatroniClientTlsTests : IDisposable
 
         var result = await client.PollAsync(CancellationToken.None);
 
-        Assert.Equal(new PollResult(null, "patroni TLS certificate is for another host"), result);
+        Assert.Equal(new PollResult(null, "patroni TLS certificate is for another host", PollErrorKind.Tls), result);
         Assert.Equal(0, fake.Requests);
     }
 
@@ -119,7 +119,7 @@ public sealed class PatroniClientTlsTests : IDisposable
 
         var result = await client.PollAsync(CancellationToken.None);
 
-        Assert.Equal(new PollResult(null, "patroni TLS certificate expired or not yet valid"), result);
+        Assert.Equal(new PollResult(null, "patroni TLS certificate expired or not yet valid", PollErrorKind.Tls), result);
     }
 
     [Theory]
@@ -179,7 +179,7 @@ public sealed class PatroniClientTlsTests : IDisposable
 
         var result = await client.PollAsync(CancellationToken.None);
 
-        Assert.Equal(new PollResult(null, "patroni demands a client certificate"), result);
+        Assert.Equal(new PollResult(null, "patroni demands a client certificate", PollErrorKind.Tls), result);
         Assert.Equal(0, fake.Requests);
     }
 
@@ -193,7 +193,7 @@ public sealed class PatroniClientTlsTests : IDisposable
 
         var result = await client.PollAsync(CancellationToken.None);
 
-        Assert.Equal(new PollResult(null, "patroni refused our client certificate"), result);
+        Assert.Equal(new PollResult(null, "patroni refused our client certificate", PollErrorKind.Tls), result);
         Assert.Equal(0, fake.Requests);
     }
 
@@ -233,7 +233,7 @@ public sealed class PatroniClientTlsTests : IDisposable
         using var withCredentials = Client(fake.Url, "--patroni-ca-file", _caFile, "--patroni-auth-file", auth);
         using var without = Client(fake.Url, "--patroni-ca-file", _caFile);
 
-        Assert.Equal(new PollResult(null, "patroni answered 401 (basic auth rejected)"), await withCredentials.PollAsync(CancellationToken.None));
-        Assert.Equal(new PollResult(null, "patroni answered 401 (basic auth required)"), await without.PollAsync(CancellationToken.None));
+        Assert.Equal(new PollResult(null, "patroni answered 401 (basic auth rejected)", PollErrorKind.Http), await withCredentials.PollAsync(CancellationToken.None));
+        Assert.Equal(new PollResult(null, "patroni answered 401 (basic auth required)", PollErrorKind.Http), await without.PollAsync(CancellationToken.None));
     }
 }

@@ -2,7 +2,9 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using PatroniAgent.HttpCheck;
+using PatroniAgent.Metrics;
 using PatroniAgent.Policy;
+using PatroniAgent.Watcher;
 using PatroniAgent.Tests.Support;
 
 namespace PatroniAgent.Tests.Server;
@@ -255,11 +257,14 @@ public class AgentServerAllocationTests
         const int checks = 20000;
         long before = await LoopAllocatedBytesAsync(server);
         long answeredBefore = server.Server.Answered;
+        long countedBefore = server.Board.Checks.Read(CheckProtocol.Agent, (int)Mode.Replica, AnswerKind.Maint);
         int correct = RunChecks(server.EndPoint, checks);
+        long counted = server.Board.Checks.Read(CheckProtocol.Agent, (int)Mode.Replica, AnswerKind.Maint) - countedBefore;
         long allocated = await LoopAllocatedBytesAsync(server) - before;
 
         Assert.Equal(checks, correct);
         Assert.Equal(checks + 1, server.Server.Answered - answeredBefore);
+        Assert.Equal(checks, counted);
         Assert.Equal(0, allocated);
     }
 

@@ -246,9 +246,10 @@ public class SnapshotTests
             foreach (long maxLag in new long[] { -1, 0, 4096 })
             {
                 var decided = AnswerPolicy.Decide(status, mode, maxLag < 0 ? null : maxLag);
-                var response = snapshot.SelectHttp(mode, maxLag);
+                var response = snapshot.SelectHttp(mode, maxLag, out var kind);
                 string line = Text(snapshot.Select(mode, maxLag));
                 Assert.Equal(decided.IsReady ? 200 : 503, response.Status);
+                Assert.Equal(AnswerKinds.Of(decided), kind);
                 Assert.EndsWith($"\r\nContent-Length: {line.Length}\r\nConnection: close\r\n\r\n{line}", Text(response.For(HttpCheckMethod.Get)));
                 Assert.EndsWith("\r\n\r\n", Text(response.For(HttpCheckMethod.Head)));
                 Assert.Equal(Text(response.For(HttpCheckMethod.Get)), Text(response.For(HttpCheckMethod.Head)) + line);
@@ -263,8 +264,9 @@ public class SnapshotTests
         var snapshot = Snapshot.Unknown("maint", "x");
         foreach (var mode in ModeNames.All)
         {
-            var response = snapshot.SelectHttp(mode, 0);
+            var response = snapshot.SelectHttp(mode, 0, out var kind);
             Assert.Equal(503, response.Status);
+            Assert.Equal(AnswerKind.Unknown, kind);
             Assert.StartsWith("HTTP/1.1 503 Service Unavailable\r\n", Text(response.For(HttpCheckMethod.Get)));
             Assert.EndsWith("\r\n\r\nmaint #x\n", Text(response.For(HttpCheckMethod.Get)));
         }

@@ -44,6 +44,7 @@ internal sealed unsafe partial class EventLoop : IDisposable
     private long _acceptPausedUntil;
     private long _answered;
     private long _evicted;
+    private int _held;
     private long _allocatedBytes;
 
     public EventLoop(int id, BoundListener[] listeners, int maxConnections, AllowList? allow, RefusalLog refusals, ILogger logger)
@@ -85,6 +86,9 @@ internal sealed unsafe partial class EventLoop : IDisposable
 
     /// <summary>Connections answered before their request was complete, to make room for a new one.</summary>
     public long Evicted => Volatile.Read(ref _evicted);
+
+    /// <summary>Connections this loop holds open waiting for their request, as of its last turn.</summary>
+    public int Held => Volatile.Read(ref _held);
 
     /// <summary>Bytes this loop's thread has allocated, as of its last turn; flat in steady state.</summary>
     public long AllocatedBytes => Volatile.Read(ref _allocatedBytes);
@@ -151,6 +155,7 @@ internal sealed unsafe partial class EventLoop : IDisposable
             {
                 _refusals.Report(Stopwatch.GetTimestamp());
             }
+            Volatile.Write(ref _held, _table.Count);
             Volatile.Write(ref _allocatedBytes, GC.GetAllocatedBytesForCurrentThread());
         }
     }

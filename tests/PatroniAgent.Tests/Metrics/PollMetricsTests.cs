@@ -1,0 +1,77 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using PatroniAgent.Metrics;
+using PatroniAgent.Patroni;
+using PatroniAgent.Tests.Properties;
+using PatroniAgent.Tests.Support;
+using PatroniAgent.Watcher;
+
+namespace PatroniAgent.Tests.Metrics;
+
+/// <summary>What <see cref="RoleWatcher"/> records of its polls in <see cref="PollMetrics"/>.</summary>
+public class PollMetricsTests
+{
+    private static readonly NodeStatus Primary = new()
+    {
+        HttpStatus = 200, Role = PatroniRole.Primary, RoleName = "primary", State = "running", Timeline = 1, LagBytes = 0,
+    };
+
+    [Fact]
+    public async Task Every_poll_lands_in_the_latency_histogram_and_failures_are_counted_by_kind()
+    {
+        var (_, poller, watcher) = Rig();
+        poller.Then(new PollResult(Primary, null), TimeSpan.FromMilliseconds(3));
+        poller.Then(PollResult.Failed("no answer from patroni within 1000 ms", PollErrorKind.Timeout), TimeSpan.FromSeconds(1));
+        poller.Then(PollResult.Failed("patroni refused the connection", PollErrorKind.Refused), TimeSpan.FromMilliseconds(1));
+        poller.Then(PollResult.Failed("patroni answer has no state or role", PollErrorKind.Json), TimeSpan.FromSeconds(20));
+
+        for (int i = 0; i < 4; i++)
+        {
+            await watcher.PollOnceAsync(CancellationToken.None);
+        }
+
+        var polls = watcher.Polls;
+        var buckets = polls.CumulativeBuckets();
+        Assert.Equal(PollMetrics.BucketBounds.Length + 1, buckets.Length);
+        Assert.Equal(1, buckets[Array.IndexOf(PollMetrics.BucketBounds, 0.001)]);
+        Assert.Equal(2, buckets[Array.IndexOf(PollMetrics.BucketBounds, 0.005)]);
+        Assert.Equal(2, buckets[Array.IndexOf(PollMetrics.BucketBounds, 0.5)]);
+        Assert.Equal(3, buckets[Array.IndexOf(PollMetrics.BucketBounds, 1.0)]);
+        Assert.Equal(3, buckets[^2]);
+        Assert.Equal(4, buckets[^1]);
+        Assert.Equal(TimeSpan.FromMilliseconds(21_004), polls.TotalDuration);
+        Assert.Equal(1, polls.Errors(PollErrorKind.Timeout));
+        Assert.Equal(1, polls.Errors(PollErrorKind.Refused));
+        Assert.Equal(1, polls.Errors(PollErrorKind.Json));
+        Assert.Equal(0, polls.Errors(PollErrorKind.Tls));
+        Assert.Equal("patroni answer has no state or role", polls.LastError!.Message);
+        Assert.Equal(PollErrorKind.Json, polls.LastError.Kind);
+    }
+
+    [Fact]
+    public async Task The_age_of_the_last_good_poll_grows_with_failures_and_resets_on_success()
+    {
+        var (time, poller, watcher) = Rig();
+        Assert.Null(watcher.Polls.LastGoodAt);
+        time.Advance(TimeSpan.FromSeconds(2));
+        Assert.Equal(TimeSpan.FromSeconds(2), watcher.Polls.SinceLastGood);
+
+        poller.Then(new PollResult(Primary, null), TimeSpan.FromMilliseconds(10));
+        await watcher.PollOnceAsync(CancellationToken.None);
+        Assert.Equal(TimeSpan.Zero, watcher.Polls.SinceLastGood);
+        Assert.NotNull(watcher.Polls.LastGoodAt);
+        Assert.Null(watcher.Polls.LastError);
+
+        poller.Then(PollResult.Failed("patroni refused the connection", PollErrorKind.Refused), TimeSpan.FromMilliseconds(500));
+        await watcher.PollOnceAsync(CancellationToken.None);
+        time.Advance(TimeSpan.FromSeconds(1));
+        Assert.Equal(TimeSpan.FromMilliseconds(1500), watcher.Polls.SinceLastGood);
+    }
+
+    private static (ManualTime Time, ScriptedPoller Poller, RoleWatcher Watcher) Rig()
+    {
+        var time = new ManualTime();
+        var poller = new ScriptedPoller(time);
+        var board = new AnswerBoard("down", TimeSpan.FromSeconds(3), time);
+        return (time, poller, new RoleWatcher(poller, board, TimeSpan.FromMilliseconds(50), TimeSpan.FromSeconds(3), NullLogger.Instance, time));
+    }
+}
