@@ -78,7 +78,11 @@ public static partial class PublishedAgent
     public static void Terminate(Process process) => kill(process.Id, 15);
 }
 
-/// <summary>A running <c>patroni-agent</c> process whose log is collected.</summary>
+/// <summary>
+/// A running <c>patroni-agent</c> process whose log is collected. Unless the test sets it, the agent waits
+/// up to 1 s for a check's line (<c>--send-wait</c>): a test client slowed down by a busy machine would
+/// otherwise get the listener's answer, and the reset after it, before it has sent its line.
+/// </summary>
 public sealed class AgentProcess : IDisposable
 {
     private readonly StringBuilder _log = new();
@@ -93,6 +97,11 @@ public sealed class AgentProcess : IDisposable
     {
         var info = new ProcessStartInfo(PublishedAgent.Path) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var arg in args) info.ArgumentList.Add(arg);
+        if (!args.Contains("--send-wait"))
+        {
+            info.ArgumentList.Add("--send-wait");
+            info.ArgumentList.Add("1s");
+        }
         foreach (var (key, value) in environment) info.Environment[key] = value;
         Process = Process.Start(info)!;
         Process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (_log) _log.AppendLine(e.Data); };
