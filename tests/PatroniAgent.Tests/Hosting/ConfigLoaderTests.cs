@@ -100,6 +100,18 @@ public class ConfigLoaderTests
     }
 
     [Fact]
+    public void HelpNamesTheControlCommandsAndTheirKeys()
+    {
+        string help = ConfigLoader.HelpText;
+        Assert.Contains("patroni-agent notify [ACTION ROLE SCOPE] [OPTION...]", help);
+        Assert.Contains("patroni-agent drain | maint [--reason TEXT] [OPTION...]", help);
+        Assert.Contains("  ready           clear the operator override", help);
+        Assert.Contains("printable ASCII without #, at most 120 characters", help);
+        Assert.Contains("(default: /run/patroni-agent/control.sock)", help);
+        Assert.Contains("(default: /var/lib/patroni-agent/override)", help);
+    }
+
+    [Fact]
     public void A_reason_longer_than_the_limit_is_refused()
     {
         Assert.Equal("--reason: the reason is 121 characters long, at most 120 are allowed", Error(["maint", "--reason", new string('x', 121)]));
