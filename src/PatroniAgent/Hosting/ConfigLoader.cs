@@ -140,7 +140,8 @@ public static class ConfigLoader
             options = Apply(options, source, origins);
         CheckTogether(options, origins);
         string WhereSet(string key) => sources.SelectMany(s => s).LastOrDefault(s => s.Key.Name == key)?.Where ?? DefaultOrigin;
-        options = options with { PatroniAccess = PatroniAccessLoader.Load(options, WhereSet) };
+        if (command is Command.Run or Command.Check)
+            options = options with { PatroniAccess = PatroniAccessLoader.Load(options, WhereSet) };
         return new CommandLine(command, options, reason);
     }
 

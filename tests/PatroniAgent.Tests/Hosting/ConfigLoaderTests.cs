@@ -111,6 +111,17 @@ public class ConfigLoaderTests
         Assert.Contains("(default: /var/lib/patroni-agent/override)", help);
     }
 
+    [Theory]
+    [InlineData("notify")]
+    [InlineData("maint")]
+    [InlineData("ready")]
+    public void ControlCommandsDoNotReadThePatroniTlsFiles(string command)
+    {
+        string[] tls = ["--patroni-url", "https://127.0.0.1:8008", "--patroni-ca-file", "/nonexistent/ca.pem"];
+        Assert.Equal("--patroni-ca-file: cannot read /nonexistent/ca.pem: no such file", Error(["check", .. tls]));
+        Assert.Equal("/nonexistent/ca.pem", Options([command, .. tls]).PatroniCaFile);
+    }
+
     [Fact]
     public void A_reason_longer_than_the_limit_is_refused()
     {
