@@ -557,6 +557,28 @@ public class RoleWatcherTests
     }
 
     [Fact]
+    public async Task Checks_under_an_override_allocate_nothing()
+    {
+        await using var rig = new Rig();
+        rig.Fake.Status(PatroniFixtures.Load("v4.1.4-primary"));
+        rig.Watcher.SetOverride(new OperatorOverride(Admin.Drain, "kernel update"));
+        Assert.True(await rig.PollAsync());
+        byte[] primary = Encoding.ASCII.GetBytes("primary\n");
+        byte[] expected = Encoding.ASCII.GetBytes("up drain #operator: kernel update\n");
+        Assert.True(rig.Board.Answer(Mode.Health, primary).SequenceEqual(expected));
+        Assert.Equal(503, rig.Board.Current.SelectHttp(Mode.Primary, -1).Status);
+        rig.Board.AnswerHttp("GET /primary HTTP/1.1\r\n\r\n"u8);
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 10_000; i++)
+        {
+            rig.Board.Answer(Mode.Health, primary);
+            rig.Board.AnswerHttp("GET /primary HTTP/1.1\r\n\r\n"u8);
+        }
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    [Fact]
     public async Task An_override_set_while_patroni_fails_applies_to_the_last_answers_without_making_them_fresher()
     {
         await using var rig = new Rig();
