@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Net;
+using System.Runtime.Versioning;
 using PatroniAgent.Tests.Support;
 
 namespace PatroniAgent.Tests.EndToEnd;
@@ -8,6 +9,7 @@ namespace PatroniAgent.Tests.EndToEnd;
 /// notify, drain, maint and ready with the published binary, against a running published agent: the
 /// callback makes the agent poll at once, and an override is answered, kept across a restart and cleared.
 /// </summary>
+[UnsupportedOSPlatform("windows")]
 public sealed class ControlCommandBinaryTests : IDisposable
 {
     private static readonly TimeSpan Limit = TimeSpan.FromSeconds(30);
@@ -27,6 +29,7 @@ public sealed class ControlCommandBinaryTests : IDisposable
         using var agent = StartAgent(patroni, port, "--poll-interval", "60s", "--stale-after", "10m");
         await AgentClient.EventuallyAsync(new IPEndPoint(IPAddress.Loopback, port), "primary\n", "up ready 100% #primary, timeline 1\n");
         await WaitForSocketAsync();
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.GroupWrite, File.GetUnixFileMode(Socket));
         Assert.Equal(1, patroni.Requests);
 
         patroni.Status(PatroniFixtures.Load("v3.0.2-primary"));
