@@ -38,7 +38,7 @@ public sealed class ControlCommandBinaryTests : IDisposable
         Assert.Equal("", result.Error);
         await AgentClient.EventuallyAsync(new IPEndPoint(IPAddress.Loopback, port), "primary\n", "up ready 100% #primary, timeline 4\n");
         Assert.Equal(2, patroni.Requests);
-        Assert.Contains("poll requested through the control socket", agent.Log);
+        await EventuallyLoggedAsync(agent, "poll requested through the control socket");
     }
 
     [Fact]
@@ -122,6 +122,16 @@ public sealed class ControlCommandBinaryTests : IDisposable
 
     private PublishedAgent.Result Run(params string[] args) =>
         PublishedAgent.Run(PublishedAgent.Path, [.. args, "--control-socket", Socket, "--state-file", StateFile], Limit);
+
+    private static async Task EventuallyLoggedAsync(AgentProcess agent, string text)
+    {
+        var watch = Stopwatch.StartNew();
+        while (!agent.Log.Contains(text, StringComparison.Ordinal))
+        {
+            Assert.True(watch.Elapsed < TimeSpan.FromSeconds(10), $"the agent did not log \"{text}\":\n{agent.Log}");
+            await Task.Delay(20);
+        }
+    }
 
     private async Task WaitForSocketAsync()
     {
