@@ -40,6 +40,10 @@ public static class Program
                 return 0;
             case Command.Check:
                 return await CheckCommand.RunAsync(command.Options, Console.Out).ConfigureAwait(false);
+            case Command.Notify:
+                return ControlCommand.Notify(command.Options, Console.Error);
+            case Command.Drain or Command.Maint or Command.Ready:
+                return ControlCommand.SetOverride(command.Options, command.Command, command.Reason, Console.Out, Console.Error);
         }
 
         using var loggers = Logging.Create(command.Options.LogLevel, environment);

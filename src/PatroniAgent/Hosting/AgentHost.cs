@@ -14,7 +14,7 @@ namespace PatroniAgent.Hosting;
 
 /// <summary>
 /// The running agent: the watcher polling Patroni and the server answering agent checks and HTTP
-/// health checks from the same answers, until SIGTERM or SIGINT. Under a <c>Type=notify</c> systemd unit it
+/// health checks from the same answers, and the control socket, until SIGTERM or SIGINT. Under a <c>Type=notify</c> systemd unit it
 /// tells systemd <c>READY=1</c> once every listener is bound and <c>STOPPING=1</c> when it begins to stop.
 /// </summary>
 public sealed partial class AgentHost : IDisposable
@@ -26,6 +26,7 @@ public sealed partial class AgentHost : IDisposable
     private readonly AgentServer _server;
     private readonly MetricsServer? _metrics;
     private readonly ISystemdNotifier _systemd;
+    private readonly ControlChannel _control;
     private readonly CancellationTokenSource _stopping = new();
     private Task _watching = Task.CompletedTask;
 
@@ -40,6 +41,7 @@ public sealed partial class AgentHost : IDisposable
         Board = new AnswerBoard(options.UnknownAnswer, options.StaleAfter);
         _client = new PatroniClient(options.PatroniUrl, options.Timeout, access: options.PatroniAccess);
         _watcher = new RoleWatcher(_client, Board, options.PollInterval, options.StaleAfter, loggers.CreateLogger("patroni-agent.watcher"));
+        _control = new ControlChannel(options.ControlSocket, _watcher, loggers.CreateLogger("patroni-agent.control"));
         var listeners = options.Listeners
             .Select(l => new ListenerOptions(l.EndPoint, Board.For(l.Mode), options.SendWait) { ResetAfterReply = true })
             .Concat(options.HttpListeners.Select(e => new ListenerOptions(e, Board.ForHttp(), HttpCheckParser.RequestWait)))
@@ -54,7 +56,7 @@ public sealed partial class AgentHost : IDisposable
         _server = new AgentServer(listeners, serverOptions, loggers.CreateLogger("patroni-agent.listener"));
         if (options.MetricsListeners.Count > 0)
         {
-            var metrics = new AgentMetrics(Board, _watcher.Polls, _server, Program.Version);
+            var metrics = new AgentMetrics(Board, _watcher.Polls, _server, Program.Version, () => _watcher.Override);
             _metrics = new MetricsServer(options.MetricsListeners, metrics, loggers.CreateLogger("patroni-agent.metrics"));
         }
     }
@@ -98,9 +100,37 @@ public sealed partial class AgentHost : IDisposable
         {
             LogAllowList(_logger, string.Join(", ", _options.Allow));
         }
+        var stored = OverrideFile.Read(_options.StateFile, out string? problem);
+        if (problem is not null)
+        {
+            LogStateFileUnusable(_logger, problem);
+        }
+        else if (stored is not null)
+        {
+            LogStoredOverride(_logger, stored.ToString(), _options.StateFile);
+        }
+        _watcher.SetOverride(stored);
+        StartControl();
         _watching = Task.Run(() => _watcher.RunAsync(_stopping.Token));
         LogStarted(_logger, _options.PatroniUrl, _options.PollInterval.TotalMilliseconds, _options.StaleAfter.TotalMilliseconds);
         Notify(ServiceState.Ready);
+    }
+
+    /// <summary>
+    /// Opens the control socket. Without it the agent still serves every check, so a failure (no
+    /// directory, another agent on it) is logged, not fatal: only notify, drain, maint and ready cannot
+    /// reach this agent then.
+    /// </summary>
+    private void StartControl()
+    {
+        try
+        {
+            _control.Start();
+        }
+        catch (IOException e)
+        {
+            LogControlUnavailable(_logger, e.Message);
+        }
     }
 
     /// <summary>Runs until SIGTERM, SIGINT or SIGQUIT; returns the exit code.</summary>
@@ -131,6 +161,7 @@ public sealed partial class AgentHost : IDisposable
         }
         _stopping.Cancel();
         _metrics?.Stop();
+        _control.Dispose();
         _server.Stop();
         _watching.Wait(TimeSpan.FromSeconds(5));
     }
@@ -178,6 +209,15 @@ public sealed partial class AgentHost : IDisposable
 
     [LoggerMessage(EventId = 205, Level = LogLevel.Information, Message = "allow list: checks accepted only from {Prefixes}")]
     private static partial void LogAllowList(ILogger logger, string prefixes);
+
+    [LoggerMessage(EventId = 207, Level = LogLevel.Error, Message = "{Problem}; notify, drain, maint and ready cannot reach this agent, checks are served as usual")]
+    private static partial void LogControlUnavailable(ILogger logger, string problem);
+
+    [LoggerMessage(EventId = 208, Level = LogLevel.Error, Message = "{Problem}")]
+    private static partial void LogStateFileUnusable(ILogger logger, string problem);
+
+    [LoggerMessage(EventId = 209, Level = LogLevel.Warning, Message = "operator override from {Path}: {Override}")]
+    private static partial void LogStoredOverride(ILogger logger, string @override, string path);
 
     [LoggerMessage(EventId = 206, Level = LogLevel.Warning, Message = "cannot tell systemd {State} through NOTIFY_SOCKET: {Reason}")]
     private static partial void LogNotifyFailed(ILogger logger, string state, string reason);

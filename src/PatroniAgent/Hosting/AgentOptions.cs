@@ -41,4 +41,8 @@ public sealed record AgentOptions
     public int Workers { get; init; } = 1;
     public int MaxConnections { get; init; } = 20000;
     public LogLevel LogLevel { get; init; } = LogLevel.Information;
+    /// <summary>The unix socket of the control channel (notify, drain, maint, ready).</summary>
+    public string ControlSocket { get; init; } = "/run/patroni-agent/control.sock";
+    /// <summary>The file that keeps the operator's override across restarts.</summary>
+    public string StateFile { get; init; } = "/var/lib/patroni-agent/override";
 }

@@ -5,7 +5,10 @@ using PatroniAgent.Watcher;
 
 namespace PatroniAgent.Hosting;
 
-/// <summary><c>patroni-agent check</c>: polls Patroni once and prints what every mode would answer.</summary>
+/// <summary>
+/// <c>patroni-agent check</c>: polls Patroni once and prints what every mode would answer, with the
+/// operator's override from the state file.
+/// </summary>
 public static class CheckCommand
 {
     /// <summary>Returns 0 when Patroni answered, 1 when it did not (the unknown answers are printed then).</summary>
@@ -14,12 +17,19 @@ public static class CheckCommand
         using var client = new PatroniClient(options.PatroniUrl, options.Timeout, access: options.PatroniAccess);
         var board = new AnswerBoard(options.UnknownAnswer, options.StaleAfter);
         var watcher = new RoleWatcher(client, board, options.PollInterval, TimeSpan.Zero, NullLogger.Instance);
+        var stored = OverrideFile.Read(options.StateFile, out string? problem);
+        watcher.SetOverride(stored);
         bool answered = await watcher.PollOnceAsync(CancellationToken.None).ConfigureAwait(false);
         var snapshot = board.Current;
         output.WriteLine($"patroni {client.BaseUrl}: {RoleWatcher.Summary(snapshot)}");
         if (snapshot.Status?.LagBytes is { } lag)
         {
             output.WriteLine($"lag: {lag} bytes");
+        }
+        output.WriteLine(stored is null ? "override: none" : $"override: {stored.Word}, answers say \"#{stored.AnswerReason}\" where they would be ready ({options.StateFile})");
+        if (problem is not null)
+        {
+            output.WriteLine(problem);
         }
         output.WriteLine();
         foreach (var mode in ModeNames.All)

@@ -18,10 +18,18 @@ public enum Command
     Help,
     /// <summary>Print the version; the options are not validated.</summary>
     Version,
+    /// <summary>Ask the running agent to poll Patroni at once (Patroni's on_role_change callback).</summary>
+    Notify,
+    /// <summary>Set the operator override drain.</summary>
+    Drain,
+    /// <summary>Set the operator override maint.</summary>
+    Maint,
+    /// <summary>Clear the operator override.</summary>
+    Ready,
 }
 
-/// <summary>The command and the merged configuration.</summary>
-public sealed record CommandLine(Command Command, AgentOptions Options);
+/// <summary>The command and the merged configuration; <paramref name="Reason"/> is the <c>--reason</c> of drain and maint.</summary>
+public sealed record CommandLine(Command Command, AgentOptions Options, string Reason = "");
 
 /// <summary>
 /// Builds <see cref="AgentOptions"/> from, each overriding the ones before: the built-in defaults,
@@ -32,6 +40,7 @@ public static class ConfigLoader
     private const string EnvPrefix = "PATRONI_AGENT_";
     private const string ConfigFlag = "--config";
     private const string ConfigEnv = "PATRONI_AGENT_CONFIG";
+    private const string ReasonFlag = "--reason";
     private const string DefaultOrigin = "default";
     private const string DurationUnits = "(ms, s or m), e.g. 500ms";
 
@@ -95,6 +104,10 @@ public static class ConfigLoader
             o => o.MaxConnections, (o, n) => o with { MaxConnections = n }),
         new("log-level", "LEVEL", "least severe level logged",
             o => LogLevelName(o.LogLevel), (o, v, w) => o with { LogLevel = ParseLogLevel(v, w) }),
+        new("control-socket", "PATH", "unix socket of notify, drain, maint and ready (mode 0660)",
+            o => o.ControlSocket, (o, v, w) => o with { ControlSocket = ParseSocketPath(v, w) }),
+        new("state-file", "PATH", "file keeping the drain or maint override across restarts",
+            o => o.StateFile, (o, v, _) => o with { StateFile = v }),
     ];
 
     /// <summary>The --help text: usage, commands, every option with its default.</summary>
@@ -115,7 +128,7 @@ public static class ConfigLoader
                 return new CommandLine(Command.Version, new AgentOptions());
         }
 
-        (Command command, List<Setting> flags, string? flagConfig) = ParseArguments(args);
+        (Command command, List<Setting> flags, string? flagConfig, string reason) = ParseArguments(args);
         (List<Setting> environment, string? envConfig) = ParseEnvironment(env);
         (string Path, string Origin)? configFile = flagConfig is not null ? (flagConfig, ConfigFlag)
             : envConfig is not null ? (envConfig, ConfigEnv)
@@ -129,8 +142,9 @@ public static class ConfigLoader
             options = Apply(options, source, origins);
         CheckTogether(options, origins);
         string WhereSet(string key) => sources.SelectMany(s => s).LastOrDefault(s => s.Key.Name == key)?.Where ?? DefaultOrigin;
-        options = options with { PatroniAccess = PatroniAccessLoader.Load(options, WhereSet) };
-        return new CommandLine(command, options);
+        if (command is Command.Run or Command.Check)
+            options = options with { PatroniAccess = PatroniAccessLoader.Load(options, WhereSet) };
+        return new CommandLine(command, options, reason);
     }
 
     private static AgentOptions Apply(AgentOptions options, List<Setting> source, Dictionary<string, string> origins)
@@ -157,7 +171,7 @@ public static class ConfigLoader
                 $"{Show("timeout", options.Timeout)} must not exceed {Show("stale-after", options.StaleAfter)}");
     }
 
-    private static (Command Command, List<Setting> Settings, string? ConfigPath) ParseArguments(IReadOnlyList<string> args)
+    private static (Command Command, List<Setting> Settings, string? ConfigPath, string Reason) ParseArguments(IReadOnlyList<string> args)
     {
         Command command = Command.Run;
         int i = 0;
@@ -167,10 +181,16 @@ public static class ConfigLoader
             {
                 "run" => Command.Run,
                 "check" => Command.Check,
-                _ => throw new ConfigException($"unknown command \"{args[0]}\"; the commands are run, check and haproxy-config (see --help)"),
+                "notify" => Command.Notify,
+                "drain" => Command.Drain,
+                "maint" => Command.Maint,
+                "ready" => Command.Ready,
+                _ => throw new ConfigException($"unknown command \"{args[0]}\"; the commands are run, check, notify, drain, maint, ready and haproxy-config (see --help)"),
             };
             i = 1;
         }
+        string reason = "";
+        int callbackArgs = 0;
 
         List<Setting> settings = [];
         HashSet<string> given = [];
@@ -178,10 +198,26 @@ public static class ConfigLoader
         for (; i < args.Count; i++)
         {
             string arg = args[i];
+            if (!arg.StartsWith('-') && command == Command.Notify && callbackArgs < 3)
+            {
+                callbackArgs++;
+                continue;
+            }
             if (!arg.StartsWith('-'))
                 throw new ConfigException($"unexpected argument \"{arg}\" (see --help)");
             int equals = arg.IndexOf('=');
             string flag = equals < 0 ? arg : arg[..equals];
+            if (flag == ReasonFlag)
+            {
+                if (command is not (Command.Drain or Command.Maint))
+                    throw new ConfigException($"{ReasonFlag} is only for the drain and maint commands (see --help)");
+                if (!given.Add(flag))
+                    throw Error(flag, "given more than once");
+                reason = equals >= 0 ? arg[(equals + 1)..] : i + 1 < args.Count ? args[++i] : throw Error(flag, "missing value");
+                if (OperatorOverride.CheckReason(reason) is { } problem)
+                    throw Error(flag, problem);
+                continue;
+            }
             Key? key = Array.Find(Keys, k => k.Flag == flag);
             if (key is null && flag != ConfigFlag)
                 throw new ConfigException($"unknown option \"{flag}\" (see --help)");
@@ -199,7 +235,7 @@ public static class ConfigLoader
             else
                 settings.Add(new Setting(key, value, flag, flag));
         }
-        return (command, settings, configPath);
+        return (command, settings, configPath, reason);
     }
 
     private static (List<Setting> Settings, string? ConfigPath) ParseEnvironment(IReadOnlyDictionary<string, string> env)
@@ -437,6 +473,16 @@ public static class ConfigLoader
         throw Error(where, $"\"{host}\" in \"{text}\" is not an IPv4 address, a bracketed IPv6 address, * or localhost");
     }
 
+    /// <summary>A unix socket path must fit sockaddr_un: at most 107 bytes.</summary>
+    private static string ParseSocketPath(string text, string where)
+    {
+        const int MaxBytes = 107;
+        int bytes = Encoding.UTF8.GetByteCount(text);
+        if (bytes > MaxBytes)
+            throw Error(where, string.Create(CultureInfo.InvariantCulture, $"\"{text}\" is {bytes} bytes long; a unix socket path has at most {MaxBytes}"));
+        return text;
+    }
+
     private static Uri ParseUrl(string text, string where)
     {
         if (!Uri.TryCreate(text, UriKind.Absolute, out Uri? uri) || uri.Scheme is not ("http" or "https") || uri.Host.Length == 0)
@@ -580,13 +626,21 @@ public static class ConfigLoader
 
         StringBuilder text = new();
         text.AppendLine("Usage: patroni-agent [run | check] [OPTION...]");
+        text.AppendLine("       patroni-agent notify [ACTION ROLE SCOPE] [OPTION...]");
+        text.AppendLine("       patroni-agent drain | maint [--reason TEXT] [OPTION...]");
+        text.AppendLine("       patroni-agent ready [OPTION...]");
         text.AppendLine("       patroni-agent haproxy-config (--member NAME=HOST... | --patroni-url URL) [OPTION...]");
         text.AppendLine();
         text.AppendLine("HAProxy agent-check daemon for Patroni.");
         text.AppendLine();
         text.AppendLine("Commands:");
         text.AppendLine("  run             serve agent checks and HTTP health checks (the default)");
-        text.AppendLine("  check           poll Patroni once, print what every mode would answer and exit");
+        text.AppendLine("  check           poll Patroni once, print what every mode would answer (with the override) and exit");
+        text.AppendLine("  notify          tell the running agent to poll Patroni now; Patroni's on_role_change callback");
+        text.AppendLine("  drain, maint    operator override: answer drain or maint where the answer would be ready,");
+        text.AppendLine("                  with \"#operator: TEXT\"; kept in state-file across restarts. --reason TEXT:");
+        text.AppendLine($"                  printable ASCII without #, at most {OperatorOverride.MaxReasonLength} characters");
+        text.AppendLine("  ready           clear the operator override");
         text.AppendLine("  haproxy-config  print an HAProxy configuration for the cluster (haproxy-config --help)");
         text.AppendLine();
         text.AppendLine("Options:");

@@ -12,7 +12,7 @@ namespace PatroniAgent.Metrics;
 /// 0.0.4) or as the JSON status page. Nothing here runs on the check path: the checks only increment
 /// preallocated counters, and every string is built here, per scrape.
 /// </summary>
-public sealed class AgentMetrics(AnswerBoard board, PollMetrics polls, AgentServer server, string version)
+public sealed class AgentMetrics(AnswerBoard board, PollMetrics polls, AgentServer server, string version, Func<OperatorOverride?>? currentOverride = null)
 {
     /// <summary>The Content-Type of <see cref="WritePrometheus"/>.</summary>
     public const string PrometheusContentType = "text/plain; version=0.0.4; charset=utf-8";
@@ -125,6 +125,7 @@ public sealed class AgentMetrics(AnswerBoard board, PollMetrics polls, AgentServ
             EvictedConnections = server.Evicted,
             RefusedConnections = server.Refused,
             Transitions = transitions,
+            Override = currentOverride?.Invoke()?.ToString(),
         };
     }
 

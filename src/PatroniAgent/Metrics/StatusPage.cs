@@ -22,6 +22,8 @@ public sealed class StatusPage
     public required long EvictedConnections { get; init; }
     public required long RefusedConnections { get; init; }
     public required Dictionary<string, long> Transitions { get; init; }
+    /// <summary>The operator's override (<c>maint REASON</c>, <c>drain REASON</c>); null for none.</summary>
+    public required string? Override { get; init; }
 }
 
 /// <summary>The last failed poll on the status page.</summary>

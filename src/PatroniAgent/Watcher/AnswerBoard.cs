@@ -67,6 +67,9 @@ public sealed class AnswerBoard
         _current = snapshot;
     }
 
+    /// <summary>Serves <paramref name="snapshot"/> with the freshness it carries, e.g. the same status under a new override.</summary>
+    public void Republish(Snapshot snapshot) => _current = snapshot;
+
     /// <summary>Serves the unknown answers of <paramref name="snapshot"/>, which do not age.</summary>
     public void PublishUnknown(Snapshot snapshot)
     {

@@ -20,6 +20,8 @@ public sealed partial class RoleWatcher
     private readonly TimeProvider _time;
     private long _lastSuccess;
     private string? _lastError;
+    private volatile OperatorOverride? _override;
+    private TaskCompletionSource _pollRequested = NewPollRequest();
 
     public RoleWatcher(IPatroniPoller poller, AnswerBoard board, TimeSpan interval, TimeSpan staleAfter, ILogger logger, TimeProvider? time = null)
     {
@@ -42,13 +44,20 @@ public sealed partial class RoleWatcher
         while (!cancellationToken.IsCancellationRequested)
         {
             long started = _time.GetTimestamp();
+            var request = NewPollRequest();
+            Volatile.Write(ref _pollRequested, request);
+            Task pollRequested = request.Task;
             try
             {
                 await PollOnceAsync(cancellationToken).ConfigureAwait(false);
                 var wait = _interval - _time.GetElapsedTime(started);
-                if (wait > TimeSpan.Zero)
+                if (wait > TimeSpan.Zero && !pollRequested.IsCompleted)
                 {
-                    await Task.Delay(wait, _time, cancellationToken).ConfigureAwait(false);
+                    using var waitEnds = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                    var delay = Task.Delay(wait, _time, waitEnds.Token);
+                    await Task.WhenAny(delay, pollRequested).ConfigureAwait(false);
+                    await waitEnds.CancelAsync().ConfigureAwait(false);
+                    cancellationToken.ThrowIfCancellationRequested();
                 }
             }
             catch (Exception) when (cancellationToken.IsCancellationRequested)
@@ -56,6 +65,25 @@ public sealed partial class RoleWatcher
                 return;
             }
         }
+    }
+
+    /// <summary>
+    /// Cuts the wait for the next poll short (<c>patroni-agent notify</c>): the poll starts at once, or right
+    /// after the one under way ends.
+    /// </summary>
+    public void PollNow() => Volatile.Read(ref _pollRequested).TrySetResult();
+
+    /// <summary>The operator's override now applied; null for none.</summary>
+    public OperatorOverride? Override => _override;
+
+    /// <summary>
+    /// Sets or clears (null) the operator's override. It reaches the answers with the next poll, which
+    /// starts at once: the watcher is the only one that publishes snapshots.
+    /// </summary>
+    public void SetOverride(OperatorOverride? applied)
+    {
+        _override = applied;
+        PollNow();
     }
 
     /// <summary>Polls once and publishes what follows from it; true when Patroni answered usably.</summary>
@@ -82,12 +110,13 @@ public sealed partial class RoleWatcher
             _lastError = null;
         }
         var current = _board.Current;
-        if (status.Equals(current.Status))
+        var applied = _override;
+        if (status.Equals(current.Status) && Equals(applied, current.Override))
         {
             _board.PublishFresh(current);
             return;
         }
-        var next = Snapshot.FromStatus(status);
+        var next = Snapshot.FromStatus(status, applied);
         string summary = Summary(next);
         if (current.Status is null || Summary(current) != summary)
         {
@@ -103,6 +132,12 @@ public sealed partial class RoleWatcher
             LogPollFailed(_logger, error);
             _lastError = error;
         }
+        var current = _board.Current;
+        var applied = _override;
+        if (current.Status is not null && !Equals(applied, current.Override))
+        {
+            _board.Republish(current.WithOverride(applied));
+        }
         if (_time.GetElapsedTime(_lastSuccess) < _staleAfter || _board.Current.UnknownReason == error)
         {
             return;
@@ -110,6 +145,8 @@ public sealed partial class RoleWatcher
         LogUnknown(_logger, _board.UnknownWords, error);
         _board.PublishUnknown(Snapshot.Unknown(_board.UnknownWords, error));
     }
+
+    private static TaskCompletionSource NewPollRequest() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     /// <summary>What a change is logged as: role, state and the modes that answer ready.</summary>
     public static string Summary(Snapshot snapshot)
@@ -121,7 +158,8 @@ public sealed partial class RoleWatcher
         var ready = ModeNames.All.Where(m => decided[(int)m].IsReady).Select(ModeNames.Name);
         string timeline = status.Timeline is { } tl ? $", timeline {tl}" : "";
         string flags = (status.Paused ? ", paused" : "") + (status.NoLoadBalance ? ", noloadbalance" : "") + (status.Synchronous ? ", synchronous" : "");
-        return $"role {status.RoleName}, state {status.State}, HTTP {status.HttpStatus}{timeline}{flags}; ready for: {string.Join(' ', ready.DefaultIfEmpty("none"))}";
+        string overridden = snapshot.Override is { } applied ? $"; operator override: {applied}" : "";
+        return $"role {status.RoleName}, state {status.State}, HTTP {status.HttpStatus}{timeline}{flags}; ready for: {string.Join(' ', ready.DefaultIfEmpty("none"))}{overridden}";
     }
 
     [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "patroni status: {Summary}")]

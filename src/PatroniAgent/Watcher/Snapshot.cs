@@ -18,9 +18,10 @@ public sealed class Snapshot
     private readonly long _lagBytes;
     private long _freshUntil;
 
-    private Snapshot(NodeStatus? status, string? unknownReason, AgentAnswer[]? decided, Encoded[] answers, Encoded?[] overMaxLag)
+    private Snapshot(NodeStatus? status, OperatorOverride? applied, string? unknownReason, AgentAnswer[]? decided, Encoded[] answers, Encoded?[] overMaxLag)
     {
         Status = status;
+        Override = applied;
         UnknownReason = unknownReason;
         Decided = decided;
         _answers = answers;
@@ -32,13 +33,17 @@ public sealed class Snapshot
     /// <summary>The status the answers come from; null when Patroni's state is unknown.</summary>
     public NodeStatus? Status { get; }
 
+    /// <summary>The operator's override applied to the answers; null for none, and always null when Patroni's state is unknown.</summary>
+    public OperatorOverride? Override { get; }
+
     /// <summary>Why Patroni's state is unknown; null when it is known.</summary>
     public string? UnknownReason { get; }
 
     /// <summary>The decided answer per mode (indexed by <see cref="Mode"/>); null when unknown.</summary>
     public IReadOnlyList<AgentAnswer>? Decided { get; }
 
-    public static Snapshot FromStatus(NodeStatus status)
+    /// <summary>Decides and encodes every mode for <paramref name="status"/>, with <paramref name="applied"/> on every ready answer.</summary>
+    public static Snapshot FromStatus(NodeStatus status, OperatorOverride? applied = null)
     {
         var modes = ModeNames.All;
         var decided = new AgentAnswer[modes.Length];
@@ -46,14 +51,26 @@ public sealed class Snapshot
         var overMaxLag = new Encoded?[modes.Length];
         foreach (var mode in modes)
         {
-            decided[(int)mode] = AnswerPolicy.Decide(status, mode);
+            decided[(int)mode] = OperatorOverride.Apply(AnswerPolicy.Decide(status, mode), applied);
             answers[(int)mode] = Encoded.From(decided[(int)mode]);
             if (AnswerPolicy.DependsOnLag(status, mode))
             {
-                overMaxLag[(int)mode] = Encoded.From(AnswerPolicy.Decide(status, mode, (status.LagBytes ?? 0) - 1));
+                overMaxLag[(int)mode] = Encoded.From(OperatorOverride.Apply(AnswerPolicy.Decide(status, mode, (status.LagBytes ?? 0) - 1), applied));
             }
         }
-        return new Snapshot(status, null, decided, answers, overMaxLag);
+        return new Snapshot(status, applied, null, decided, answers, overMaxLag);
+    }
+
+    /// <summary>The answers of the same status with <paramref name="applied"/> instead, fresh until the same time as these.</summary>
+    public Snapshot WithOverride(OperatorOverride? applied)
+    {
+        if (Status is null)
+        {
+            return this;
+        }
+        var next = FromStatus(Status, applied);
+        next._freshUntil = Volatile.Read(ref _freshUntil);
+        return next;
     }
 
     /// <summary>Every mode answers <paramref name="words"/> with <paramref name="reason"/> (HTTP 503).</summary>
@@ -62,7 +79,7 @@ public sealed class Snapshot
         var line = AnswerLine.Encode(words, reason);
         var answers = new Encoded[ModeNames.All.Length];
         Array.Fill(answers, new Encoded(line, new HttpResponse(HttpResponse.StatusOf(ready: false), line), AnswerKind.Unknown));
-        return new Snapshot(null, reason, null, answers, new Encoded?[answers.Length]);
+        return new Snapshot(null, null, reason, null, answers, new Encoded?[answers.Length]);
     }
 
     /// <summary>

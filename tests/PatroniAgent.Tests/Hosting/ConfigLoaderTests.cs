@@ -72,6 +72,76 @@ public class ConfigLoaderTests
     }
 
     [Theory]
+    [InlineData(new[] { "notify" }, Command.Notify, "")]
+    [InlineData(new[] { "notify", "on_role_change", "master", "batman" }, Command.Notify, "")]
+    [InlineData(new[] { "notify", "--config", ConfPath, "on_role_change", "replica", "batman" }, Command.Notify, "")]
+    [InlineData(new[] { "drain" }, Command.Drain, "")]
+    [InlineData(new[] { "maint", "--reason", "disk replacement" }, Command.Maint, "disk replacement")]
+    [InlineData(new[] { "drain", "--reason=kernel update" }, Command.Drain, "kernel update")]
+    [InlineData(new[] { "ready" }, Command.Ready, "")]
+    public void ControlCommandsAndTheirArguments(string[] args, Command expected, string reason)
+    {
+        var parsed = ConfigLoader.Parse(args, new Dictionary<string, string>(), _ => "");
+        Assert.Equal(expected, parsed.Command);
+        Assert.Equal(reason, parsed.Reason);
+    }
+
+    [Theory]
+    [InlineData(new[] { "maint", "--reason", "a # b" }, "--reason: the reason must not contain #: HAProxy would read the text after it as a second reason")]
+    [InlineData(new[] { "maint", "--reason", "tab\there" }, "--reason: the reason must be printable ASCII text, without control characters or line breaks")]
+    [InlineData(new[] { "drain", "--reason", "x", "--reason", "y" }, "--reason: given more than once")]
+    [InlineData(new[] { "drain", "--reason" }, "--reason: missing value")]
+    [InlineData(new[] { "ready", "--reason", "done" }, "--reason is only for the drain and maint commands (see --help)")]
+    [InlineData(new[] { "check", "--reason", "done" }, "--reason is only for the drain and maint commands (see --help)")]
+    [InlineData(new[] { "notify", "on_role_change", "master", "batman", "extra" }, "unexpected argument \"extra\" (see --help)")]
+    [InlineData(new[] { "maint", "disk" }, "unexpected argument \"disk\" (see --help)")]
+    public void ControlCommandErrors(string[] args, string expected)
+    {
+        Assert.Equal(expected, Error(args));
+    }
+
+    [Fact]
+    public void HelpNamesTheControlCommandsAndTheirKeys()
+    {
+        string help = ConfigLoader.HelpText;
+        Assert.Contains("patroni-agent notify [ACTION ROLE SCOPE] [OPTION...]", help);
+        Assert.Contains("patroni-agent drain | maint [--reason TEXT] [OPTION...]", help);
+        Assert.Contains("  ready           clear the operator override", help);
+        Assert.Contains("printable ASCII without #, at most 120 characters", help);
+        Assert.Contains("(default: /run/patroni-agent/control.sock)", help);
+        Assert.Contains("(default: /var/lib/patroni-agent/override)", help);
+    }
+
+    [Theory]
+    [InlineData("notify")]
+    [InlineData("maint")]
+    [InlineData("ready")]
+    public void ControlCommandsDoNotReadThePatroniTlsFiles(string command)
+    {
+        string[] tls = ["--patroni-url", "https://127.0.0.1:8008", "--patroni-ca-file", "/nonexistent/ca.pem"];
+        Assert.Equal("--patroni-ca-file: cannot read /nonexistent/ca.pem: no such file", Error(["check", .. tls]));
+        Assert.Equal("/nonexistent/ca.pem", Options([command, .. tls]).PatroniCaFile);
+    }
+
+    [Fact]
+    public void A_reason_longer_than_the_limit_is_refused()
+    {
+        Assert.Equal("--reason: the reason is 121 characters long, at most 120 are allowed", Error(["maint", "--reason", new string('x', 121)]));
+    }
+
+    [Fact]
+    public void ControlSocketAndStateFileHaveDefaultsAndCanBeSet()
+    {
+        Assert.Equal("/run/patroni-agent/control.sock", Options([]).ControlSocket);
+        Assert.Equal("/var/lib/patroni-agent/override", Options([]).StateFile);
+        var options = Options(["--control-socket", "/tmp/a.sock"], new() { ["PATRONI_AGENT_STATE_FILE"] = "/tmp/state" });
+        Assert.Equal("/tmp/a.sock", options.ControlSocket);
+        Assert.Equal("/tmp/state", options.StateFile);
+        Assert.Equal("--control-socket: \"/" + new string('s', 107) + "\" is 108 bytes long; a unix socket path has at most 107",
+            Error(["--control-socket", "/" + new string('s', 107)]));
+    }
+
+    [Theory]
     [InlineData(new[] { "--help" }, Command.Help)]
     [InlineData(new[] { "-h" }, Command.Help)]
     [InlineData(new[] { "check", "--poll-interval", "5", "--help" }, Command.Help)]
@@ -127,7 +197,7 @@ public class ConfigLoaderTests
     [InlineData("serve")]
     public void UnknownCommandIsAnError(string command)
     {
-        Assert.Equal($"unknown command \"{command}\"; the commands are run, check and haproxy-config (see --help)", Error([command]));
+        Assert.Equal($"unknown command \"{command}\"; the commands are run, check, notify, drain, maint, ready and haproxy-config (see --help)", Error([command]));
     }
 
     [Fact]
@@ -664,7 +734,7 @@ public class ConfigLoaderTests
         string message = Error([], new() { ["PATRONI_AGENT_POL_INTERVAL"] = "1s" });
 
         Assert.StartsWith("PATRONI_AGENT_POL_INTERVAL: unknown environment variable; the known ones are PATRONI_AGENT_CONFIG, PATRONI_AGENT_LISTEN, ", message);
-        Assert.EndsWith(", PATRONI_AGENT_LOG_LEVEL", message);
+        Assert.EndsWith(", PATRONI_AGENT_LOG_LEVEL, PATRONI_AGENT_CONTROL_SOCKET, PATRONI_AGENT_STATE_FILE", message);
         Assert.Equal("PATRONI_AGENT_: unknown environment variable", Error([], new() { ["PATRONI_AGENT_"] = "" }).Split(';')[0]);
     }
 
@@ -777,7 +847,7 @@ public class ConfigLoaderTests
     }
 
     [Theory]
-    [InlineData("workers = 2\npol-interval = 1s", "/etc/patroni-agent.conf line 2: unknown key \"pol-interval\"; the known keys are listen, http-listen, metrics-listen, allow, patroni-url, patroni-ca-file, patroni-cert-file, patroni-key-file, patroni-auth-file, poll-interval, timeout, stale-after, send-wait, unknown-answer, backlog, workers, max-connections, log-level")]
+    [InlineData("workers = 2\npol-interval = 1s", "/etc/patroni-agent.conf line 2: unknown key \"pol-interval\"; the known keys are listen, http-listen, metrics-listen, allow, patroni-url, patroni-ca-file, patroni-cert-file, patroni-key-file, patroni-auth-file, poll-interval, timeout, stale-after, send-wait, unknown-answer, backlog, workers, max-connections, log-level, control-socket, state-file")]
     [InlineData("\n\n\nconfig = /other.conf", "/etc/patroni-agent.conf line 4: \"config\" cannot be set in the config file; use --config or PATRONI_AGENT_CONFIG")]
     [InlineData("workers = 2\n# again\nWorkers = 3", "/etc/patroni-agent.conf line 3: workers is already set on line 1")]
     [InlineData("poll_interval = 1s\npoll-interval = 1s", "/etc/patroni-agent.conf line 2: poll-interval is already set on line 1")]

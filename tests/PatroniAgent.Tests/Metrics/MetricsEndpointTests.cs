@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.Logging.Abstractions;
+using PatroniAgent.AgentProtocol;
 using PatroniAgent.Metrics;
 using PatroniAgent.Patroni;
 using PatroniAgent.Policy;
@@ -38,7 +39,7 @@ public sealed class MetricsEndpointTests : IDisposable
         _server = new TestServer([Mode.Primary], sendWait: TimeSpan.FromSeconds(5), httpListeners: 1, time: _time,
             allow: [IPNetwork.Parse("127.0.0.1/32")]);
         _watcher = new RoleWatcher(_poller, _server.Board, TimeSpan.FromMilliseconds(50), TimeSpan.FromSeconds(3), NullLogger.Instance, _time);
-        _endpoint = new MetricsServer([new IPEndPoint(IPAddress.Loopback, 0)], new AgentMetrics(_server.Board, _watcher.Polls, _server.Server, "1.2.3"), NullLogger.Instance);
+        _endpoint = new MetricsServer([new IPEndPoint(IPAddress.Loopback, 0)], new AgentMetrics(_server.Board, _watcher.Polls, _server.Server, "1.2.3", () => _watcher.Override), NullLogger.Instance);
         _endpoint.Start();
     }
 
@@ -175,6 +176,11 @@ public sealed class MetricsEndpointTests : IDisposable
         Assert.Equal(0, root.GetProperty("open_connections").GetInt32());
         Assert.Equal(0, root.GetProperty("refused_connections").GetInt64());
         Assert.Equal(1, root.GetProperty("transitions").GetProperty("primary").GetInt64());
+        Assert.Equal(JsonValueKind.Null, root.GetProperty("override").ValueKind);
+
+        _watcher.SetOverride(new OperatorOverride(Admin.Maint, "disk replacement"));
+        using var overridden = JsonDocument.Parse((await GetAsync("GET /status HTTP/1.0\r\n\r\n")).Body);
+        Assert.Equal("maint disk replacement", overridden.RootElement.GetProperty("override").GetString());
     }
 
     [Fact]

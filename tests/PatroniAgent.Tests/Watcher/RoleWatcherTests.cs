@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text;
+using Admin = PatroniAgent.AgentProtocol.Admin;
 using Microsoft.Extensions.Logging;
 using PatroniAgent.Patroni;
 using PatroniAgent.Policy;
@@ -526,6 +527,93 @@ public class RoleWatcherTests
         cts.Cancel();
         await run.WaitAsync(TimeSpan.FromSeconds(2));
         Assert.Equal(1, fake.Requests);
+    }
+
+    [Fact]
+    public async Task An_override_rebuilds_the_snapshot_at_the_next_poll_and_ready_clears_it()
+    {
+        await using var rig = new Rig();
+        rig.Fake.Status(PatroniFixtures.Load("v4.1.4-primary"));
+        Assert.True(await rig.PollAsync());
+        var plain = rig.Board.Current;
+
+        rig.Watcher.SetOverride(new OperatorOverride(Admin.Maint, "disk replacement"));
+        Assert.True(await rig.PollAsync());
+        Assert.NotSame(plain, rig.Board.Current);
+        Assert.Equal("up maint #operator: disk replacement\n", rig.Answer("primary\n"));
+        Assert.Equal("up maint #primary, timeline 1\n", rig.Answer("replica\n"));
+        var overridden = rig.Board.Current;
+        Assert.True(await rig.PollAsync());
+        Assert.Same(overridden, rig.Board.Current);
+
+        rig.Watcher.SetOverride(null);
+        Assert.True(await rig.PollAsync());
+        Assert.Equal(PrimaryAnswers, rig.AllAnswers());
+        Assert.Equal(
+            [(LogLevel.Information, PrimaryLog),
+             (LogLevel.Information, "patroni status: role primary, state running, HTTP 200, timeline 1; ready for: none; operator override: maint disk replacement"),
+             (LogLevel.Information, PrimaryLog)],
+            rig.Log.Lines);
+    }
+
+    [Fact]
+    public async Task Checks_under_an_override_allocate_nothing()
+    {
+        await using var rig = new Rig();
+        rig.Fake.Status(PatroniFixtures.Load("v4.1.4-primary"));
+        rig.Watcher.SetOverride(new OperatorOverride(Admin.Drain, "kernel update"));
+        Assert.True(await rig.PollAsync());
+        byte[] primary = Encoding.ASCII.GetBytes("primary\n");
+        byte[] expected = Encoding.ASCII.GetBytes("up drain #operator: kernel update\n");
+        Assert.True(rig.Board.Answer(Mode.Health, primary).SequenceEqual(expected));
+        Assert.Equal(503, rig.Board.Current.SelectHttp(Mode.Primary, -1, out _).Status);
+        rig.Board.AnswerHttp("GET /primary HTTP/1.1\r\n\r\n"u8);
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 10_000; i++)
+        {
+            rig.Board.Answer(Mode.Health, primary);
+            rig.Board.AnswerHttp("GET /primary HTTP/1.1\r\n\r\n"u8);
+        }
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    [Fact]
+    public async Task An_override_set_while_patroni_fails_applies_to_the_last_answers_without_making_them_fresher()
+    {
+        await using var rig = new Rig();
+        rig.Fake.Status(PatroniFixtures.Load("v4.1.4-primary"));
+        Assert.True(await rig.PollAsync());
+        await rig.StopFakeAsync();
+        rig.Time.Advance(TimeSpan.FromSeconds(2));
+
+        rig.Watcher.SetOverride(new OperatorOverride(Admin.Drain, "kernel update"));
+        Assert.False(await rig.PollAsync());
+        Assert.Equal("up drain #operator: kernel update\n", rig.Answer("primary\n"));
+
+        rig.Time.Advance(TimeSpan.FromSeconds(1.5));
+        Assert.Equal("down #no answer from patroni for 3s\n", rig.Answer("primary\n"));
+    }
+
+    [Fact]
+    public async Task PollNow_cuts_a_long_wait_short()
+    {
+        await using var fake = new FakePatroni();
+        fake.Status(PatroniFixtures.Load("v4.1.4-primary"));
+        using var client = new PatroniClient(fake.Url, TimeSpan.FromSeconds(1));
+        var board = new AnswerBoard("down", TimeSpan.FromMinutes(5));
+        var watcher = new RoleWatcher(client, board, TimeSpan.FromMinutes(5), TimeSpan.FromMinutes(5), new ListLogger());
+        using var cts = new CancellationTokenSource();
+
+        var run = Task.Run(() => watcher.RunAsync(cts.Token));
+        await WaitFor(() => fake.Requests == 1, TimeSpan.FromSeconds(5));
+        watcher.PollNow();
+        await WaitFor(() => fake.Requests == 2, TimeSpan.FromSeconds(5));
+        watcher.PollNow();
+        await WaitFor(() => fake.Requests == 3, TimeSpan.FromSeconds(5));
+        cts.Cancel();
+        await run.WaitAsync(TimeSpan.FromSeconds(2));
+        Assert.Equal(3, fake.Requests);
     }
 
     // ---- helpers ----

@@ -1,0 +1,70 @@
+using PatroniAgent.AgentProtocol;
+using PatroniAgent.Policy;
+
+namespace PatroniAgent.Hosting;
+
+/// <summary>
+/// <c>patroni-agent notify</c>, <c>drain</c>, <c>maint</c> and <c>ready</c>: the commands that talk to
+/// the running agent through its control socket.
+/// </summary>
+public static class ControlCommand
+{
+    /// <summary>
+    /// Asks the running agent to poll Patroni now. Always returns 0, quickly: as Patroni's
+    /// on_role_change callback it must not hold Patroni up, and an agent that is not running polls
+    /// Patroni as soon as it starts anyway. A failure is only reported on <paramref name="error"/>.
+    /// </summary>
+    public static int Notify(AgentOptions options, TextWriter error)
+    {
+        if (!ControlClient.TrySend(options.ControlSocket, "poll", out string reply, out string problem))
+        {
+            error.WriteLine($"patroni-agent: notify: cannot reach the agent at {options.ControlSocket}: {problem}; it polls Patroni on its own");
+        }
+        else if (!reply.StartsWith("ok", StringComparison.Ordinal))
+        {
+            error.WriteLine($"patroni-agent: notify: the agent refused: {reply}");
+        }
+        return 0;
+    }
+
+    /// <summary>
+    /// Stores the override (<paramref name="command"/> drain or maint with <paramref name="reason"/>, or
+    /// ready to clear it) in the state file, then tells the running agent. Returns 0 when stored (the
+    /// agent not running is said on <paramref name="error"/>), 1 when the state file cannot be written or
+    /// the agent refused.
+    /// </summary>
+    public static int SetOverride(AgentOptions options, Command command, string reason, TextWriter output, TextWriter error)
+    {
+        OperatorOverride? applied = command switch
+        {
+            Command.Drain => new OperatorOverride(Admin.Drain, reason),
+            Command.Maint => new OperatorOverride(Admin.Maint, reason),
+            _ => null,
+        };
+        string name = applied?.Word ?? "ready";
+        try
+        {
+            OverrideFile.Write(options.StateFile, applied);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            string why = e is UnauthorizedAccessException ? "permission denied (run it as root)" : e.Message;
+            error.WriteLine($"patroni-agent: {name}: cannot write the state file {options.StateFile}: {why}; nothing changed");
+            return 1;
+        }
+        string request = applied is null ? "override ready" : $"override {applied}";
+        string done = applied is null ? "override cleared" : $"override {applied.Word} set, answers say \"#{applied.AnswerReason}\"";
+        if (!ControlClient.TrySend(options.ControlSocket, request, out string reply, out string problem))
+        {
+            error.WriteLine($"patroni-agent: {name}: {done} in {options.StateFile}, but cannot reach the agent at {options.ControlSocket}: {problem}; it applies when the agent starts");
+            return 0;
+        }
+        if (!reply.StartsWith("ok", StringComparison.Ordinal))
+        {
+            error.WriteLine($"patroni-agent: {name}: stored in {options.StateFile}, but the agent refused: {reply}");
+            return 1;
+        }
+        output.WriteLine($"patroni-agent: {done}; the running agent answers it now");
+        return 0;
+    }
+}

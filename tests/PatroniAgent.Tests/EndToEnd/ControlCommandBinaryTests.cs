@@ -1,0 +1,145 @@
+using System.Diagnostics;
+using System.Net;
+using System.Runtime.Versioning;
+using PatroniAgent.Tests.Support;
+
+namespace PatroniAgent.Tests.EndToEnd;
+
+/// <summary>
+/// notify, drain, maint and ready with the published binary, against a running published agent: the
+/// callback makes the agent poll at once, and an override is answered, kept across a restart and cleared.
+/// </summary>
+[UnsupportedOSPlatform("windows")]
+public sealed class ControlCommandBinaryTests : IDisposable
+{
+    private static readonly TimeSpan Limit = TimeSpan.FromSeconds(30);
+    private readonly string _directory = Directory.CreateTempSubdirectory("patroni-agent-control-").FullName;
+
+    private string Socket => Path.Combine(_directory, "control.sock");
+
+    private string StateFile => Path.Combine(_directory, "state", "override");
+
+    public void Dispose() => Directory.Delete(_directory, recursive: true);
+
+    [Fact]
+    public async Task Notify_makes_the_agent_poll_at_once_despite_a_long_poll_interval()
+    {
+        await using var patroni = new FakePatroni().Status(PatroniFixtures.Load("v4.1.4-primary"));
+        int port = PublishedAgent.FreePort();
+        using var agent = StartAgent(patroni, port, "--poll-interval", "60s", "--stale-after", "10m");
+        await AgentClient.EventuallyAsync(new IPEndPoint(IPAddress.Loopback, port), "primary\n", "up ready 100% #primary, timeline 1\n");
+        await WaitForSocketAsync();
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.GroupWrite, File.GetUnixFileMode(Socket));
+        Assert.Equal(1, patroni.Requests);
+
+        patroni.Status(PatroniFixtures.Load("v3.0.2-primary"));
+        var result = Run("notify", "on_role_change", "primary", "batman");
+        Assert.Equal(0, result.ExitCode);
+        Assert.Equal("", result.Error);
+        await AgentClient.EventuallyAsync(new IPEndPoint(IPAddress.Loopback, port), "primary\n", "up ready 100% #primary, timeline 4\n");
+        Assert.Equal(2, patroni.Requests);
+        await EventuallyLoggedAsync(agent, "poll requested through the control socket");
+    }
+
+    [Fact]
+    public void Notify_without_a_running_agent_exits_0_at_once_with_a_message()
+    {
+        var watch = Stopwatch.StartNew();
+        var result = Run("notify", "on_role_change", "master", "batman");
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(10), $"notify took {watch.Elapsed}");
+        Assert.Equal(0, result.ExitCode);
+        Assert.Equal("", result.Output);
+        Assert.Contains($"patroni-agent: notify: cannot reach the agent at {Socket}: the agent is not running (nothing listens on it)", result.Error);
+    }
+
+    [Fact]
+    public async Task Maint_is_answered_at_once_survives_a_restart_and_ready_clears_it()
+    {
+        await using var patroni = new FakePatroni().Status(PatroniFixtures.Load("v4.1.4-primary"));
+        int port = PublishedAgent.FreePort();
+        var endPoint = new IPEndPoint(IPAddress.Loopback, port);
+        const string Ready = "up ready 100% #primary, timeline 1\n";
+        const string Maint = "up maint #operator: disk replacement\n";
+        using (var first = StartAgent(patroni, port))
+        {
+            await AgentClient.EventuallyAsync(endPoint, "primary\n", Ready);
+            await WaitForSocketAsync();
+            var set = Run("maint", "--reason", "disk replacement");
+            Assert.Equal(0, set.ExitCode);
+            Assert.Contains("override maint set", set.Output);
+            Assert.Equal("", set.Error);
+            await AgentClient.EventuallyAsync(endPoint, "primary\n", Maint);
+            Assert.Equal("up maint #primary, timeline 1\n", await AgentClient.CheckAsync(endPoint, "replica\n"));
+            PublishedAgent.Terminate(first.Process);
+            Assert.True(first.Process.WaitForExit(10_000));
+        }
+        Assert.False(File.Exists(Socket));
+        Assert.Equal("maint disk replacement\n", File.ReadAllText(StateFile));
+
+        using var second = StartAgent(patroni, port);
+        await AgentClient.EventuallyAsync(endPoint, "primary\n", Maint);
+        var check = Run("check", "--patroni-url", patroni.Url.ToString());
+        Assert.Contains("override: maint, answers say \"#operator: disk replacement\"", check.Output);
+        Assert.Contains("primary         up maint #operator: disk replacement\n", check.Output);
+
+        await WaitForSocketAsync();
+        var drain = Run("drain");
+        Assert.Equal(0, drain.ExitCode);
+        await AgentClient.EventuallyAsync(endPoint, "primary\n", "up drain #operator: drain\n");
+
+        var clear = Run("ready");
+        Assert.Equal(0, clear.ExitCode);
+        Assert.Contains("override cleared", clear.Output);
+        await AgentClient.EventuallyAsync(endPoint, "primary\n", Ready);
+        Assert.False(File.Exists(StateFile));
+    }
+
+    [Fact]
+    public void A_bad_reason_is_refused_with_exit_2_and_nothing_is_stored()
+    {
+        var result = Run("drain", "--reason", "half # half");
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("patroni-agent: --reason: the reason must not contain #", result.Error);
+        Assert.False(File.Exists(StateFile));
+
+        var control = Run("maint", "--reason", "line\u0007bell");
+        Assert.Equal(2, control.ExitCode);
+        Assert.Contains("printable ASCII", control.Error);
+    }
+
+    [Fact]
+    public void Maint_without_a_running_agent_stores_the_override_and_says_so()
+    {
+        var result = Run("maint", "--reason", "kernel update");
+        Assert.Equal(0, result.ExitCode);
+        Assert.Contains("it applies when the agent starts", result.Error);
+        Assert.Equal("maint kernel update\n", File.ReadAllText(StateFile));
+    }
+
+    private AgentProcess StartAgent(FakePatroni patroni, int port, params string[] extra) =>
+        new(["--listen", $"127.0.0.1:{port}", "--patroni-url", patroni.Url.ToString(),
+             "--control-socket", Socket, "--state-file", StateFile, .. extra]);
+
+    private PublishedAgent.Result Run(params string[] args) =>
+        PublishedAgent.Run(PublishedAgent.Path, [.. args, "--control-socket", Socket, "--state-file", StateFile], Limit);
+
+    private static async Task EventuallyLoggedAsync(AgentProcess agent, string text)
+    {
+        var watch = Stopwatch.StartNew();
+        while (!agent.Log.Contains(text, StringComparison.Ordinal))
+        {
+            Assert.True(watch.Elapsed < TimeSpan.FromSeconds(10), $"the agent did not log \"{text}\":\n{agent.Log}");
+            await Task.Delay(20);
+        }
+    }
+
+    private async Task WaitForSocketAsync()
+    {
+        var watch = Stopwatch.StartNew();
+        while (!File.Exists(Socket))
+        {
+            Assert.True(watch.Elapsed < TimeSpan.FromSeconds(10), "the control socket did not appear");
+            await Task.Delay(20);
+        }
+    }
+}

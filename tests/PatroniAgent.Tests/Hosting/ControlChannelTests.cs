@@ -1,0 +1,184 @@
+using System.Net.Sockets;
+using System.Runtime.Versioning;
+using System.Text;
+using PatroniAgent.Hosting;
+using PatroniAgent.Patroni;
+using PatroniAgent.Tests.Support;
+using PatroniAgent.Watcher;
+
+namespace PatroniAgent.Tests.Hosting;
+
+/// <summary>
+/// The control socket in process: its file mode, what each request line does to the watcher, and how
+/// bad lines, silent clients, too many clients and leftover socket files are handled.
+/// </summary>
+[UnsupportedOSPlatform("windows")]
+public sealed class ControlChannelTests : IAsyncLifetime
+{
+    private readonly string _directory = Directory.CreateTempSubdirectory("patroni-agent-channel-").FullName;
+    private readonly FakePatroni _patroni = new();
+    private PatroniClient? _client;
+    private RoleWatcher? _watcher;
+    private ControlChannel? _channel;
+    private readonly ListLogger _log = new();
+
+    private string SocketPath => Path.Combine(_directory, "control.sock");
+
+    private RoleWatcher Watcher => _watcher!;
+
+    public Task InitializeAsync()
+    {
+        _client = new PatroniClient(_patroni.Url, TimeSpan.FromSeconds(1));
+        _watcher = new RoleWatcher(_client, new AnswerBoard("down", TimeSpan.FromSeconds(3)), TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(3), _log);
+        _channel = new ControlChannel(SocketPath, _watcher, _log);
+        return Task.CompletedTask;
+    }
+
+    public async Task DisposeAsync()
+    {
+        _channel?.Dispose();
+        _client?.Dispose();
+        await _patroni.DisposeAsync();
+        Directory.Delete(_directory, recursive: true);
+    }
+
+    [Fact]
+    public void The_socket_is_only_for_its_owner_and_group_and_is_removed_on_dispose()
+    {
+        _channel!.Start();
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.GroupWrite, File.GetUnixFileMode(SocketPath));
+        _channel.Dispose();
+        Assert.False(File.Exists(SocketPath));
+    }
+
+    [Fact]
+    public void Override_lines_set_and_clear_the_watchers_override()
+    {
+        _channel!.Start();
+        Assert.Equal("ok override maint", Send("override maint disk replacement"));
+        Assert.Equal("maint disk replacement", Watcher.Override?.ToString());
+        Assert.Equal("ok override drain", Send("override drain"));
+        Assert.Equal("drain", Watcher.Override?.ToString());
+        Assert.Equal("ok override cleared", Send("override ready"));
+        Assert.Null(Watcher.Override);
+        Assert.Equal("ok polling patroni now", Send("poll"));
+        Assert.Equal("ok", Send("ping"));
+    }
+
+    [Theory]
+    [InlineData("reboot", "error unknown request; expected ping, poll, override drain|maint [REASON] or override ready")]
+    [InlineData("", "error unknown request; expected ping, poll, override drain|maint [REASON] or override ready")]
+    [InlineData("override ready now", "error expected drain or maint, got \"ready\"")]
+    [InlineData("override up ready", "error expected drain or maint, got \"up\"")]
+    [InlineData("override maint a # up ready 100%", "error the reason must not contain #: HAProxy would read the text after it as a second reason")]
+    [InlineData("override maint \u0001", "error the reason must be printable ASCII text, without control characters or line breaks")]
+    public void Bad_lines_get_an_error_and_change_nothing(string line, string reply)
+    {
+        _channel!.Start();
+        Send("override drain kept");
+        Assert.Equal(reply, Send(line));
+        Assert.Equal("drain kept", Watcher.Override?.ToString());
+    }
+
+    [Fact]
+    public async Task A_line_longer_than_the_limit_is_refused()
+    {
+        _channel!.Start();
+        using var socket = Connect();
+        await socket.SendAsync(Encoding.ASCII.GetBytes("override maint " + new string('x', ControlChannel.MaxLineLength) + "\n"));
+        Assert.Equal($"error line longer than {ControlChannel.MaxLineLength - 1} bytes\n", await ReadAsync(socket));
+        Assert.Null(Watcher.Override);
+    }
+
+    [Fact]
+    public async Task A_silent_client_is_closed_after_the_read_timeout()
+    {
+        _channel!.Start();
+        using var socket = Connect();
+        Assert.Equal("error no line within 2s\n", await ReadAsync(socket));
+    }
+
+    [Fact]
+    public async Task Clients_past_the_connection_limit_are_refused_while_the_others_wait()
+    {
+        _channel!.Start();
+        var held = Enumerable.Range(0, ControlChannel.MaxConnections).Select(_ => Connect()).ToList();
+        try
+        {
+            await Task.Delay(200);
+            using var extra = Connect();
+            Assert.Equal("error too many control connections at once, try again\n", await ReadAsync(extra));
+        }
+        finally
+        {
+            held.ForEach(s => s.Dispose());
+        }
+        await Task.Delay(200);
+        Assert.Equal("ok", Send("ping"));
+    }
+
+    [Fact]
+    public async Task A_socket_file_left_by_a_killed_agent_is_replaced()
+    {
+        using (var killed = new EndToEnd.AgentProcess("--listen", $"127.0.0.1:{EndToEnd.PublishedAgent.FreePort()}", "--patroni-url", _patroni.Url.ToString(), "--control-socket", SocketPath))
+        {
+            var watch = System.Diagnostics.Stopwatch.StartNew();
+            while (!File.Exists(SocketPath))
+            {
+                Assert.True(watch.Elapsed < TimeSpan.FromSeconds(10), "the agent did not create its control socket");
+                await Task.Delay(20);
+            }
+            killed.Process.Kill();
+            await killed.Process.WaitForExitAsync();
+        }
+        Assert.True(File.Exists(SocketPath));
+        Assert.False(ControlClient.TrySend(SocketPath, "ping", out _, out _));
+        _channel!.Start();
+        Assert.Equal("ok", Send("ping"));
+    }
+
+    [Fact]
+    public void A_regular_file_is_never_replaced()
+    {
+        File.WriteAllText(SocketPath, "keep me");
+        var e = Assert.Throws<IOException>(() => _channel!.Start());
+        Assert.Equal($"cannot create the control socket {SocketPath}: the file exists and is not a socket", e.Message);
+        Assert.Equal("keep me", File.ReadAllText(SocketPath));
+    }
+
+    [Fact]
+    public void A_socket_another_agent_listens_on_is_not_taken()
+    {
+        _channel!.Start();
+        using var second = new ControlChannel(SocketPath, Watcher, _log);
+        var e = Assert.Throws<IOException>(second.Start);
+        Assert.Equal($"cannot create the control socket {SocketPath}: another patroni-agent is listening on it", e.Message);
+        Assert.Equal("ok", Send("ping"));
+    }
+
+    [Fact]
+    public void A_client_without_an_agent_is_told_so()
+    {
+        Assert.False(ControlClient.TrySend(SocketPath, "poll", out _, out string problem));
+        Assert.Equal("the agent is not running (nothing listens on it)", problem);
+    }
+
+    private string Send(string line)
+    {
+        Assert.True(ControlClient.TrySend(SocketPath, line, out string reply, out string problem), problem);
+        return reply;
+    }
+
+    private Socket Connect()
+    {
+        var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        socket.Connect(new UnixDomainSocketEndPoint(SocketPath));
+        return socket;
+    }
+
+    private static async Task<string> ReadAsync(Socket socket)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        return await AgentClient.ReadToEndAsync(socket, timeout.Token);
+    }
+}
