@@ -44,7 +44,7 @@ public class AgentServerTests
     [Fact]
     public async Task Without_agent_send_each_listener_answers_its_own_mode()
     {
-        using var server = new TestServer([Mode.Primary, Mode.Replica], sendWait: TimeSpan.FromMilliseconds(50)).WithReplica();
+        using var server = new TestServer([Mode.Primary, Mode.Replica], sendWait: TimeSpan.FromMilliseconds(500)).WithReplica();
         var endPoints = server.Server.EndPoints;
         Assert.Equal(ReplicaInPrimaryMode, await AgentClient.CheckAsync(endPoints[0]));
         Assert.Equal(ReplicaReady, await AgentClient.CheckAsync(endPoints[1]));
@@ -78,7 +78,7 @@ public class AgentServerTests
     [Fact]
     public async Task A_silent_client_gets_the_listener_mode_after_send_wait_without_holding_up_others()
     {
-        using var server = new TestServer([Mode.Replica], sendWait: TimeSpan.FromMilliseconds(300)).WithReplica();
+        using var server = new TestServer([Mode.Replica], sendWait: TimeSpan.FromSeconds(2)).WithReplica();
         var silent = new List<Socket>();
         for (int i = 0; i < 50; i++)
         {
@@ -107,7 +107,7 @@ public class AgentServerTests
     [Fact]
     public async Task Resets_by_clients_are_survived()
     {
-        using var server = new TestServer([Mode.Primary], sendWait: TimeSpan.FromMilliseconds(100)).WithReplica();
+        using var server = new TestServer([Mode.Primary], sendWait: TimeSpan.FromSeconds(2)).WithReplica();
         for (int i = 0; i < 300; i++)
         {
             await AgentClient.ResetAsync(server.EndPoint, i % 2 == 0 ? null : "replica\n");

@@ -261,7 +261,7 @@ public class HttpCheckServerTests
     [Fact]
     public async Task A_short_agent_wait_is_not_held_up_by_a_long_HTTP_wait()
     {
-        using var server = new TestServer([Mode.Replica], sendWait: TimeSpan.FromMilliseconds(50), httpListeners: 1, httpWait: TimeSpan.FromSeconds(60)).WithReplica();
+        using var server = new TestServer([Mode.Replica], sendWait: TimeSpan.FromMilliseconds(300), httpListeners: 1, httpWait: TimeSpan.FromSeconds(60)).WithReplica();
         using var silentHttp = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         await silentHttp.ConnectAsync(server.HttpEndPoint);
         await silentHttp.SendAsync("GET /replica HTTP/1.1\r\n"u8.ToArray());
