@@ -210,7 +210,7 @@ public sealed partial class AgentHost : IDisposable
     [LoggerMessage(EventId = 205, Level = LogLevel.Information, Message = "allow list: checks accepted only from {Prefixes}")]
     private static partial void LogAllowList(ILogger logger, string prefixes);
 
-    [LoggerMessage(EventId = 207, Level = LogLevel.Error, Message = "{Problem}; notify, drain, maint and ready cannot reach this agent, checks are served as usual")]
+    [LoggerMessage(EventId = 210, Level = LogLevel.Error, Message = "{Problem}; notify, drain, maint and ready cannot reach this agent, checks are served as usual")]
     private static partial void LogControlUnavailable(ILogger logger, string problem);
 
     [LoggerMessage(EventId = 208, Level = LogLevel.Error, Message = "{Problem}")]

@@ -211,9 +211,9 @@ public sealed partial class MetricsServer : IDisposable
         client.Shutdown(SocketShutdown.Both);
     }
 
-    [LoggerMessage(EventId = 300, Level = LogLevel.Debug, Message = "metrics client connection failed: {Error}")]
+    [LoggerMessage(EventId = 400, Level = LogLevel.Debug, Message = "metrics client connection failed: {Error}")]
     private static partial void LogClientError(ILogger logger, string error);
 
-    [LoggerMessage(EventId = 301, Level = LogLevel.Error, Message = "unexpected error in the metrics endpoint")]
+    [LoggerMessage(EventId = 401, Level = LogLevel.Error, Message = "unexpected error in the metrics endpoint")]
     private static partial void LogUnexpected(ILogger logger, Exception exception);
 }
