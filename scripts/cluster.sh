@@ -14,11 +14,14 @@
 #   CLUSTER_DIR   where everything lives (default /tmp/patroni-agent-cluster)
 #   AGENT         the patroni-agent binary (default artifacts/publish/patroni-agent, published if missing)
 #   AGENT_POLL_INTERVAL  the agents' --poll-interval (default 50ms, the agent's own default)
+#   AGENT_NOTIFY  1 (default): Patroni's on_role_change callback runs `patroni-agent notify`; 0: none
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 dir=${CLUSTER_DIR:-/tmp/patroni-agent-cluster}
 agent=${AGENT:-$repo/artifacts/publish/patroni-agent}
+# The agents and Patroni's callback run a copy that the postgres user can execute.
+bin=$dir/bin/patroni-agent
 pgbin=/usr/lib/postgresql/15/bin
 nodes=(1 2 3)
 python=/usr/bin/python3
@@ -75,7 +78,10 @@ ensure_agent() {
 }
 
 write_patroni_config() {
-    local n=$1 a; a=$(addr "$n")
+    local n=$1 a callbacks=""; a=$(addr "$n")
+    if [ "${AGENT_NOTIFY:-1}" != 0 ]; then
+        callbacks="callbacks: {on_role_change: $bin notify --control-socket $dir/agent$n/control.sock}"
+    fi
     cat >"$dir/pg$n/patroni.yml" <<EOF
 scope: demo
 name: pg$n
@@ -113,6 +119,7 @@ postgresql:
   data_dir: $dir/pg$n/data
   bin_dir: $pgbin
   pgpass: $dir/pg$n/pgpass
+  $callbacks
   authentication:
     replication:
       username: replicator
@@ -192,8 +199,9 @@ EOF
 
 start_agent() {
     local n=$1 a; a=$(addr "$n")
-    spawn "agent$n" "$agent" \
+    spawn "agent$n" "$bin" \
         --listen "$a:5555=primary" --http-listen "$a:8009" \
+        --control-socket "$dir/agent$n/control.sock" --state-file "$dir/agent$n/override" \
         --patroni-url "http://$a:8008" --poll-interval "${AGENT_POLL_INTERVAL:-50ms}" --timeout 500ms --stale-after 2s
 }
 
@@ -267,8 +275,9 @@ up() {
         die "a cluster seems to run already in $dir; run '$0 down' first"
     fi
     rm -rf "$dir"
-    mkdir -p "$dir/log" "$dir/pid" "$dir/etcd"
+    mkdir -p "$dir/log" "$dir/pid" "$dir/etcd" "$dir/bin"
     chmod 755 "$dir"
+    install -m 755 "$agent" "$bin"
     local started=$SECONDS
 
     spawn etcd etcd --name etcd1 --data-dir "$dir/etcd" \
@@ -282,6 +291,10 @@ up() {
         write_patroni_config "$n"
         if [ "$(id -u)" -eq 0 ]; then chown -R postgres: "$dir/pg$n"; fi
         chmod 700 "$dir/pg$n"
+        # Each agent's control socket and state file; as root the directory is setgid postgres, so that
+        # the socket (mode 0660) is Patroni's to use, as the packaged agent's is for members of its group.
+        mkdir -p "$dir/agent$n"
+        if [ "$(id -u)" -eq 0 ]; then chgrp postgres "$dir/agent$n" && chmod 2770 "$dir/agent$n"; fi
     done
     start_patroni 1
     wait_for 60 http_ok "http://$(addr 1):8008/primary" || die "the first node did not become primary; see $dir/log/patroni1.log"

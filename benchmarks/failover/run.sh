@@ -6,11 +6,14 @@
 # Every round switches over to the next node while scripts/failover_probe.py connects through
 # each read-write frontend; it records when the new primary accepted writes directly, when each
 # frontend first routed a connection to it, and the connections that reached a read-only node.
+# The cluster's logs of each poll interval are kept in OUT/logs-INTERVAL.
 # Then it counts the requests Patroni receives per second on one node, for N HAProxy instances
 # checking through the agent and N checking Patroni directly (Patroni's template).
 #
 # Usage (as root): benchmarks/failover/run.sh
-# Environment: ROUNDS (default 8), POLL_INTERVALS (default "50ms 100ms 200ms"; empty: load only),
+# Environment: ROUNDS (default 8), POLL_INTERVALS (default "50ms 100ms 200ms"; empty: load only; an
+#              interval with "+notify", such as 1s+notify, also sets Patroni's on_role_change to
+#              `patroni-agent notify`, which the others leave out),
 #              AGENT_INTERS (default "20ms 50ms 200ms"), LOAD_INSTANCES (default "1 4 16"),
 #              OUT (default artifacts/failover)
 set -euo pipefail
@@ -63,10 +66,11 @@ wait_routes() {
 }
 
 failover_run() {
-    local poll=$1 inters=(${AGENT_INTERS:-20ms 50ms 200ms})
-    echo "== switchovers with the agents polling every $poll" >&2
+    local run=$1 poll=${1%+notify} notify=0 inters=(${AGENT_INTERS:-20ms 50ms 200ms})
+    [ "$run" = "$poll" ] || notify=1
+    echo "== switchovers with the agents polling every $poll, on_role_change callback: $([ $notify = 1 ] && echo notify || echo none)" >&2
     "$cluster" down >/dev/null 2>&1 || true
-    AGENT_POLL_INTERVAL=$poll "$cluster" up
+    AGENT_POLL_INTERVAL=$poll AGENT_NOTIFY=$notify "$cluster" up
     local names=(template seed) frontends=(--rw template=127.0.0.1:5100 --rw seed=127.0.0.1:5200)
     start_haproxy template patroni-template.cfg 5100
     start_haproxy seed seed-blog.cfg 5200
@@ -88,7 +92,7 @@ failover_run() {
     for round in $(seq 1 "$rounds"); do
         leader=$("$cluster" leader)
         candidate=pg$(( ${leader#pg} % 3 + 1 ))
-        result="$out/poll-$poll-round-$round.json"
+        result="$out/poll-$run-round-$round.json"
         "$python" "$repo/scripts/failover_probe.py" --candidate "127.0.1.${candidate#pg}" "${frontends[@]}" \
             --duration 40 --settle 10 --ready-file "$dir/probe-ready" >"$result" &
         local probe=$!
@@ -100,6 +104,7 @@ failover_run() {
         wait_routes "$candidate" "${names[@]}" || true
         sleep 2
     done
+    cp -r "$dir/log" "$out/logs-$run"
 }
 
 # Requests per second reaching Patroni on pg2 during 10 s, counted as TCP connections (Patroni's
@@ -135,7 +140,7 @@ load_run() {
     done
 }
 
-rm -f "$out"/*.json "$out"/load.txt
+rm -rf "$out"/*.json "$out"/load.txt "$out"/logs-*
 for poll in ${POLL_INTERVALS-50ms 100ms 200ms}; do
     failover_run "$poll"
 done

@@ -77,6 +77,9 @@ public sealed class Cluster : IAsyncLifetime
         return text.ToString();
     }
 
+    /// <summary>The lines one node's agent has logged so far.</summary>
+    public static string[] AgentLog(string node) => File.ReadAllLines(Path.Combine(Directory, "log", $"agent{node[2..]}.log"));
+
     /// <summary>The node holding the leader lock, or null while there is none.</summary>
     public string? Leader()
     {

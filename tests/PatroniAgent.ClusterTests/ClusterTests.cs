@@ -59,6 +59,28 @@ public class ClusterTests(Cluster cluster)
     }
 
     [Fact]
+    public void Patroni_tells_both_agents_of_a_switchover_through_its_on_role_change_callback()
+    {
+        var old = cluster.WaitConverged();
+        var candidate = Cluster.Nodes.First(n => n != old);
+        const string notice = "role change notified through the control socket";
+        int oldBefore = Cluster.AgentLog(old).Count(l => l.Contains(notice));
+        int candidateBefore = Cluster.AgentLog(candidate).Count(l => l.Contains(notice));
+
+        cluster.Run("switchover", candidate);
+        var deadline = DateTime.UtcNow + RouteLimit;
+        while (DateTime.UtcNow < deadline &&
+               (Cluster.AgentLog(old).Count(l => l.Contains(notice)) == oldBefore || Cluster.AgentLog(candidate).Count(l => l.Contains(notice)) == candidateBefore))
+        {
+            Thread.Sleep(100);
+        }
+
+        Assert.True(Cluster.AgentLog(candidate).Count(l => l.Contains(notice)) > candidateBefore, $"the new primary's agent heard nothing\n{Cluster.Logs()}");
+        Assert.True(Cluster.AgentLog(old).Count(l => l.Contains(notice)) > oldBefore, $"the old primary's agent heard nothing\n{Cluster.Logs()}");
+        Assert.Equal(candidate, cluster.WaitConverged());
+    }
+
+    [Fact]
     public void Failover_after_sigkill_follows_the_new_leader_and_the_old_node_returns_in_maint()
     {
         var old = cluster.WaitConverged();

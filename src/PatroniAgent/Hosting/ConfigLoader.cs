@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using System.Text;
 using Microsoft.Extensions.Logging;
 using PatroniAgent.Policy;
+using PatroniAgent.Watcher;
 
 namespace PatroniAgent.Hosting;
 
@@ -636,7 +637,8 @@ public static class ConfigLoader
         text.AppendLine("Commands:");
         text.AppendLine("  run             serve agent checks and HTTP health checks (the default)");
         text.AppendLine("  check           poll Patroni once, print what every mode would answer (with the override) and exit");
-        text.AppendLine("  notify          tell the running agent to poll Patroni now; Patroni's on_role_change callback");
+        text.AppendLine("  notify          tell the running agent a role change is under way: it polls Patroni at once, then");
+        text.AppendLine($"                  every {RoleWatcher.RoleChangeInterval.TotalMilliseconds} ms for {RoleWatcher.RoleChangeWindow.TotalSeconds} s; for Patroni's on_role_change callback");
         text.AppendLine("  drain, maint    operator override: answer drain or maint where the answer would be ready,");
         text.AppendLine("                  with \"#operator: TEXT\"; kept in state-file across restarts. --reason TEXT:");
         text.AppendLine($"                  printable ASCII without #, at most {OperatorOverride.MaxReasonLength} characters");

@@ -191,9 +191,9 @@ public sealed partial class ControlChannel : IDisposable
         }
         if (line == "poll")
         {
-            _watcher.PollNow();
-            LogPollRequested(_logger);
-            return "ok polling patroni now";
+            _watcher.RoleChanging();
+            LogRoleChanging(_logger, _watcher.CurrentInterval.TotalMilliseconds, RoleWatcher.RoleChangeWindow.TotalSeconds);
+            return "ok polling patroni now and through the role change";
         }
         if (line == "override ready")
         {
@@ -248,8 +248,8 @@ public sealed partial class ControlChannel : IDisposable
     [LoggerMessage(EventId = 300, Level = LogLevel.Information, Message = "control socket {Path} ready (mode 0660)")]
     private static partial void LogListening(ILogger logger, string path);
 
-    [LoggerMessage(EventId = 301, Level = LogLevel.Information, Message = "poll requested through the control socket")]
-    private static partial void LogPollRequested(ILogger logger);
+    [LoggerMessage(EventId = 301, Level = LogLevel.Information, Message = "role change notified through the control socket: polling patroni at once, then every {IntervalMs} ms for {WindowSeconds} s")]
+    private static partial void LogRoleChanging(ILogger logger, double intervalMs, double windowSeconds);
 
     [LoggerMessage(EventId = 302, Level = LogLevel.Warning, Message = "operator override set: {Override}")]
     private static partial void LogOverrideSet(ILogger logger, string @override);

@@ -10,7 +10,8 @@ namespace PatroniAgent.Hosting;
 public static class ControlCommand
 {
     /// <summary>
-    /// Asks the running agent to poll Patroni now. Always returns 0, quickly: as Patroni's
+    /// Tells the running agent that a role change is under way: it polls Patroni at once and closely
+    /// through the change (<see cref="Watcher.RoleWatcher.RoleChanging"/>). Always returns 0, quickly: as Patroni's
     /// on_role_change callback it must not hold Patroni up, and an agent that is not running polls
     /// Patroni as soon as it starts anyway. A failure is only reported on <paramref name="error"/>.
     /// </summary>

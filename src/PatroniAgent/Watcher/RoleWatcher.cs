@@ -12,6 +12,16 @@ namespace PatroniAgent.Watcher;
 /// </summary>
 public sealed partial class RoleWatcher
 {
+    /// <summary>How often the watcher polls during a role change, when its poll interval is longer.</summary>
+    public static readonly TimeSpan RoleChangeInterval = TimeSpan.FromMilliseconds(20);
+
+    /// <summary>
+    /// How long a role change lasts for the watcher. Patroni runs on_role_change right after asking
+    /// PostgreSQL to promote, before recovery has ended, and after starting a demoted primary as a replica,
+    /// before it accepts connections: the poll at the notice alone often sees the state before the change.
+    /// </summary>
+    public static readonly TimeSpan RoleChangeWindow = TimeSpan.FromSeconds(5);
+
     private readonly IPatroniPoller _poller;
     private readonly AnswerBoard _board;
     private readonly TimeSpan _interval;
@@ -22,6 +32,7 @@ public sealed partial class RoleWatcher
     private string? _lastError;
     private volatile OperatorOverride? _override;
     private TaskCompletionSource _pollRequested = NewPollRequest();
+    private long _roleChangeEnds = long.MinValue;
 
     public RoleWatcher(IPatroniPoller poller, AnswerBoard board, TimeSpan interval, TimeSpan staleAfter, ILogger logger, TimeProvider? time = null)
     {
@@ -50,7 +61,7 @@ public sealed partial class RoleWatcher
             try
             {
                 await PollOnceAsync(cancellationToken).ConfigureAwait(false);
-                var wait = _interval - _time.GetElapsedTime(started);
+                var wait = CurrentInterval - _time.GetElapsedTime(started);
                 if (wait > TimeSpan.Zero && !pollRequested.IsCompleted)
                 {
                     using var waitEnds = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -72,6 +83,21 @@ public sealed partial class RoleWatcher
     /// after the one under way ends.
     /// </summary>
     public void PollNow() => Volatile.Read(ref _pollRequested).TrySetResult();
+
+    /// <summary>
+    /// A role change is under way (<c>patroni-agent notify</c> from Patroni's on_role_change): polls at once,
+    /// then every <see cref="RoleChangeInterval"/> for <see cref="RoleChangeWindow"/>.
+    /// </summary>
+    public void RoleChanging()
+    {
+        long ends = _time.GetTimestamp() + (long)(RoleChangeWindow.TotalSeconds * _time.TimestampFrequency);
+        Interlocked.Exchange(ref _roleChangeEnds, ends);
+        PollNow();
+    }
+
+    /// <summary>The wait from the start of one poll to the start of the next, now.</summary>
+    public TimeSpan CurrentInterval =>
+        _time.GetTimestamp() < Interlocked.Read(ref _roleChangeEnds) && _interval > RoleChangeInterval ? RoleChangeInterval : _interval;
 
     /// <summary>The operator's override now applied; null for none.</summary>
     public OperatorOverride? Override => _override;

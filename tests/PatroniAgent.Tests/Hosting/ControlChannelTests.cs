@@ -61,8 +61,16 @@ public sealed class ControlChannelTests : IAsyncLifetime
         Assert.Equal("drain", Watcher.Override?.ToString());
         Assert.Equal("ok override cleared", Send("override ready"));
         Assert.Null(Watcher.Override);
-        Assert.Equal("ok polling patroni now", Send("poll"));
         Assert.Equal("ok", Send("ping"));
+    }
+
+    [Fact]
+    public void Poll_starts_the_role_change_window()
+    {
+        _channel!.Start();
+        Assert.NotEqual(RoleWatcher.RoleChangeInterval, Watcher.CurrentInterval);
+        Assert.Equal("ok polling patroni now and through the role change", Send("poll"));
+        Assert.Equal(RoleWatcher.RoleChangeInterval, Watcher.CurrentInterval);
     }
 
     [Theory]

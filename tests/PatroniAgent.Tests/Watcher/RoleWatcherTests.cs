@@ -4,6 +4,7 @@ using Admin = PatroniAgent.AgentProtocol.Admin;
 using Microsoft.Extensions.Logging;
 using PatroniAgent.Patroni;
 using PatroniAgent.Policy;
+using PatroniAgent.Tests.Properties;
 using PatroniAgent.Tests.Support;
 using PatroniAgent.Watcher;
 
@@ -614,6 +615,55 @@ public class RoleWatcherTests
         cts.Cancel();
         await run.WaitAsync(TimeSpan.FromSeconds(2));
         Assert.Equal(3, fake.Requests);
+    }
+
+    [Fact]
+    public void A_role_change_polls_every_20ms_for_5s_then_at_the_poll_interval_again()
+    {
+        var time = new ManualTime();
+        var watcher = new RoleWatcher(new ScriptedPoller(time), new AnswerBoard("down", StaleAfter, time),
+            TimeSpan.FromSeconds(1), StaleAfter, new ListLogger(), time);
+        Assert.Equal(TimeSpan.FromSeconds(1), watcher.CurrentInterval);
+
+        watcher.RoleChanging();
+        Assert.Equal(TimeSpan.FromMilliseconds(20), watcher.CurrentInterval);
+        time.Advance(TimeSpan.FromSeconds(3));
+        watcher.RoleChanging();
+        time.Advance(TimeSpan.FromSeconds(5) - TimeSpan.FromTicks(1));
+        Assert.Equal(TimeSpan.FromMilliseconds(20), watcher.CurrentInterval);
+        time.Advance(TimeSpan.FromTicks(1));
+        Assert.Equal(TimeSpan.FromSeconds(1), watcher.CurrentInterval);
+    }
+
+    [Fact]
+    public void A_role_change_keeps_a_poll_interval_shorter_than_20ms()
+    {
+        var time = new ManualTime();
+        var watcher = new RoleWatcher(new ScriptedPoller(time), new AnswerBoard("down", StaleAfter, time),
+            TimeSpan.FromMilliseconds(10), StaleAfter, new ListLogger(), time);
+        watcher.RoleChanging();
+        Assert.Equal(TimeSpan.FromMilliseconds(10), watcher.CurrentInterval);
+    }
+
+    [Fact]
+    public async Task A_role_change_keeps_polling_after_the_first_poll()
+    {
+        await using var fake = new FakePatroni();
+        fake.Status(PatroniFixtures.Load("v4.1.4-replica"));
+        using var client = new PatroniClient(fake.Url, TimeSpan.FromSeconds(1));
+        var board = new AnswerBoard("down", TimeSpan.FromMinutes(5));
+        var watcher = new RoleWatcher(client, board, TimeSpan.FromMinutes(5), TimeSpan.FromMinutes(5), new ListLogger());
+        using var cts = new CancellationTokenSource();
+
+        var run = Task.Run(() => watcher.RunAsync(cts.Token));
+        await WaitFor(() => Answer(board, Mode.Replica, "").StartsWith("up ready", StringComparison.Ordinal), TimeSpan.FromSeconds(5));
+        int before = fake.Requests;
+        watcher.RoleChanging();
+        await WaitFor(() => fake.Requests >= before + 4, TimeSpan.FromSeconds(4));
+        fake.Status(PatroniFixtures.Load("v4.1.4-primary"));
+        await WaitFor(() => Answer(board, Mode.Primary, "").StartsWith("up ready", StringComparison.Ordinal), TimeSpan.FromSeconds(4));
+        cts.Cancel();
+        await run.WaitAsync(TimeSpan.FromSeconds(2));
     }
 
     // ---- helpers ----
