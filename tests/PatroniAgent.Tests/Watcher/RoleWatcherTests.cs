@@ -516,18 +516,10 @@ public class RoleWatcherTests
     [Fact]
     public async Task RunAsync_stops_promptly_while_it_waits_for_the_next_poll()
     {
-        await using var fake = new FakePatroni();
-        fake.Status(PatroniFixtures.Load("v4.1.4-primary"));
-        using var client = new PatroniClient(fake.Url, TimeSpan.FromSeconds(1));
-        var board = new AnswerBoard("down", TimeSpan.FromMinutes(5));
-        var watcher = new RoleWatcher(client, board, TimeSpan.FromMinutes(5), TimeSpan.FromMinutes(5), new ListLogger());
-        using var cts = new CancellationTokenSource();
-
-        var run = Task.Run(() => watcher.RunAsync(cts.Token));
-        await WaitFor(() => Answer(board, Mode.Primary, "") == "up ready 100% #primary, timeline 1\n", TimeSpan.FromSeconds(5));
-        cts.Cancel();
-        await run.WaitAsync(TimeSpan.FromSeconds(2));
-        Assert.Equal(1, fake.Requests);
+        await using var running = new RunningWatcher("v4.1.4-primary");
+        await WaitFor(() => Answer(running.Board, Mode.Primary, "") == "up ready 100% #primary, timeline 1\n", TimeSpan.FromSeconds(5));
+        await running.StopAsync();
+        Assert.Equal(1, running.Fake.Requests);
     }
 
     [Fact]
@@ -599,22 +591,14 @@ public class RoleWatcherTests
     [Fact]
     public async Task PollNow_cuts_a_long_wait_short()
     {
-        await using var fake = new FakePatroni();
-        fake.Status(PatroniFixtures.Load("v4.1.4-primary"));
-        using var client = new PatroniClient(fake.Url, TimeSpan.FromSeconds(1));
-        var board = new AnswerBoard("down", TimeSpan.FromMinutes(5));
-        var watcher = new RoleWatcher(client, board, TimeSpan.FromMinutes(5), TimeSpan.FromMinutes(5), new ListLogger());
-        using var cts = new CancellationTokenSource();
-
-        var run = Task.Run(() => watcher.RunAsync(cts.Token));
-        await WaitFor(() => fake.Requests == 1, TimeSpan.FromSeconds(5));
-        watcher.PollNow();
-        await WaitFor(() => fake.Requests == 2, TimeSpan.FromSeconds(5));
-        watcher.PollNow();
-        await WaitFor(() => fake.Requests == 3, TimeSpan.FromSeconds(5));
-        cts.Cancel();
-        await run.WaitAsync(TimeSpan.FromSeconds(2));
-        Assert.Equal(3, fake.Requests);
+        await using var running = new RunningWatcher("v4.1.4-primary");
+        await WaitFor(() => running.Fake.Requests == 1, TimeSpan.FromSeconds(5));
+        running.Watcher.PollNow();
+        await WaitFor(() => running.Fake.Requests == 2, TimeSpan.FromSeconds(5));
+        running.Watcher.PollNow();
+        await WaitFor(() => running.Fake.Requests == 3, TimeSpan.FromSeconds(5));
+        await running.StopAsync();
+        Assert.Equal(3, running.Fake.Requests);
     }
 
     [Fact]
@@ -648,22 +632,13 @@ public class RoleWatcherTests
     [Fact]
     public async Task A_role_change_keeps_polling_after_the_first_poll()
     {
-        await using var fake = new FakePatroni();
-        fake.Status(PatroniFixtures.Load("v4.1.4-replica"));
-        using var client = new PatroniClient(fake.Url, TimeSpan.FromSeconds(1));
-        var board = new AnswerBoard("down", TimeSpan.FromMinutes(5));
-        var watcher = new RoleWatcher(client, board, TimeSpan.FromMinutes(5), TimeSpan.FromMinutes(5), new ListLogger());
-        using var cts = new CancellationTokenSource();
-
-        var run = Task.Run(() => watcher.RunAsync(cts.Token));
-        await WaitFor(() => Answer(board, Mode.Replica, "").StartsWith("up ready", StringComparison.Ordinal), TimeSpan.FromSeconds(5));
-        int before = fake.Requests;
-        watcher.RoleChanging();
-        await WaitFor(() => fake.Requests >= before + 4, TimeSpan.FromSeconds(4));
-        fake.Status(PatroniFixtures.Load("v4.1.4-primary"));
-        await WaitFor(() => Answer(board, Mode.Primary, "").StartsWith("up ready", StringComparison.Ordinal), TimeSpan.FromSeconds(4));
-        cts.Cancel();
-        await run.WaitAsync(TimeSpan.FromSeconds(2));
+        await using var running = new RunningWatcher("v4.1.4-replica");
+        await WaitFor(() => Answer(running.Board, Mode.Replica, "").StartsWith("up ready", StringComparison.Ordinal), TimeSpan.FromSeconds(5));
+        int before = running.Fake.Requests;
+        running.Watcher.RoleChanging();
+        await WaitFor(() => running.Fake.Requests >= before + 4, TimeSpan.FromSeconds(4));
+        running.Fake.Status(PatroniFixtures.Load("v4.1.4-primary"));
+        await WaitFor(() => Answer(running.Board, Mode.Primary, "").StartsWith("up ready", StringComparison.Ordinal), TimeSpan.FromSeconds(4));
     }
 
     // ---- helpers ----
@@ -698,6 +673,43 @@ public class RoleWatcherTests
             OnNextTimestamp = null;
             hook?.Invoke();
             return base.GetTimestamp();
+        }
+    }
+
+    /// <summary>A watcher running on the real clock with a 5-minute poll interval, against a fake Patroni serving a fixture.</summary>
+    private sealed class RunningWatcher : IAsyncDisposable
+    {
+        private readonly PatroniClient _client;
+        private readonly CancellationTokenSource _stop = new();
+        private readonly Task _run;
+
+        public RunningWatcher(string fixture)
+        {
+            Fake.Status(PatroniFixtures.Load(fixture));
+            _client = new PatroniClient(Fake.Url, TimeSpan.FromSeconds(1));
+            Watcher = new RoleWatcher(_client, Board, TimeSpan.FromMinutes(5), TimeSpan.FromMinutes(5), new ListLogger());
+            _run = Task.Run(() => Watcher.RunAsync(_stop.Token));
+        }
+
+        public FakePatroni Fake { get; } = new();
+        public AnswerBoard Board { get; } = new("down", TimeSpan.FromMinutes(5));
+        public RoleWatcher Watcher { get; }
+
+        public async Task StopAsync()
+        {
+            await _stop.CancelAsync();
+            await _run.WaitAsync(TimeSpan.FromSeconds(2));
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            if (!_run.IsCompleted)
+            {
+                await StopAsync();
+            }
+            _client.Dispose();
+            _stop.Dispose();
+            await Fake.DisposeAsync();
         }
     }
 
