@@ -106,9 +106,12 @@ internal sealed class Comparison(CompareOptions options, TextWriter output)
 
     private void Step(string name, Action step)
     {
+        var start = MachineTime.Now();
         try
         {
             step();
+            output.WriteLine($"{name}: the hypervisor stole {Show.Fixed(MachineTime.Now().StolenPercentSince(start), "0.0")} % of the machine's CPU time");
+            output.WriteLine();
         }
         catch (Exception e) when (e is InvalidOperationException or TimeoutException or IOException or System.Net.Sockets.SocketException)
         {
@@ -215,12 +218,13 @@ internal sealed class Comparison(CompareOptions options, TextWriter output)
     /// <summary>
     /// RSS of an idle agent polling the stand-in at its default interval, sampled every second: the
     /// steady state, which a heap growing with every poll until its first collection reaches only after
-    /// minutes.
+    /// minutes. And the CPU time those polls cost, the agent's whole cost on a quiet node.
     /// </summary>
     private void IdleMemory(Context context)
     {
         using var agent = StartAgent(context);
         long polledBefore = context.Patroni.Served;
+        double cpuBefore = ProcessStats.CpuSeconds(agent.Pid);
         var samples = new List<(double Seconds, long Rss)>();
         var clock = Stopwatch.StartNew();
         while (clock.Elapsed < options.IdleMemoryDuration)
@@ -229,6 +233,7 @@ internal sealed class Comparison(CompareOptions options, TextWriter output)
             samples.Add((clock.Elapsed.TotalSeconds, ProcessStats.ResidentBytes(agent.Pid)));
         }
         long polls = context.Patroni.Served - polledBefore;
+        double cpu = ProcessStats.CpuSeconds(agent.Pid) - cpuBefore;
         long largest = samples.Max(s => s.Rss);
         var table = new Table("idle agent", "seconds", "RSS MB");
         foreach (var sample in new[] { samples[0], samples[samples.Count / 2], samples[^1] })
@@ -238,6 +243,8 @@ internal sealed class Comparison(CompareOptions options, TextWriter output)
         table.Add("largest", "", Show.Megabytes(largest));
         output.WriteLine($"== idle memory: one agent, no checks, {polls:N0} polls of the stand-in in {clock.Elapsed.TotalSeconds:0} s");
         table.Print(output);
+        output.WriteLine($"CPU time: {Show.Fixed(cpu, "0.00")} s in {clock.Elapsed.TotalSeconds:0} s, {Show.Fixed(100 * cpu / clock.Elapsed.TotalSeconds, "0.00")} % of one core, "
+            + $"{(polls == 0 ? "-" : Show.Fixed(cpu * 1e6 / polls, "0"))} µs per poll");
         _targets.Add(($"RSS idle, largest over {clock.Elapsed.TotalSeconds:0} s of polling", $"{Show.Megabytes(largest)} MB", "<= 20 MB", largest <= 20L << 20));
     }
 

@@ -3,7 +3,8 @@
  * One thread, one epoll instance; for every connection: accept4, write one constant line, close.
  * It does not read what the client sent, so its close usually resets the connection (RST) instead of
  * ending it (FIN). With "read" it first reads the client's line (waiting for it in epoll when it has
- * not arrived yet), as an agent must, and its close is a FIN. Listens on a loopback address only.
+ * not arrived yet), as an agent must, and closes with a reset all the same (SO_LINGER 0, set on the
+ * listener and inherited), as patroni-agent does. Listens on a loopback address only.
  *
  *   cc -O2 -o responder responder.c
  *   responder 127.0.0.1 5555 'up ready 100% #primary, timeline 1' [read]
@@ -73,6 +74,11 @@ int main(int argc, char **argv)
     }
     signal(SIGPIPE, SIG_IGN);
     int listener = listen_on(argv[1], atoi(argv[2]));
+    struct linger reset = { .l_onoff = 1, .l_linger = 0 };
+    if (reading && setsockopt(listener, SOL_SOCKET, SO_LINGER, &reset, sizeof reset) != 0) {
+        perror("responder: SO_LINGER");
+        return 1;
+    }
     int epoll = epoll_create1(EPOLL_CLOEXEC);
     struct epoll_event event = { .events = EPOLLIN, .data.fd = listener };
     if (epoll < 0 || epoll_ctl(epoll, EPOLL_CTL_ADD, listener, &event) != 0) {
