@@ -56,6 +56,9 @@ public static class AnswerLine
 
     public static byte[] Encode(string words, string reason) => Encoding.ASCII.GetBytes(Format(words, reason) + "\n");
 
+    /// <summary>An encoded reply line as text, without its newline, for people to read.</summary>
+    public static string Text(ReadOnlySpan<byte> line) => Encoding.ASCII.GetString(line).TrimEnd('\n');
+
     /// <summary>
     /// Keeps a reason on one line of printable ASCII: text from Patroni or an operator must not end the
     /// line early or smuggle words into the reply.

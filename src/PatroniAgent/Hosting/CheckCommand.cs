@@ -34,8 +34,7 @@ public static class CheckCommand
         output.WriteLine();
         foreach (var mode in ModeNames.All)
         {
-            var line = System.Text.Encoding.ASCII.GetString(snapshot.Select(mode, -1)).TrimEnd('\n');
-            output.WriteLine($"{ModeNames.Name(mode),-15} {line}");
+            output.WriteLine($"{ModeNames.Name(mode),-15} {snapshot.LineOf(mode)}");
         }
         return answered ? 0 : 1;
     }

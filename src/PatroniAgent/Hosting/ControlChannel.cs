@@ -9,7 +9,8 @@ namespace PatroniAgent.Hosting;
 /// <summary>
 /// The running agent's local control channel: a unix stream socket, mode 0660, so only root and the
 /// agent's user and group can connect. One line per connection, one reply line:
-/// <c>poll</c> (poll Patroni at once), <c>override drain|maint [REASON]</c> and <c>override ready</c>
+/// <c>poll</c> (a role change: poll Patroni at once and closely through it, <see cref="RoleWatcher.RoleChanging"/>),
+/// <c>override drain|maint [REASON]</c> and <c>override ready</c>
 /// (set or clear the operator's override). Served on the thread pool, never on the check path;
 /// bounded in line length, open connections and time per connection.
 /// </summary>

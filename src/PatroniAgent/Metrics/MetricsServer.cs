@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
+using PatroniAgent.HttpCheck;
 
 namespace PatroniAgent.Metrics;
 
@@ -119,8 +120,7 @@ public sealed partial class MetricsServer : IDisposable
         client.SendTimeout = (int)RequestTimeout.TotalMilliseconds;
         var deadline = DateTime.UtcNow + RequestTimeout;
         int length = 0;
-        int headEnd;
-        while ((headEnd = HeadEnd(_buffer.AsSpan(0, length))) < 0)
+        while (!HttpCheckParser.IsComplete(_buffer.AsSpan(0, length)))
         {
             if (length == _buffer.Length)
             {
@@ -150,7 +150,7 @@ public sealed partial class MetricsServer : IDisposable
             }
             length += read;
         }
-        Respond(client, Encoding.ASCII.GetString(_buffer, 0, headEnd));
+        Respond(client, Encoding.ASCII.GetString(_buffer, 0, length));
     }
 
     private void Respond(Socket client, string head)
@@ -187,17 +187,6 @@ public sealed partial class MetricsServer : IDisposable
     }
 
     /// <summary>The length of the request's head up to and with the blank line; -1 while it is not complete.</summary>
-    private static int HeadEnd(ReadOnlySpan<byte> received)
-    {
-        int crlf = received.IndexOf("\r\n\r\n"u8);
-        if (crlf >= 0)
-        {
-            return crlf + 4;
-        }
-        int lf = received.IndexOf("\n\n"u8);
-        return lf < 0 ? -1 : lf + 2;
-    }
-
     private static void Reply(Socket client, int status, string reason, string contentType, string body, bool head, bool allow = false)
     {
         byte[] content = Encoding.UTF8.GetBytes(body);

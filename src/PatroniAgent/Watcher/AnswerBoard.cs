@@ -55,7 +55,7 @@ public sealed class AnswerBoard
     {
         var snapshot = _current;
         return snapshot.IsStaleAt(_time.GetTimestamp())
-            ? (System.Text.Encoding.ASCII.GetString(_staleAnswer).TrimEnd('\n'), AnswerKind.Unknown)
+            ? (AnswerLine.Text(_staleAnswer), AnswerKind.Unknown)
             : (snapshot.LineOf(mode), snapshot.KindOf(mode));
     }
 

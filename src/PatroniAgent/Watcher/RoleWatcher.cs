@@ -79,8 +79,8 @@ public sealed partial class RoleWatcher
     }
 
     /// <summary>
-    /// Cuts the wait for the next poll short (<c>patroni-agent notify</c>): the poll starts at once, or right
-    /// after the one under way ends.
+    /// Cuts the wait for the next poll short (a new override, a role change): the poll starts at once, or
+    /// right after the one under way ends.
     /// </summary>
     public void PollNow() => Volatile.Read(ref _pollRequested).TrySetResult();
 

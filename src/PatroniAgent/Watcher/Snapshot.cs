@@ -97,10 +97,10 @@ public sealed class Snapshot
         }
     }
 
-    /// <summary>The reply line for a check in <paramref name="mode"/> accepting at most <paramref name="maxLag"/> bytes of lag.</summary>
-    public byte[] Select(Mode mode, long maxLag) => Find(mode, maxLag).Line;
-
-    /// <summary>The reply line as <see cref="Select(Mode, long)"/>, and what kind of answer it is, for the check counters.</summary>
+    /// <summary>
+    /// The reply line for a check in <paramref name="mode"/> accepting at most <paramref name="maxLag"/> bytes
+    /// of lag (none when negative), and what kind of answer it is, for the check counters.
+    /// </summary>
     public byte[] Select(Mode mode, long maxLag, out AnswerKind kind)
     {
         var found = Find(mode, maxLag);
@@ -120,7 +120,7 @@ public sealed class Snapshot
     public AnswerKind KindOf(Mode mode) => _answers[(int)mode].Kind;
 
     /// <summary>The reply line for <paramref name="mode"/> without max-lag, as text without its newline, for the status page.</summary>
-    public string LineOf(Mode mode) => System.Text.Encoding.ASCII.GetString(_answers[(int)mode].Line).TrimEnd('\n');
+    public string LineOf(Mode mode) => AnswerLine.Text(_answers[(int)mode].Line);
 
     private Encoded Find(Mode mode, long maxLag)
     {

@@ -122,7 +122,7 @@ public class SnapshotTests
             foreach (var mode in ModeNames.All)
             {
                 var decided = AnswerPolicy.Decide(status, mode, maxLag);
-                string line = Text(snapshot.Select(mode, maxLag));
+                string line = Text(snapshot.Select(mode, maxLag, out _));
                 Assert.StartsWith(decided.Words + " #", line);
                 Assert.Equal(decided.IsReady, line.StartsWith("up ready", StringComparison.Ordinal));
             }
@@ -144,7 +144,7 @@ public class SnapshotTests
                 foreach (var mode in ModeNames.All)
                 {
                     string expected = Text(AnswerPolicy.Decide(status, mode, maxLag).Encode());
-                    string actual = Text(snapshot.Select(mode, maxLag));
+                    string actual = Text(snapshot.Select(mode, maxLag, out _));
                     compared++;
                     if (expected != actual)
                     {
@@ -162,12 +162,12 @@ public class SnapshotTests
     {
         var status = Decode("v4.1.4-replica") with { LagBytes = 20L << 20 };
         var snapshot = Snapshot.FromStatus(status);
-        Assert.Equal("up maint #replica, lag 20 MB over max-lag\n", Text(snapshot.Select(Mode.Replica, SixteenMB)));
-        Assert.Equal("up maint #replica, lag 20 MB over max-lag\n", Text(snapshot.Select(Mode.ReadOnly, SixteenMB)));
-        Assert.Equal("up maint #async replica, lag 20 MB over max-lag\n", Text(snapshot.Select(Mode.Async, SixteenMB)));
-        Assert.Equal("up ready 100% #replica, lag 20 MB\n", Text(snapshot.Select(Mode.Replica, 20L << 20)));
-        Assert.Equal("up ready 100% #replica, lag 20 MB\n", Text(snapshot.Select(Mode.Health, 0)));
-        Assert.Equal("up maint #replica, lag 20 MB\n", Text(snapshot.Select(Mode.Primary, 0)));
+        Assert.Equal("up maint #replica, lag 20 MB over max-lag\n", Text(snapshot.Select(Mode.Replica, SixteenMB, out _)));
+        Assert.Equal("up maint #replica, lag 20 MB over max-lag\n", Text(snapshot.Select(Mode.ReadOnly, SixteenMB, out _)));
+        Assert.Equal("up maint #async replica, lag 20 MB over max-lag\n", Text(snapshot.Select(Mode.Async, SixteenMB, out _)));
+        Assert.Equal("up ready 100% #replica, lag 20 MB\n", Text(snapshot.Select(Mode.Replica, 20L << 20, out _)));
+        Assert.Equal("up ready 100% #replica, lag 20 MB\n", Text(snapshot.Select(Mode.Health, 0, out _)));
+        Assert.Equal("up maint #replica, lag 20 MB\n", Text(snapshot.Select(Mode.Primary, 0, out _)));
     }
 
     [Theory]
@@ -186,7 +186,7 @@ public class SnapshotTests
         {
             foreach (var mode in new[] { Mode.Replica, Mode.ReadOnly, Mode.Sync, Mode.Async })
             {
-                string line = Text(snapshot.Select(mode, maxLag));
+                string line = Text(snapshot.Select(mode, maxLag, out _));
                 Assert.False(line.StartsWith("up ready", StringComparison.Ordinal), $"{mode} max-lag {maxLag}: {line}");
                 if (status.IsRunning)
                 {
@@ -205,11 +205,11 @@ public class SnapshotTests
     public void Unknown_lag_over_max_lag_reasons()
     {
         var snapshot = Snapshot.FromStatus(Decode("v4.1.4-replica"));
-        Assert.Equal("up maint #replica, lag unknown over max-lag\n", Text(snapshot.Select(Mode.Replica, SixteenMB)));
-        Assert.Equal("up maint #replica, lag unknown over max-lag\n", Text(snapshot.Select(Mode.ReadOnly, 0)));
-        Assert.Equal("up maint #async replica, lag unknown over max-lag\n", Text(snapshot.Select(Mode.Async, long.MaxValue)));
+        Assert.Equal("up maint #replica, lag unknown over max-lag\n", Text(snapshot.Select(Mode.Replica, SixteenMB, out _)));
+        Assert.Equal("up maint #replica, lag unknown over max-lag\n", Text(snapshot.Select(Mode.ReadOnly, 0, out _)));
+        Assert.Equal("up maint #async replica, lag unknown over max-lag\n", Text(snapshot.Select(Mode.Async, long.MaxValue, out _)));
         // Without max-lag, unknown lag does not keep a replica out.
-        Assert.Equal("up ready 100% #replica, lag unknown\n", Text(snapshot.Select(Mode.Replica, -1)));
+        Assert.Equal("up ready 100% #replica, lag unknown\n", Text(snapshot.Select(Mode.Replica, -1, out _)));
     }
 
     [Fact]
@@ -223,7 +223,7 @@ public class SnapshotTests
         {
             foreach (long maxLag in new long[] { -1, 0, 1, SixteenMB, long.MaxValue })
             {
-                Assert.Equal("down #x\n", Text(snapshot.Select(mode, maxLag)));
+                Assert.Equal("down #x\n", Text(snapshot.Select(mode, maxLag, out _)));
             }
         }
     }
@@ -232,7 +232,7 @@ public class SnapshotTests
     public void An_unknown_snapshot_keeps_its_reason_on_one_line()
     {
         var snapshot = Snapshot.Unknown("up maint", "patroni said\nup ready");
-        Assert.Equal("up maint #patroni said?up ready\n", Text(snapshot.Select(Mode.Primary, -1)));
+        Assert.Equal("up maint #patroni said?up ready\n", Text(snapshot.Select(Mode.Primary, -1, out _)));
     }
 
     [Theory]
@@ -247,7 +247,7 @@ public class SnapshotTests
             {
                 var decided = AnswerPolicy.Decide(status, mode, maxLag < 0 ? null : maxLag);
                 var response = snapshot.SelectHttp(mode, maxLag, out var kind);
-                string line = Text(snapshot.Select(mode, maxLag));
+                string line = Text(snapshot.Select(mode, maxLag, out _));
                 Assert.Equal(decided.IsReady ? 200 : 503, response.Status);
                 Assert.Equal(AnswerKinds.Of(decided), kind);
                 Assert.EndsWith($"\r\nContent-Length: {line.Length}\r\nConnection: close\r\n\r\n{line}", Text(response.For(HttpCheckMethod.Get)));
@@ -277,7 +277,7 @@ public class SnapshotTests
         var snapshot = Snapshot.FromStatus(status);
         foreach (var mode in ModeNames.All)
         {
-            Assert.Equal(Text(AnswerPolicy.Decide(status, mode).Encode()), Text(snapshot.Select(mode, -1)));
+            Assert.Equal(Text(AnswerPolicy.Decide(status, mode).Encode()), Text(snapshot.Select(mode, -1, out _)));
         }
     }
 
