@@ -56,7 +56,7 @@ public sealed partial class AgentHost : IDisposable
         _server = new AgentServer(listeners, serverOptions, loggers.CreateLogger("patroni-agent.listener"));
         if (options.MetricsListeners.Count > 0)
         {
-            var metrics = new AgentMetrics(Board, _watcher.Polls, _server, Program.Version, () => _watcher.Override);
+            var metrics = new AgentMetrics(Board, _watcher, _server, Program.Version);
             _metrics = new MetricsServer(options.MetricsListeners, metrics, loggers.CreateLogger("patroni-agent.metrics"));
         }
     }

@@ -12,7 +12,7 @@ namespace PatroniAgent.Metrics;
 /// 0.0.4) or as the JSON status page. Nothing here runs on the check path: the checks only increment
 /// preallocated counters, and every string is built here, per scrape.
 /// </summary>
-public sealed class AgentMetrics(AnswerBoard board, PollMetrics polls, AgentServer server, string version, Func<OperatorOverride?>? currentOverride = null)
+public sealed class AgentMetrics(AnswerBoard board, RoleWatcher watcher, AgentServer server, string version)
 {
     /// <summary>The Content-Type of <see cref="WritePrometheus"/>.</summary>
     public const string PrometheusContentType = "text/plain; version=0.0.4; charset=utf-8";
@@ -62,23 +62,23 @@ public sealed class AgentMetrics(AnswerBoard board, PollMetrics polls, AgentServ
         }
 
         Header(text, "patroni_agent_poll_duration_seconds", "histogram", "Time one poll of the Patroni REST API took, failed polls included.");
-        var buckets = polls.CumulativeBuckets();
+        var buckets = watcher.Polls.CumulativeBuckets();
         for (int i = 0; i < buckets.Length; i++)
         {
             string bound = i < PollMetrics.BucketBounds.Length ? Number(PollMetrics.BucketBounds[i]) : "+Inf";
             Sample(text, "patroni_agent_poll_duration_seconds_bucket", $"le=\"{bound}\"", buckets[i]);
         }
-        Sample(text, "patroni_agent_poll_duration_seconds_sum", null, polls.TotalDuration.TotalSeconds);
+        Sample(text, "patroni_agent_poll_duration_seconds_sum", null, watcher.Polls.TotalDuration.TotalSeconds);
         Sample(text, "patroni_agent_poll_duration_seconds_count", null, buckets[^1]);
 
         Header(text, "patroni_agent_poll_errors_total", "counter", "Failed polls of Patroni, by kind of failure.");
         foreach (var kind in PollMetrics.AllKinds)
         {
-            Sample(text, "patroni_agent_poll_errors_total", $"kind=\"{PollMetrics.KindName(kind)}\"", polls.Errors(kind));
+            Sample(text, "patroni_agent_poll_errors_total", $"kind=\"{PollMetrics.KindName(kind)}\"", watcher.Polls.Errors(kind));
         }
 
         Header(text, "patroni_agent_last_good_poll_age_seconds", "gauge", "Seconds since the last poll that gave a usable status (since the start before the first).");
-        Sample(text, "patroni_agent_last_good_poll_age_seconds", null, polls.SinceLastGood.TotalSeconds);
+        Sample(text, "patroni_agent_last_good_poll_age_seconds", null, watcher.Polls.SinceLastGood.TotalSeconds);
 
         Header(text, "patroni_agent_open_connections", "gauge", "Connections held open waiting for their request.");
         Sample(text, "patroni_agent_open_connections", null, server.Held);
@@ -106,26 +106,26 @@ public sealed class AgentMetrics(AnswerBoard board, PollMetrics polls, AgentServ
         var errors = new Dictionary<string, long>();
         foreach (var kind in PollMetrics.AllKinds)
         {
-            errors[PollMetrics.KindName(kind)] = polls.Errors(kind);
+            errors[PollMetrics.KindName(kind)] = watcher.Polls.Errors(kind);
         }
-        var lastError = polls.LastError;
+        var lastError = watcher.Polls.LastError;
         return new StatusPage
         {
             Version = version,
             Summary = stale ? $"stale: {RoleWatcher.Summary(snapshot)}" : RoleWatcher.Summary(snapshot),
             Stale = stale,
             Modes = modes,
-            LastGoodPoll = polls.LastGoodAt,
-            SecondsSinceLastGoodPoll = Math.Round(polls.SinceLastGood.TotalSeconds, 3),
+            LastGoodPoll = watcher.Polls.LastGoodAt,
+            SecondsSinceLastGoodPoll = Math.Round(watcher.Polls.SinceLastGood.TotalSeconds, 3),
             LastError = lastError is null ? null : new StatusError { Message = lastError.Message, Kind = PollMetrics.KindName(lastError.Kind), At = lastError.At },
-            Polls = polls.CumulativeBuckets()[^1],
+            Polls = watcher.Polls.CumulativeBuckets()[^1],
             PollErrors = errors,
             ChecksAnswered = server.Answered,
             OpenConnections = server.Held,
             EvictedConnections = server.Evicted,
             RefusedConnections = server.Refused,
             Transitions = transitions,
-            Override = currentOverride?.Invoke()?.ToString(),
+            Override = watcher.Override?.ToString(),
         };
     }
 

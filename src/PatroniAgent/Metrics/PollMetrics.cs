@@ -14,7 +14,6 @@ public sealed class PollMetrics
     private static readonly PollErrorKind[] Kinds = Enum.GetValues<PollErrorKind>();
 
     private readonly TimeProvider _time;
-    private readonly long _started;
     private readonly long[] _buckets = new long[BucketBounds.Length + 1];
     private readonly long[] _errors = new long[Kinds.Length];
     private long _durationTicks;
@@ -25,8 +24,7 @@ public sealed class PollMetrics
     public PollMetrics(TimeProvider? time = null)
     {
         _time = time ?? TimeProvider.System;
-        _started = _time.GetTimestamp();
-        _lastGood = _started;
+        _lastGood = _time.GetTimestamp();
     }
 
     /// <summary>Records one poll that took <paramref name="duration"/> and ended in <paramref name="result"/>.</summary>

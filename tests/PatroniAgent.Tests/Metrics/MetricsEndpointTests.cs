@@ -39,7 +39,7 @@ public sealed class MetricsEndpointTests : IDisposable
         _server = new TestServer([Mode.Primary], sendWait: TimeSpan.FromSeconds(5), httpListeners: 1, time: _time,
             allow: [IPNetwork.Parse("127.0.0.1/32")]);
         _watcher = new RoleWatcher(_poller, _server.Board, TimeSpan.FromMilliseconds(50), TimeSpan.FromSeconds(3), NullLogger.Instance, _time);
-        _endpoint = new MetricsServer([new IPEndPoint(IPAddress.Loopback, 0)], new AgentMetrics(_server.Board, _watcher.Polls, _server.Server, "1.2.3", () => _watcher.Override), NullLogger.Instance);
+        _endpoint = new MetricsServer([new IPEndPoint(IPAddress.Loopback, 0)], new AgentMetrics(_server.Board, _watcher, _server.Server, "1.2.3"), NullLogger.Instance);
         _endpoint.Start();
     }
 

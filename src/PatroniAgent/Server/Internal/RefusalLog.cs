@@ -37,12 +37,22 @@ internal sealed partial class RefusalLog
     {
         get
         {
+            if (AllReported)
+            {
+                return long.MaxValue;
+            }
             lock (_gate)
             {
                 return _count > _reported ? _quietUntil : long.MaxValue;
             }
         }
     }
+
+    /// <summary>
+    /// Whether every refusal counted is logged, read without the lock: the event loops ask at every turn, and
+    /// a refusal counted meanwhile logs itself through <see cref="Add"/>.
+    /// </summary>
+    private bool AllReported => Volatile.Read(ref _count) == Volatile.Read(ref _reported);
 
     /// <summary>Counts one refused connection from <paramref name="address"/> (4 or 16 bytes) and logs if a line is due.</summary>
     public void Add(ReadOnlySpan<byte> address, long now)
@@ -59,6 +69,10 @@ internal sealed partial class RefusalLog
     /// <summary>Logs the refusals not logged yet, unless a line was written less than an interval ago.</summary>
     public void Report(long now)
     {
+        if (AllReported)
+        {
+            return;
+        }
         long unreported;
         IPAddress? latest = null;
         lock (_gate)
@@ -68,7 +82,7 @@ internal sealed partial class RefusalLog
             {
                 return;
             }
-            _reported = _count;
+            Volatile.Write(ref _reported, _count);
             _quietUntil = now + _interval;
             if (!_logger.IsEnabled(LogLevel.Warning))
             {
