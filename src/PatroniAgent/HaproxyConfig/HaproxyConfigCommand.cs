@@ -146,7 +146,7 @@ public static class HaproxyConfigCommand
                     members.Add(ParseMember(value));
                     break;
                 case "--patroni-url":
-                    patroniUrl = ParseUrl(value);
+                    patroniUrl = ConfigLoader.ParseUrl(value, flag);
                     break;
                 case "--postgres-port":
                     postgresPort = ParsePort(flag, value);
@@ -211,16 +211,6 @@ public static class HaproxyConfigCommand
             throw new ConfigException($"{flag}: \"{value}\" is not a port 1..65535");
         }
         return port;
-    }
-
-    private static Uri ParseUrl(string value)
-    {
-        if (!Uri.TryCreate(value, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https") || uri.Host.Length == 0
-            || value.Contains('?') || value.Contains('#') || uri.UserInfo.Length > 0)
-        {
-            throw new ConfigException($"--patroni-url: \"{value}\" is not an http or https URL without a query or password, e.g. http://10.0.0.1:8008");
-        }
-        return uri;
     }
 
     private static async Task<byte[]> FetchAsync(Uri url)

@@ -484,7 +484,8 @@ public static class ConfigLoader
         return text;
     }
 
-    private static Uri ParseUrl(string text, string where)
+    /// <summary>Patroni's base URL: absolute http or https, with a host, no query, fragment or password.</summary>
+    internal static Uri ParseUrl(string text, string where)
     {
         if (!Uri.TryCreate(text, UriKind.Absolute, out Uri? uri) || uri.Scheme is not ("http" or "https") || uri.Host.Length == 0)
             throw Error(where, $"\"{text}\" is not an absolute http or https URL, e.g. http://127.0.0.1:8008");

@@ -46,8 +46,8 @@ public class HaproxyConfigCommandTests
     [InlineData(new[] { "--member", "pg1=10.0.0.1", "--frobnicate", "1" }, "unknown option \"--frobnicate\"")]
     [InlineData(new[] { "--member", "pg1=10.0.0.1", "extra" }, "unexpected argument \"extra\"")]
     [InlineData(new[] { "--member", "pg1=10.0.0.1", "--patroni-url", "http://127.0.0.1:8008" }, "either --member or --patroni-url, not both")]
-    [InlineData(new[] { "--patroni-url", "ftp://127.0.0.1" }, "--patroni-url: \"ftp://127.0.0.1\" is not an http or https URL")]
-    [InlineData(new[] { "--patroni-url", "http://u:p@127.0.0.1:8008" }, "is not an http or https URL without a query or password")]
+    [InlineData(new[] { "--patroni-url", "ftp://127.0.0.1" }, "--patroni-url: \"ftp://127.0.0.1\" is not an absolute http or https URL")]
+    [InlineData(new[] { "--patroni-url", "http://u:p@127.0.0.1:8008" }, "--patroni-url: must not contain a user name or password")]
     public async Task A_bad_command_line_exits_2_with_the_problem(string[] args, string message)
     {
         var result = await Run(args);
