@@ -35,7 +35,7 @@ public sealed class ControlCommandBinaryTests : IDisposable
         var result = Run("notify", "on_role_change", "primary", "batman");
         Assert.Equal(0, result.ExitCode);
         Assert.Equal("", result.Error);
-        await EventuallyLoggedAsync(agent, "role change notified through the control socket: polling patroni at once, then every 20 ms for 5 s");
+        await agent.EventuallyLoggedAsync("role change notified through the control socket: polling patroni at once, then every 20 ms for 5 s");
         await Task.Delay(300);
         patroni.Status(PatroniFixtures.Load("v3.0.2-primary"));
         await AgentClient.EventuallyAsync(new IPEndPoint(IPAddress.Loopback, port), "primary\n", "up ready 100% #primary, timeline 4\n");
@@ -123,16 +123,6 @@ public sealed class ControlCommandBinaryTests : IDisposable
 
     private PublishedAgent.Result Run(params string[] args) =>
         PublishedAgent.Run(PublishedAgent.Path, [.. args, "--control-socket", Socket, "--state-file", StateFile], Limit);
-
-    private static async Task EventuallyLoggedAsync(AgentProcess agent, string text)
-    {
-        var watch = Stopwatch.StartNew();
-        while (!agent.Log.Contains(text, StringComparison.Ordinal))
-        {
-            Assert.True(watch.Elapsed < TimeSpan.FromSeconds(10), $"the agent did not log \"{text}\":\n{agent.Log}");
-            await Task.Delay(20);
-        }
-    }
 
     private async Task WaitForSocketAsync()
     {

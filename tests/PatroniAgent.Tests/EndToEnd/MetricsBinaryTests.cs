@@ -49,7 +49,7 @@ public class MetricsBinaryTests
         Assert.Equal(1, down.Value("patroni_agent_answer", ("mode", "primary"), ("answer", "unknown")));
         Assert.True(down.Value("patroni_agent_answer_transitions_total", ("mode", "primary")) >= 2);
         Assert.True(down.Value("patroni_agent_last_good_poll_age_seconds") >= 1);
-        Assert.Contains($"serving metrics on http://127.0.0.1:{metricsPort}/metrics and /status", agent.Log);
+        await agent.EventuallyLoggedAsync($"serving metrics on http://127.0.0.1:{metricsPort}/metrics and /status");
     }
 
     [Fact]

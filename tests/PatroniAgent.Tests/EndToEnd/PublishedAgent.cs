@@ -117,6 +117,20 @@ public sealed class AgentProcess : IDisposable
         get { lock (_log) return _log.ToString(); }
     }
 
+    /// <summary>
+    /// Waits until the agent has logged <paramref name="text"/>: its lines reach the log through a writer
+    /// thread and this process's pipe reader, so a line can arrive after the answer it goes with.
+    /// </summary>
+    public async Task EventuallyLoggedAsync(string text)
+    {
+        var watch = Stopwatch.StartNew();
+        while (!Log.Contains(text, StringComparison.Ordinal))
+        {
+            Assert.True(watch.Elapsed < TimeSpan.FromSeconds(10), $"the agent did not log \"{text}\":\n{Log}");
+            await Task.Delay(20);
+        }
+    }
+
     public void Dispose()
     {
         if (!Process.HasExited)

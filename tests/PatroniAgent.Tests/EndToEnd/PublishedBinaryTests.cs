@@ -124,6 +124,7 @@ public class PublishedBinaryTests
         await AgentClient.EventuallyAsync(endPoint, "primary\n", "down #patroni refused the connection\n");
         Assert.Equal("down #patroni refused the connection\n", await AgentClient.CheckAsync(endPoint, "replica\n"));
 
+        await agent.EventuallyLoggedAsync("patroni state unknown");
         var statusLines = agent.Log.Split('\n').Count(l => l.Contains("patroni status:"));
         Assert.Equal(3, statusLines);
         Assert.Single(agent.Log.Split('\n'), l => l.Contains("patroni state unknown"));
@@ -149,8 +150,8 @@ public class PublishedBinaryTests
             $"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: {maint.Length}\r\nConnection: close\r\n\r\n{maint}",
             await AgentClient.CheckAsync(http, "GET /replica HTTP/1.1\r\nHost: db1\r\n\r\n"));
         Assert.Equal(ready, await AgentClient.CheckAsync(new IPEndPoint(IPAddress.Loopback, port), "primary\n"));
-        Assert.Contains($"listening for HTTP health checks on 127.0.0.1:{httpPort}", agent.Log);
-        Assert.Contains($"listening for agent checks on 127.0.0.1:{port}", agent.Log);
+        await agent.EventuallyLoggedAsync($"listening for HTTP health checks on 127.0.0.1:{httpPort}");
+        await agent.EventuallyLoggedAsync($"listening for agent checks on 127.0.0.1:{port}");
     }
 
     [Fact]
@@ -187,6 +188,7 @@ public class PublishedBinaryTests
         using (var anyone = new AgentProcess("--listen", $"127.0.0.1:{open}", "--patroni-url", patroni.Url.ToString()))
         {
             await AgentClient.EventuallyAsync(new IPEndPoint(IPAddress.Loopback, open), "primary\n", ready);
+            await anyone.EventuallyLoggedAsync("no allow list: checks accepted from any address");
             Assert.Single(anyone.Log.Split('\n'), l => l.EndsWith("no allow list: checks accepted from any address", StringComparison.Ordinal));
         }
 
@@ -195,6 +197,7 @@ public class PublishedBinaryTests
         using var listed = new AgentProcess(
             "--listen", $"127.0.0.1:{port}", "--patroni-url", patroni.Url.ToString(), "--allow", "127.0.0.1", "--allow", "fd00::/8");
         await AgentClient.EventuallyAsync(endPoint, "primary\n", ready);
+        await listed.EventuallyLoggedAsync("allow list: checks accepted only from 127.0.0.1/32, fd00::/8");
         Assert.Single(listed.Log.Split('\n'), l => l.EndsWith("allow list: checks accepted only from 127.0.0.1/32, fd00::/8", StringComparison.Ordinal));
         Assert.Equal(("", "reset"), await AgentClient.ReadUntilTheEndAsync(endPoint, "primary\n", IPAddress.Parse("127.0.0.2")));
     }
