@@ -245,8 +245,8 @@ internal sealed unsafe partial class EventLoop : IDisposable
         {
             Native.ResetOnClose(fd);
         }
-        Native.close(fd);
         _refusals.Add(PeerAddress(), Stopwatch.GetTimestamp());
+        Native.close(fd);
     }
 
     /// <summary>
@@ -400,8 +400,8 @@ internal sealed unsafe partial class EventLoop : IDisposable
         if (oldest >= 0 && _deadlines[oldest].TryPeek(out int held, out _, out _))
         {
             _deadlines[oldest].Dequeue();
-            ReplyAndRelease(held);
             _evicted++;
+            ReplyAndRelease(held);
         }
     }
 
