@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Net.Sockets;
 using PatroniAgent.Hosting;
 using PatroniAgent.Patroni;
 
@@ -26,6 +25,13 @@ public static class HaproxyConfigCommand
           --member NAME=HOST      a Patroni member and its host (IP address or DNS name), repeatable
           --patroni-url URL       read the members from this Patroni's GET /cluster instead
                                   (their names, hosts and PostgreSQL ports)
+          --patroni-ca-file FILE  PEM CA certificates its TLS certificate must chain to
+          --patroni-cert-file FILE, --patroni-key-file FILE
+                                  PEM client certificate shown to it, and its private key
+                                  (when not in the certificate's file)
+          --patroni-auth-file FILE
+                                  file whose first line is username:password, for basic auth
+                                  (the agent's files of the same names serve)
 
         Options (default):
           --postgres-port N       PostgreSQL port of --member hosts, and of members Patroni gives none (5432)
@@ -47,7 +53,8 @@ public static class HaproxyConfigCommand
         """;
 
     /// <summary>Where the members come from.</summary>
-    private sealed record Request(List<(string Name, string Host)> Members, Uri? PatroniUrl, int PostgresPort, HaproxyConfigOptions Options);
+    private sealed record Request(
+        List<(string Name, string Host)> Members, Uri? PatroniUrl, PatroniAccess Access, int PostgresPort, HaproxyConfigOptions Options);
 
     /// <summary>Runs the command with the arguments after <c>haproxy-config</c>.</summary>
     public static async Task<int> RunAsync(IReadOnlyList<string> args, TextWriter output, TextWriter error)
@@ -81,10 +88,20 @@ public static class HaproxyConfigCommand
             }
         }
 
-        var url = new Uri(request.PatroniUrl.AbsoluteUri.TrimEnd('/') + "/cluster");
+        using var client = new PatroniClient(request.PatroniUrl, PatroniTimeout, access: request.Access);
+        var url = new Uri(client.BaseUrl, "cluster");
+        byte[] body;
         try
         {
-            var body = await FetchAsync(url).ConfigureAwait(false);
+            body = await client.ReadClusterAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (PatroniAnswerException e)
+        {
+            error.WriteLine($"patroni-agent haproxy-config: cannot read the members from {url}: {e.Message}");
+            return 1;
+        }
+        try
+        {
             var members = ClusterMembers.Decode(body, request.PostgresPort);
             output.Write(HaproxyConfigGenerator.Generate(members, request.Options));
             return 0;
@@ -92,11 +109,6 @@ public static class HaproxyConfigCommand
         catch (Exception e) when (e is PatroniAnswerException or ConfigException)
         {
             error.WriteLine($"patroni-agent haproxy-config: {url}: {e.Message}");
-            return 1;
-        }
-        catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
-        {
-            error.WriteLine($"patroni-agent haproxy-config: cannot read the members from {url}: {Describe(e)}");
             return 1;
         }
     }
@@ -112,6 +124,7 @@ public static class HaproxyConfigCommand
     {
         var members = new List<(string, string)>();
         var options = new HaproxyConfigOptions();
+        var access = new AgentOptions();
         Uri? patroniUrl = null;
         int postgresPort = 5432;
         var given = new HashSet<string>();
@@ -147,6 +160,18 @@ public static class HaproxyConfigCommand
                     break;
                 case "--patroni-url":
                     patroniUrl = ConfigLoader.ParseUrl(value, flag);
+                    break;
+                case "--patroni-ca-file":
+                    access = access with { PatroniCaFile = value };
+                    break;
+                case "--patroni-cert-file":
+                    access = access with { PatroniCertFile = value };
+                    break;
+                case "--patroni-key-file":
+                    access = access with { PatroniKeyFile = value };
+                    break;
+                case "--patroni-auth-file":
+                    access = access with { PatroniAuthFile = value };
                     break;
                 case "--postgres-port":
                     postgresPort = ParsePort(flag, value);
@@ -190,7 +215,13 @@ public static class HaproxyConfigCommand
         {
             throw new ConfigException("no members: give --member NAME=HOST (repeatable) or --patroni-url URL");
         }
-        return new Request(members, patroniUrl, postgresPort, options);
+        if (patroniUrl is null && (access.PatroniCaFile ?? access.PatroniCertFile ?? access.PatroniKeyFile ?? access.PatroniAuthFile) is not null)
+        {
+            throw new ConfigException("the --patroni-*-file options need --patroni-url");
+        }
+        var loaded = patroniUrl is null ? PatroniAccess.None
+            : PatroniAccessLoader.Load(access with { PatroniUrl = patroniUrl }, key => "--" + key);
+        return new Request(members, patroniUrl, loaded, postgresPort, options);
     }
 
     private static (string Name, string Host) ParseMember(string value)
@@ -211,33 +242,5 @@ public static class HaproxyConfigCommand
             throw new ConfigException($"{flag}: \"{value}\" is not a port 1..65535");
         }
         return port;
-    }
-
-    private static async Task<byte[]> FetchAsync(Uri url)
-    {
-        using var handler = new SocketsHttpHandler { UseProxy = false, AllowAutoRedirect = false, ConnectTimeout = PatroniTimeout };
-        using var http = new HttpClient(handler) { Timeout = PatroniTimeout, MaxResponseContentBufferSize = PatroniClient.MaxBodyBytes };
-        using var response = await http.GetAsync(url).ConfigureAwait(false);
-        if ((int)response.StatusCode != 200)
-        {
-            throw new PatroniAnswerException(string.Create(CultureInfo.InvariantCulture, $"patroni answered HTTP {(int)response.StatusCode}"));
-        }
-        return await response.Content.ReadAsByteArrayAsync().ConfigureAwait(false);
-    }
-
-    private static string Describe(Exception e)
-    {
-        if (e is TaskCanceledException)
-        {
-            return $"no answer within {PatroniTimeout.TotalSeconds:0} s";
-        }
-        for (var inner = e.InnerException; inner is not null; inner = inner.InnerException)
-        {
-            if (inner is SocketException socket)
-            {
-                return socket.SocketErrorCode == SocketError.ConnectionRefused ? "connection refused" : socket.Message;
-            }
-        }
-        return e.Message;
     }
 }

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
@@ -136,12 +137,7 @@ public sealed class PatroniClient : IPatroniPoller, IDisposable
         try
         {
             var (code, body) = await GetAsync("", cancellationToken).ConfigureAwait(false);
-            if (code == 401)
-            {
-                throw new PatroniAnswerException(_access.Authorization is null
-                    ? "patroni answered 401 (basic auth required)"
-                    : "patroni answered 401 (basic auth rejected)", PollErrorKind.Http);
-            }
+            RefuseUnauthorized(code);
             status = PatroniDecoder.DecodeStatus(code, body.Span, out memberName);
         }
         catch (Exception e) when (!cancellationToken.IsCancellationRequested)
@@ -161,6 +157,42 @@ public sealed class PatroniClient : IPatroniPoller, IDisposable
             _lagKnown = true;
         }
         return new PollResult(status with { LagBytes = _lag }, null);
+    }
+
+    /// <summary>
+    /// Patroni's <c>GET /cluster</c> answer, for commands that list the members: read once, with the
+    /// same access, limits and reasons as a poll.
+    /// </summary>
+    /// <exception cref="PatroniAnswerException">No answer, or one other than HTTP 200; the message is the reason.</exception>
+    public async Task<byte[]> ReadClusterAsync(CancellationToken cancellationToken)
+    {
+        int code;
+        ReadOnlyMemory<byte> body;
+        try
+        {
+            (code, body) = await GetAsync("cluster", cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested)
+        {
+            var (error, kind) = Describe(e);
+            throw new PatroniAnswerException(error, kind);
+        }
+        RefuseUnauthorized(code);
+        if (code != 200)
+        {
+            throw new PatroniAnswerException(string.Create(CultureInfo.InvariantCulture, $"patroni answered HTTP {code}"), PollErrorKind.Http);
+        }
+        return body.ToArray();
+    }
+
+    private void RefuseUnauthorized(int code)
+    {
+        if (code == 401)
+        {
+            throw new PatroniAnswerException(_access.Authorization is null
+                ? "patroni answered 401 (basic auth required)"
+                : "patroni answered 401 (basic auth rejected)", PollErrorKind.Http);
+        }
     }
 
     /// <summary>This replica's lag from <c>GET /cluster</c>; null when Patroni does not tell it.</summary>

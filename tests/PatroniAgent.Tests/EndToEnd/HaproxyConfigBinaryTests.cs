@@ -53,6 +53,6 @@ public sealed class HaproxyConfigBinaryTests : IDisposable
 
         var unreachable = PublishedAgent.Run(PublishedAgent.Path, ["haproxy-config", "--patroni-url", $"http://127.0.0.1:{PublishedAgent.FreePort()}"], Limit);
         Assert.Equal(1, unreachable.ExitCode);
-        Assert.Contains("connection refused", unreachable.Error);
+        Assert.Contains("patroni refused the connection", unreachable.Error);
     }
 }

@@ -104,9 +104,9 @@ public class HaproxyConfigCommandTests
         { new FakeReply.Answer(200, "{\"members\": []}"u8.ToArray()), "lists no member" },
         { new FakeReply.Answer(200, "{\"members\": [{\"name\": \"pg 1\", \"host\": \"10.0.0.1\"}]}"u8.ToArray()), "member name \"pg 1\" cannot be an HAProxy server name" },
         { new FakeReply.Answer(200, "{\"members\": [{\"name\": \"pg1\", \"host\": \"10.0.0.1;\"}]}"u8.ToArray()), "is not an IP address or a host name" },
-        { new FakeReply.Raw("not http at all\r\n\r\n"u8.ToArray()), "cannot read the members from" },
-        { new FakeReply.Answer(200, new byte[2 << 20]), "cannot read the members from" },
-        { new FakeReply.Silence(), "no answer within 5 s" },
+        { new FakeReply.Raw("not http at all\r\n\r\n"u8.ToArray()), "/cluster: patroni request failed" },
+        { new FakeReply.Answer(200, new byte[2 << 20]), "/cluster: patroni answer larger than 1024 kB" },
+        { new FakeReply.Silence(), "no answer from patroni within 5000 ms" },
     };
 
     [Theory]
@@ -135,6 +135,6 @@ public class HaproxyConfigCommandTests
         var result = await Run("--patroni-url", $"http://127.0.0.1:{port}");
 
         Assert.Equal(1, result.ExitCode);
-        Assert.Equal($"patroni-agent haproxy-config: cannot read the members from http://127.0.0.1:{port}/cluster: connection refused\n", result.Error);
+        Assert.Equal($"patroni-agent haproxy-config: cannot read the members from http://127.0.0.1:{port}/cluster: patroni refused the connection\n", result.Error);
     }
 }
