@@ -15,7 +15,7 @@ public static class Program
             .ToDictionary(e => (string)e.Key, e => (string?)e.Value ?? "");
         if (args is ["haproxy-config", ..])
         {
-            return await HaproxyConfigCommand.RunAsync(args[1..], Console.Out, Console.Error).ConfigureAwait(false);
+            return HaproxyConfigCommand.Run(args[1..], Console.Out, Console.Error);
         }
 
         CommandLine command;
@@ -39,7 +39,7 @@ public static class Program
                 Console.Out.WriteLine($"patroni-agent {Version}");
                 return 0;
             case Command.Check:
-                return await CheckCommand.RunAsync(command.Options, Console.Out).ConfigureAwait(false);
+                return CheckCommand.Run(command.Options, Console.Out);
             case Command.Notify:
                 return ControlCommand.Notify(command.Options, Console.Error);
             case Command.Drain or Command.Maint or Command.Ready:

@@ -57,7 +57,7 @@ public static class HaproxyConfigCommand
         List<(string Name, string Host)> Members, Uri? PatroniUrl, PatroniAccess Access, int PostgresPort, HaproxyConfigOptions Options);
 
     /// <summary>Runs the command with the arguments after <c>haproxy-config</c>.</summary>
-    public static async Task<int> RunAsync(IReadOnlyList<string> args, TextWriter output, TextWriter error)
+    public static int Run(IReadOnlyList<string> args, TextWriter output, TextWriter error)
     {
         if (args.Any(a => a is "--help" or "-h"))
         {
@@ -88,12 +88,12 @@ public static class HaproxyConfigCommand
             }
         }
 
-        using var client = new PatroniClient(request.PatroniUrl, PatroniTimeout, access: request.Access);
+        var client = new PatroniClient(request.PatroniUrl, PatroniTimeout, access: request.Access);
         var url = new Uri(client.BaseUrl, "cluster");
         byte[] body;
         try
         {
-            body = await client.ReadClusterAsync(CancellationToken.None).ConfigureAwait(false);
+            body = client.ReadCluster(CancellationToken.None);
         }
         catch (PatroniAnswerException e)
         {

@@ -21,14 +21,13 @@ public sealed partial class AgentHost : IDisposable
 {
     private readonly AgentOptions _options;
     private readonly ILogger _logger;
-    private readonly PatroniClient _client;
     private readonly RoleWatcher _watcher;
     private readonly AgentServer _server;
     private readonly MetricsServer? _metrics;
     private readonly ISystemdNotifier _systemd;
     private readonly ControlChannel _control;
     private readonly CancellationTokenSource _stopping = new();
-    private Task _watching = Task.CompletedTask;
+    private Thread? _watching;
 
     /// <param name="options">The merged configuration.</param>
     /// <param name="loggers">Where the agent logs.</param>
@@ -39,8 +38,8 @@ public sealed partial class AgentHost : IDisposable
         _systemd = systemd;
         _logger = loggers.CreateLogger("patroni-agent");
         Board = new AnswerBoard(options.UnknownAnswer, options.StaleAfter);
-        _client = new PatroniClient(options.PatroniUrl, options.Timeout, access: options.PatroniAccess);
-        _watcher = new RoleWatcher(_client, Board, options.PollInterval, options.StaleAfter, loggers.CreateLogger("patroni-agent.watcher"));
+        var client = new PatroniClient(options.PatroniUrl, options.Timeout, access: options.PatroniAccess);
+        _watcher = new RoleWatcher(client, Board, options.PollInterval, options.StaleAfter, loggers.CreateLogger("patroni-agent.watcher"));
         _control = new ControlChannel(options.ControlSocket, _watcher, loggers.CreateLogger("patroni-agent.control"));
         var listeners = options.Listeners
             .Select(l => new ListenerOptions(l.EndPoint, Board.For(l.Mode), options.SendWait) { ResetAfterReply = true })
@@ -111,7 +110,8 @@ public sealed partial class AgentHost : IDisposable
         }
         _watcher.SetOverride(stored);
         StartControl();
-        _watching = Task.Run(() => _watcher.RunAsync(_stopping.Token));
+        _watching = new Thread(() => _watcher.Run(_stopping.Token)) { IsBackground = true, Name = "patroni-watcher" };
+        _watching.Start();
         LogStarted(_logger, _options.PatroniUrl, _options.PollInterval.TotalMilliseconds, _options.StaleAfter.TotalMilliseconds);
         Notify(ServiceState.Ready);
     }
@@ -163,7 +163,7 @@ public sealed partial class AgentHost : IDisposable
         _metrics?.Stop();
         _control.Dispose();
         _server.Stop();
-        _watching.Wait(TimeSpan.FromSeconds(5));
+        _watching?.Join(TimeSpan.FromSeconds(5));
     }
 
     /// <summary>
@@ -185,7 +185,6 @@ public sealed partial class AgentHost : IDisposable
     public void Dispose()
     {
         Stop();
-        _client.Dispose();
         _stopping.Dispose();
     }
 

@@ -12,14 +12,14 @@ namespace PatroniAgent.Hosting;
 public static class CheckCommand
 {
     /// <summary>Returns 0 when Patroni answered, 1 when it did not (the unknown answers are printed then).</summary>
-    public static async Task<int> RunAsync(AgentOptions options, TextWriter output)
+    public static int Run(AgentOptions options, TextWriter output)
     {
-        using var client = new PatroniClient(options.PatroniUrl, options.Timeout, access: options.PatroniAccess);
+        var client = new PatroniClient(options.PatroniUrl, options.Timeout, access: options.PatroniAccess);
         var board = new AnswerBoard(options.UnknownAnswer, options.StaleAfter);
         var watcher = new RoleWatcher(client, board, options.PollInterval, TimeSpan.Zero, NullLogger.Instance);
         var stored = OverrideFile.Read(options.StateFile, out string? problem);
         watcher.SetOverride(stored);
-        bool answered = await watcher.PollOnceAsync(CancellationToken.None).ConfigureAwait(false);
+        bool answered = watcher.PollOnce(CancellationToken.None);
         var snapshot = board.Current;
         output.WriteLine($"patroni {client.BaseUrl}: {RoleWatcher.Summary(snapshot)}");
         if (snapshot.Status?.LagBytes is { } lag)

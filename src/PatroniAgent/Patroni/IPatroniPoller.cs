@@ -7,6 +7,9 @@ namespace PatroniAgent.Patroni;
 /// </summary>
 public interface IPatroniPoller
 {
-    /// <summary>Polls once. Never throws but for cancellation by <paramref name="cancellationToken"/>.</summary>
-    Task<PollResult> PollAsync(CancellationToken cancellationToken);
+    /// <summary>
+    /// Polls once, on the calling thread: the watcher's own, which waits in it for Patroni's answer.
+    /// Never throws but for cancellation by <paramref name="cancellationToken"/>.
+    /// </summary>
+    PollResult Poll(CancellationToken cancellationToken);
 }

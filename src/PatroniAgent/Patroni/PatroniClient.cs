@@ -1,10 +1,11 @@
+using System.Diagnostics;
 using System.Globalization;
-using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
 using System.Security.Authentication;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
+using PatroniAgent.Patroni.Internal;
 
 namespace PatroniAgent.Patroni;
 
@@ -38,12 +39,14 @@ public readonly record struct PollResult(NodeStatus? Status, string? Error, Poll
 
 /// <summary>
 /// Reads the local node's status from Patroni's REST API: <c>GET /</c>, and for a replica also
-/// <c>GET /cluster</c> for its lag, at most once per <see cref="LagRefresh"/>. One connection
-/// handler, no per-request logging, bounded time and size. Over https the server certificate and its
+/// <c>GET /cluster</c> for its lag, at most once per <see cref="LagRefresh"/>. Each GET blocks the
+/// caller's thread on a socket of its own (Internal/HttpGet): the watcher's thread wakes once per poll,
+/// where an asynchronous client handed every step between threads. No per-request logging, bounded
+/// time and size; not for use by two threads at once. Over https the server certificate and its
 /// host name are always verified (against <see cref="PatroniAccess.TrustedRoots"/> when given), and a
 /// failed handshake is told apart: our check of Patroni's certificate, or Patroni refusing ours.
 /// </summary>
-public sealed class PatroniClient : IPatroniPoller, IDisposable
+public sealed class PatroniClient : IPatroniPoller
 {
     /// <summary>The largest answer read; Patroni's are a few kilobytes.</summary>
     public const int MaxBodyBytes = 1 << 20;
@@ -55,14 +58,14 @@ public sealed class PatroniClient : IPatroniPoller, IDisposable
     /// </summary>
     public static readonly TimeSpan LagRefresh = TimeSpan.FromSeconds(1);
 
-    private readonly HttpClient _http;
+    private readonly HttpGet _get;
+    private readonly string? _authorization;
     private readonly Uri _baseUrl;
     private readonly TimeSpan _timeout;
     private readonly TimeProvider _time;
     private readonly PatroniAccess _access;
     private string? _certificateProblem;
     private bool _certificateAccepted;
-    private byte[] _buffer = new byte[16 * 1024];
     private long? _lag;
     private long _lagReadAt;
     private bool _lagKnown;
@@ -73,17 +76,8 @@ public sealed class PatroniClient : IPatroniPoller, IDisposable
         _access = access ?? PatroniAccess.None;
         _baseUrl = baseUrl.AbsolutePath.EndsWith('/') ? baseUrl : new Uri(baseUrl.AbsoluteUri + "/");
         _timeout = timeout;
-        var handler = new SocketsHttpHandler
-        {
-            UseProxy = false,
-            UseCookies = false,
-            AllowAutoRedirect = false,
-            AutomaticDecompression = DecompressionMethods.None,
-            ConnectTimeout = timeout,
-            PooledConnectionLifetime = TimeSpan.FromMinutes(5),
-            SslOptions = TlsOptions(_access),
-        };
-        _http = new HttpClient(handler) { Timeout = Timeout.InfiniteTimeSpan };
+        _authorization = _access.Authorization?.ToString();
+        _get = new HttpGet(MaxBodyBytes, _baseUrl.Scheme == Uri.UriSchemeHttps ? TlsOptions(_access) : null);
     }
 
     public Uri BaseUrl => _baseUrl;
@@ -92,6 +86,7 @@ public sealed class PatroniClient : IPatroniPoller, IDisposable
     {
         var options = new SslClientAuthenticationOptions
         {
+            TargetHost = _baseUrl.DnsSafeHost,
             RemoteCertificateValidationCallback = CheckServerCertificate,
             ClientCertificateContext = access.ClientCertificate,
             CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
@@ -129,14 +124,14 @@ public sealed class PatroniClient : IPatroniPoller, IDisposable
         return _certificateAccepted;
     }
 
-    /// <summary>Polls once. Never throws but for cancellation by <paramref name="cancellationToken"/>.</summary>
-    public async Task<PollResult> PollAsync(CancellationToken cancellationToken)
+    /// <summary>Polls once, blocking the calling thread. Never throws but for cancellation by <paramref name="cancellationToken"/>.</summary>
+    public PollResult Poll(CancellationToken cancellationToken)
     {
         NodeStatus status;
         string? memberName;
         try
         {
-            var (code, body) = await GetAsync("", cancellationToken).ConfigureAwait(false);
+            var (code, body) = Get("", cancellationToken);
             RefuseUnauthorized(code);
             status = PatroniDecoder.DecodeStatus(code, body.Span, out memberName);
         }
@@ -152,7 +147,7 @@ public sealed class PatroniClient : IPatroniPoller, IDisposable
         }
         if (!_lagKnown || _time.GetElapsedTime(_lagReadAt) >= LagRefresh)
         {
-            _lag = await ReadLagAsync(memberName, cancellationToken).ConfigureAwait(false);
+            _lag = ReadLag(memberName, cancellationToken);
             _lagReadAt = _time.GetTimestamp();
             _lagKnown = true;
         }
@@ -160,17 +155,17 @@ public sealed class PatroniClient : IPatroniPoller, IDisposable
     }
 
     /// <summary>
-    /// Patroni's <c>GET /cluster</c> answer, for commands that list the members: read once, with the
-    /// same access, limits and reasons as a poll.
+    /// Patroni's <c>GET /cluster</c> answer, for commands that list the members: read once, blocking the
+    /// calling thread, with the same access, limits and reasons as a poll.
     /// </summary>
     /// <exception cref="PatroniAnswerException">No answer, or one other than HTTP 200; the message is the reason.</exception>
-    public async Task<byte[]> ReadClusterAsync(CancellationToken cancellationToken)
+    public byte[] ReadCluster(CancellationToken cancellationToken)
     {
         int code;
         ReadOnlyMemory<byte> body;
         try
         {
-            (code, body) = await GetAsync("cluster", cancellationToken).ConfigureAwait(false);
+            (code, body) = Get("cluster", cancellationToken);
         }
         catch (Exception e) when (!cancellationToken.IsCancellationRequested)
         {
@@ -196,11 +191,11 @@ public sealed class PatroniClient : IPatroniPoller, IDisposable
     }
 
     /// <summary>This replica's lag from <c>GET /cluster</c>; null when Patroni does not tell it.</summary>
-    private async Task<long?> ReadLagAsync(string? memberName, CancellationToken cancellationToken)
+    private long? ReadLag(string? memberName, CancellationToken cancellationToken)
     {
         try
         {
-            var (code, body) = await GetAsync("cluster", cancellationToken).ConfigureAwait(false);
+            var (code, body) = Get("cluster", cancellationToken);
             return code == 200 ? PatroniDecoder.DecodeLag(body.Span, memberName, _baseUrl) : null;
         }
         catch (Exception) when (!cancellationToken.IsCancellationRequested)
@@ -209,76 +204,38 @@ public sealed class PatroniClient : IPatroniPoller, IDisposable
         }
     }
 
-    private async Task<(int Status, ReadOnlyMemory<byte> Body)> GetAsync(string path, CancellationToken cancellationToken)
+    /// <summary>
+    /// One GET below the base URL. Throws <see cref="TimeoutException"/> once the timeout has passed,
+    /// and names a client certificate Patroni did not take: a request whose server certificate we accepted
+    /// that ends before the first byte of an answer ends the way a TLS server refusing the client's
+    /// certificate ends it (an alert or a reset in the handshake or, with TLS 1.3, where the server checks
+    /// the client's certificate after the client's side of the handshake is done, on the first read; or
+    /// a close).
+    /// </summary>
+    private HttpAnswer Get(string path, CancellationToken cancellationToken)
     {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(_timeout);
+        long deadline = Stopwatch.GetTimestamp() + (long)(_timeout.TotalSeconds * Stopwatch.Frequency);
         _certificateProblem = null;
         _certificateAccepted = false;
         try
         {
-            using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(_baseUrl, path));
-            request.Headers.Accept.ParseAdd("application/json");
-            request.Headers.Authorization = _access.Authorization;
-            HttpResponseMessage sent;
-            try
-            {
-                sent = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token).ConfigureAwait(false);
-            }
-            catch (HttpRequestException e) when (_certificateAccepted && IsCutDuringHandshake(e))
-            {
-                throw new PatroniAnswerException(_access.ClientCertificate is null
-                    ? "patroni demands a client certificate"
-                    : "patroni refused our client certificate", PollErrorKind.Tls);
-            }
-            using var response = sent;
-            await using var stream = await response.Content.ReadAsStreamAsync(timeout.Token).ConfigureAwait(false);
-            int length = 0;
-            while (true)
-            {
-                if (length > MaxBodyBytes)
-                {
-                    throw new PatroniAnswerException($"patroni answer larger than {MaxBodyBytes / 1024} kB", PollErrorKind.Http);
-                }
-                if (length == _buffer.Length)
-                {
-                    Array.Resize(ref _buffer, Math.Min(_buffer.Length * 2, MaxBodyBytes + 1));
-                }
-                int read = await stream.ReadAsync(_buffer.AsMemory(length), timeout.Token).ConfigureAwait(false);
-                if (read == 0)
-                {
-                    break;
-                }
-                length += read;
-            }
-            return ((int)response.StatusCode, _buffer.AsMemory(0, length));
+            return _get.Get(new Uri(_baseUrl, path), _authorization, deadline, cancellationToken);
         }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        catch (Exception) when (cancellationToken.IsCancellationRequested)
+        {
+            throw new OperationCanceledException(cancellationToken);
+        }
+        catch (Exception e) when (e is TimeoutException || (e is not PatroniAnswerException && Stopwatch.GetTimestamp() >= deadline))
         {
             throw new TimeoutException($"no answer from patroni within {_timeout.TotalMilliseconds:0} ms");
         }
-    }
-
-    /// <summary>
-    /// Whether a request whose server certificate we accepted failed before any answer the way a TLS
-    /// server refusing the client's certificate ends it: an alert within the handshake (an
-    /// authentication failure), a reset, or, with TLS 1.3, where the server checks the client's
-    /// certificate after the client's side of the handshake is done, an alert on the first read (a TLS
-    /// error under the read's failure; Patroni's Python sends "certificate required") or the connection
-    /// closed before the first byte of an answer.
-    /// </summary>
-    private static bool IsCutDuringHandshake(HttpRequestException e)
-    {
-        for (Exception? inner = e; inner is not null; inner = inner.InnerException)
+        catch (Exception e) when (_certificateAccepted && !_get.Answered
+            && e is AuthenticationException or IOException or SocketException or PatroniAnswerException { Message: HttpGet.CutShortMessage })
         {
-            if (inner is AuthenticationException or CryptographicException
-                or SocketException { SocketErrorCode: SocketError.ConnectionReset }
-                or HttpIOException { HttpRequestError: HttpRequestError.ResponseEnded })
-            {
-                return true;
-            }
+            throw new PatroniAnswerException(_access.ClientCertificate is null
+                ? "patroni demands a client certificate"
+                : "patroni refused our client certificate", PollErrorKind.Tls);
         }
-        return false;
     }
 
     /// <summary>A short, stable reason for a failed poll, fit for a log line and an agent answer, and its kind.</summary>
@@ -304,14 +261,11 @@ public sealed class PatroniClient : IPatroniPoller, IDisposable
                     return ($"patroni unreachable: {socket.SocketErrorCode}", PollErrorKind.Other);
                 case AuthenticationException:
                     return ("TLS handshake with patroni failed", PollErrorKind.Tls);
-                case HttpIOException io:
-                    return ($"patroni answer cut short ({io.HttpRequestError})", PollErrorKind.Http);
             }
         }
-        return e is HttpRequestException http && http.HttpRequestError != HttpRequestError.Unknown
-            ? ($"patroni request failed ({http.HttpRequestError})", PollErrorKind.Http)
+        return e is IOException
+            ? ("patroni connection failed", PollErrorKind.Other)
             : ("patroni request failed", PollErrorKind.Other);
     }
 
-    public void Dispose() => _http.Dispose();
 }

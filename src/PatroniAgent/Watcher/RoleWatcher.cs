@@ -31,7 +31,7 @@ public sealed partial class RoleWatcher
     private long _lastSuccess;
     private string? _lastError;
     private volatile OperatorOverride? _override;
-    private TaskCompletionSource _pollRequested = NewPollRequest();
+    private readonly AutoResetEvent _pollRequested = new(false);
     private long _roleChangeEnds = long.MinValue;
 
     public RoleWatcher(IPatroniPoller poller, AnswerBoard board, TimeSpan interval, TimeSpan staleAfter, ILogger logger, TimeProvider? time = null)
@@ -49,31 +49,29 @@ public sealed partial class RoleWatcher
     /// <summary>What the polls did, for the metrics and the status page.</summary>
     public PollMetrics Polls { get; }
 
-    /// <summary>Polls until <paramref name="cancellationToken"/> is cancelled.</summary>
-    public async Task RunAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Polls on the calling thread until <paramref name="cancellationToken"/> is cancelled: a thread of
+    /// the watcher's own, which sleeps between polls and waits in each for Patroni's answer.
+    /// </summary>
+    public void Run(CancellationToken cancellationToken)
     {
+        WaitHandle[] wakes = [_pollRequested, cancellationToken.WaitHandle];
         while (!cancellationToken.IsCancellationRequested)
         {
             long started = _time.GetTimestamp();
-            var request = NewPollRequest();
-            Volatile.Write(ref _pollRequested, request);
-            Task pollRequested = request.Task;
+            _pollRequested.Reset();
             try
             {
-                await PollOnceAsync(cancellationToken).ConfigureAwait(false);
-                var wait = CurrentInterval - _time.GetElapsedTime(started);
-                if (wait > TimeSpan.Zero && !pollRequested.IsCompleted)
-                {
-                    using var waitEnds = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-                    var delay = Task.Delay(wait, _time, waitEnds.Token);
-                    await Task.WhenAny(delay, pollRequested).ConfigureAwait(false);
-                    await waitEnds.CancelAsync().ConfigureAwait(false);
-                    cancellationToken.ThrowIfCancellationRequested();
-                }
+                PollOnce(cancellationToken);
             }
-            catch (Exception) when (cancellationToken.IsCancellationRequested)
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
                 return;
+            }
+            var wait = CurrentInterval - _time.GetElapsedTime(started);
+            if (wait > TimeSpan.Zero)
+            {
+                WaitHandle.WaitAny(wakes, wait);
             }
         }
     }
@@ -82,7 +80,7 @@ public sealed partial class RoleWatcher
     /// Cuts the wait for the next poll short (a new override, a role change): the poll starts at once, or
     /// right after the one under way ends.
     /// </summary>
-    public void PollNow() => Volatile.Read(ref _pollRequested).TrySetResult();
+    public void PollNow() => _pollRequested.Set();
 
     /// <summary>
     /// A role change is under way (<c>patroni-agent notify</c> from Patroni's on_role_change): polls at once,
@@ -113,10 +111,10 @@ public sealed partial class RoleWatcher
     }
 
     /// <summary>Polls once and publishes what follows from it; true when Patroni answered usably.</summary>
-    public async Task<bool> PollOnceAsync(CancellationToken cancellationToken)
+    public bool PollOnce(CancellationToken cancellationToken)
     {
         long started = _time.GetTimestamp();
-        var result = await _poller.PollAsync(cancellationToken).ConfigureAwait(false);
+        var result = _poller.Poll(cancellationToken);
         Polls.Record(_time.GetElapsedTime(started), result);
         if (result.Status is { } status)
         {
@@ -171,8 +169,6 @@ public sealed partial class RoleWatcher
         LogUnknown(_logger, _board.UnknownWords, error);
         _board.PublishUnknown(Snapshot.Unknown(_board.UnknownWords, error));
     }
-
-    private static TaskCompletionSource NewPollRequest() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     /// <summary>What a change is logged as: role, state and the modes that answer ready.</summary>
     public static string Summary(Snapshot snapshot)

@@ -12,7 +12,7 @@ public class HaproxyConfigCommandTests
     {
         var output = new StringWriter();
         var error = new StringWriter();
-        int code = await HaproxyConfigCommand.RunAsync(args, output, error);
+        int code = HaproxyConfigCommand.Run(args, output, error);
         return new Outcome(code, output.ToString(), error.ToString());
     }
 

@@ -30,7 +30,7 @@ public sealed class HaproxyConfigTlsTests : IDisposable
     {
         var output = new StringWriter();
         var error = new StringWriter();
-        int code = await HaproxyConfigCommand.RunAsync(args, output, error);
+        int code = HaproxyConfigCommand.Run(args, output, error);
         return (code, output.ToString(), error.ToString());
     }
 

@@ -17,7 +17,6 @@ public sealed class ControlChannelTests : IAsyncLifetime
 {
     private readonly string _directory = Directory.CreateTempSubdirectory("patroni-agent-channel-").FullName;
     private readonly FakePatroni _patroni = new();
-    private PatroniClient? _client;
     private RoleWatcher? _watcher;
     private ControlChannel? _channel;
     private readonly ListLogger _log = new();
@@ -28,8 +27,7 @@ public sealed class ControlChannelTests : IAsyncLifetime
 
     public Task InitializeAsync()
     {
-        _client = new PatroniClient(_patroni.Url, TimeSpan.FromSeconds(1));
-        _watcher = new RoleWatcher(_client, new AnswerBoard("down", TimeSpan.FromSeconds(3)), TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(3), _log);
+        _watcher = new RoleWatcher(new PatroniClient(_patroni.Url, TimeSpan.FromSeconds(1)), new AnswerBoard("down", TimeSpan.FromSeconds(3)), TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(3), _log);
         _channel = new ControlChannel(SocketPath, _watcher, _log);
         return Task.CompletedTask;
     }
@@ -37,7 +35,6 @@ public sealed class ControlChannelTests : IAsyncLifetime
     public async Task DisposeAsync()
     {
         _channel?.Dispose();
-        _client?.Dispose();
         await _patroni.DisposeAsync();
         Directory.Delete(_directory, recursive: true);
     }

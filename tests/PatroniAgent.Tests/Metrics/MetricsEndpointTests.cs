@@ -85,7 +85,7 @@ public sealed class MetricsEndpointTests : IDisposable
         Assert.Equal(1, before.Value("patroni_agent_answer", ("mode", "primary"), ("answer", "unknown")));
 
         _poller.Then(new PollResult(PrimaryStatus(), null), TimeSpan.FromMilliseconds(4));
-        await _watcher.PollOnceAsync(CancellationToken.None);
+        _watcher.PollOnce(CancellationToken.None);
         Assert.Equal("up ready 100% #primary, timeline 1\n", await AgentClient.CheckAsync(_server.EndPoint, "primary\n"));
         Assert.Equal("up maint #primary, timeline 1\n", await AgentClient.CheckAsync(_server.EndPoint, "replica\n"));
         Assert.Equal("up maint #primary, timeline 1\n", await AgentClient.CheckAsync(_server.EndPoint, "replica\n"));
@@ -112,13 +112,13 @@ public sealed class MetricsEndpointTests : IDisposable
     public async Task Poll_failures_staleness_and_the_last_good_poll_show_in_the_metrics()
     {
         _poller.Then(new PollResult(PrimaryStatus(), null), TimeSpan.FromMilliseconds(4));
-        await _watcher.PollOnceAsync(CancellationToken.None);
+        _watcher.PollOnce(CancellationToken.None);
         _poller.Then(PollResult.Failed("no answer from patroni within 1000 ms", PollErrorKind.Timeout), TimeSpan.FromSeconds(1));
         _poller.Then(PollResult.Failed("TLS handshake with patroni failed", PollErrorKind.Tls), TimeSpan.FromSeconds(1));
         _poller.Then(PollResult.Failed("TLS handshake with patroni failed", PollErrorKind.Tls), TimeSpan.FromSeconds(2));
         for (int i = 0; i < 3; i++)
         {
-            await _watcher.PollOnceAsync(CancellationToken.None);
+            _watcher.PollOnce(CancellationToken.None);
         }
 
         var metrics = await ScrapeAsync();
@@ -148,9 +148,9 @@ public sealed class MetricsEndpointTests : IDisposable
     public async Task The_status_page_is_json_with_the_summary_every_mode_the_last_poll_and_the_counters()
     {
         _poller.Then(new PollResult(PrimaryStatus(), null), TimeSpan.FromMilliseconds(4));
-        await _watcher.PollOnceAsync(CancellationToken.None);
+        _watcher.PollOnce(CancellationToken.None);
         _poller.Then(PollResult.Failed("patroni refused the connection", PollErrorKind.Refused), TimeSpan.FromMilliseconds(1));
-        await _watcher.PollOnceAsync(CancellationToken.None);
+        _watcher.PollOnce(CancellationToken.None);
         await AgentClient.CheckAsync(_server.EndPoint, "primary\n");
 
         var (head, body) = await GetAsync("GET /status HTTP/1.0\r\n\r\n");

@@ -26,7 +26,7 @@ public class PollMetricsTests
 
         for (int i = 0; i < 4; i++)
         {
-            await watcher.PollOnceAsync(CancellationToken.None);
+            watcher.PollOnce(CancellationToken.None);
         }
 
         var polls = watcher.Polls;
@@ -56,13 +56,13 @@ public class PollMetricsTests
         Assert.Equal(TimeSpan.FromSeconds(2), watcher.Polls.SinceLastGood);
 
         poller.Then(new PollResult(Primary, null), TimeSpan.FromMilliseconds(10));
-        await watcher.PollOnceAsync(CancellationToken.None);
+        watcher.PollOnce(CancellationToken.None);
         Assert.Equal(TimeSpan.Zero, watcher.Polls.SinceLastGood);
         Assert.NotNull(watcher.Polls.LastGoodAt);
         Assert.Null(watcher.Polls.LastError);
 
         poller.Then(PollResult.Failed("patroni refused the connection", PollErrorKind.Refused), TimeSpan.FromMilliseconds(500));
-        await watcher.PollOnceAsync(CancellationToken.None);
+        watcher.PollOnce(CancellationToken.None);
         time.Advance(TimeSpan.FromSeconds(1));
         Assert.Equal(TimeSpan.FromMilliseconds(1500), watcher.Polls.SinceLastGood);
     }

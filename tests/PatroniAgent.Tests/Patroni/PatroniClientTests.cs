@@ -21,9 +21,9 @@ public class PatroniClientTests
         await using var fake = new FakePatroni();
         fake.Status(PatroniFixtures.Load("v4.1.4-primary"));
         fake.Set("/cluster", FakeReply.From(PatroniFixtures.Load("v4.1.4-cluster")));
-        using var client = new PatroniClient(fake.Url, Generous);
+        var client = new PatroniClient(fake.Url, Generous);
 
-        var result = await client.PollAsync(CancellationToken.None);
+        var result = client.Poll(CancellationToken.None);
 
         Assert.Null(result.Error);
         Assert.Equal(new NodeStatus
@@ -43,9 +43,9 @@ public class PatroniClientTests
     {
         await using var fake = new FakePatroni();
         fake.Status(PatroniFixtures.Load("v3.0.2-primary"));
-        using var client = new PatroniClient(fake.Url, Generous);
+        var client = new PatroniClient(fake.Url, Generous);
 
-        var result = await client.PollAsync(CancellationToken.None);
+        var result = client.Poll(CancellationToken.None);
 
         Assert.Null(result.Error);
         Assert.Equal(PatroniRole.Primary, result.Status!.Role);
@@ -59,9 +59,9 @@ public class PatroniClientTests
     {
         await using var fake = new FakePatroni();
         fake.Status(PatroniFixtures.Load("v4.1.4-replica-stopped-paused"));
-        using var client = new PatroniClient(fake.Url, Generous);
+        var client = new PatroniClient(fake.Url, Generous);
 
-        var result = await client.PollAsync(CancellationToken.None);
+        var result = client.Poll(CancellationToken.None);
 
         Assert.Null(result.Error);
         Assert.Equal("stopped", result.Status!.State);
@@ -81,9 +81,9 @@ public class PatroniClientTests
             members[1]!["lag"] = 12345;
             members[2]!["lag"] = 99999;
         })));
-        using var client = new PatroniClient(fake.Url, Generous);
+        var client = new PatroniClient(fake.Url, Generous);
 
-        var result = await client.PollAsync(CancellationToken.None);
+        var result = client.Poll(CancellationToken.None);
 
         Assert.Null(result.Error);
         Assert.Equal(new NodeStatus
@@ -108,9 +108,9 @@ public class PatroniClientTests
             members[1]!["replay_lag"] = 777;
             members[1]!["lag"] = 888;
         })));
-        using var client = new PatroniClient(fake.Url, Generous);
+        var client = new PatroniClient(fake.Url, Generous);
 
-        var result = await client.PollAsync(CancellationToken.None);
+        var result = client.Poll(CancellationToken.None);
 
         Assert.Null(result.Error);
         Assert.Equal(777, result.Status!.LagBytes);
@@ -126,16 +126,16 @@ public class PatroniClientTests
         fake.Status(PatroniFixtures.Load("v4.1.4-replica"));
         fake.Set("/cluster", new FakeReply.Answer(200, Cluster("v4.1.4-cluster", members => members[1]!["replay_lag"] = 100)));
         var time = new ManualTime();
-        using var client = new PatroniClient(fake.Url, Generous, time);
+        var client = new PatroniClient(fake.Url, Generous, time);
 
-        Assert.Equal(100, (await client.PollAsync(CancellationToken.None)).Status!.LagBytes);
+        Assert.Equal(100, (client.Poll(CancellationToken.None)).Status!.LagBytes);
         fake.Set("/cluster", new FakeReply.Answer(200, Cluster("v4.1.4-cluster", members => members[1]!["replay_lag"] = 200)));
         time.Advance(PatroniClient.LagRefresh - TimeSpan.FromMilliseconds(1));
-        Assert.Equal(100, (await client.PollAsync(CancellationToken.None)).Status!.LagBytes);
+        Assert.Equal(100, (client.Poll(CancellationToken.None)).Status!.LagBytes);
         Assert.Equal(3, fake.Requests);
 
         time.Advance(TimeSpan.FromMilliseconds(1));
-        Assert.Equal(200, (await client.PollAsync(CancellationToken.None)).Status!.LagBytes);
+        Assert.Equal(200, (client.Poll(CancellationToken.None)).Status!.LagBytes);
         Assert.Equal(5, fake.Requests);
     }
 
@@ -145,14 +145,14 @@ public class PatroniClientTests
         await using var fake = new FakePatroni();
         fake.Status(PatroniFixtures.Load("v4.1.4-replica"));
         fake.Set("/cluster", new FakeReply.Answer(200, Cluster("v4.1.4-cluster", members => members[1]!["replay_lag"] = 100)));
-        using var client = new PatroniClient(fake.Url, Generous, new ManualTime());
+        var client = new PatroniClient(fake.Url, Generous, new ManualTime());
 
-        Assert.Equal(100, (await client.PollAsync(CancellationToken.None)).Status!.LagBytes);
+        Assert.Equal(100, (client.Poll(CancellationToken.None)).Status!.LagBytes);
         fake.Status(PatroniFixtures.Load("v4.1.4-replica-stopped-paused"));
-        Assert.Null((await client.PollAsync(CancellationToken.None)).Status!.LagBytes);
+        Assert.Null((client.Poll(CancellationToken.None)).Status!.LagBytes);
         fake.Status(PatroniFixtures.Load("v4.1.4-replica"));
         fake.Set("/cluster", new FakeReply.Answer(200, Cluster("v4.1.4-cluster", members => members[1]!["replay_lag"] = 300)));
-        Assert.Equal(300, (await client.PollAsync(CancellationToken.None)).Status!.LagBytes);
+        Assert.Equal(300, (client.Poll(CancellationToken.None)).Status!.LagBytes);
         Assert.Equal(5, fake.Requests);
     }
 
@@ -162,9 +162,9 @@ public class PatroniClientTests
         await using var fake = new FakePatroni();
         fake.Set("/patroni/", FakeReply.From(PatroniFixtures.Load("v4.1.4-replica")));
         fake.Set("/patroni/cluster", FakeReply.From(PatroniFixtures.Load("v4.1.4-cluster")));
-        using var client = new PatroniClient(new Uri(fake.Url, "/patroni"), Generous);
+        var client = new PatroniClient(new Uri(fake.Url, "/patroni"), Generous);
 
-        var result = await client.PollAsync(CancellationToken.None);
+        var result = client.Poll(CancellationToken.None);
 
         Assert.Null(result.Error);
         Assert.Equal(0, result.Status!.LagBytes);
@@ -192,9 +192,9 @@ public class PatroniClientTests
         {
             fake.Set("/cluster", cluster);
         }
-        using var client = new PatroniClient(fake.Url, TimeSpan.FromSeconds(1));
+        var client = new PatroniClient(fake.Url, TimeSpan.FromSeconds(1));
 
-        var result = await client.PollAsync(CancellationToken.None);
+        var result = client.Poll(CancellationToken.None);
 
         Assert.Null(result.Error);
         Assert.Equal(new NodeStatus
@@ -217,9 +217,9 @@ public class PatroniClientTests
         {
             port = gone.Port;
         }
-        using var client = new PatroniClient(new Uri($"http://127.0.0.1:{port}"), Generous);
+        var client = new PatroniClient(new Uri($"http://127.0.0.1:{port}"), Generous);
 
-        var result = await client.PollAsync(CancellationToken.None);
+        var result = client.Poll(CancellationToken.None);
 
         Assert.Equal(new PollResult(null, "patroni refused the connection", PollErrorKind.Refused), result);
     }
@@ -229,8 +229,8 @@ public class PatroniClientTests
     {
         await using var fake = new FakePatroni();
         fake.Status(new FakeReply.Silence());
-        using var client = new PatroniClient(fake.Url, Short);
-        var result = await client.PollAsync(CancellationToken.None);
+        var client = new PatroniClient(fake.Url, Short);
+        var result = client.Poll(CancellationToken.None);
 
         Assert.Equal(new PollResult(null, "no answer from patroni within 200 ms", PollErrorKind.Timeout), result);
     }
@@ -240,8 +240,8 @@ public class PatroniClientTests
     {
         await using var fake = new FakePatroni();
         fake.Status(new FakeReply.Delayed(TimeSpan.FromSeconds(2), FakeReply.From(PatroniFixtures.Load("v4.1.4-primary"))));
-        using var client = new PatroniClient(fake.Url, Short);
-        var result = await client.PollAsync(CancellationToken.None);
+        var client = new PatroniClient(fake.Url, Short);
+        var result = client.Poll(CancellationToken.None);
 
         Assert.Equal(new PollResult(null, "no answer from patroni within 200 ms", PollErrorKind.Timeout), result);
     }
@@ -251,9 +251,9 @@ public class PatroniClientTests
     {
         await using var fake = new FakePatroni();
         fake.Status(new FakeReply.Delayed(TimeSpan.FromMilliseconds(50), FakeReply.From(PatroniFixtures.Load("v4.1.4-primary"))));
-        using var client = new PatroniClient(fake.Url, TimeSpan.FromSeconds(2));
+        var client = new PatroniClient(fake.Url, TimeSpan.FromSeconds(2));
 
-        var result = await client.PollAsync(CancellationToken.None);
+        var result = client.Poll(CancellationToken.None);
 
         Assert.Null(result.Error);
         Assert.Equal("primary", result.Status!.RoleName);
@@ -269,9 +269,9 @@ public class PatroniClientTests
         await using var fake = new FakePatroni();
         var body = withBody ? PatroniFixtures.Load("v4.1.4-primary").Body : [];
         fake.Status(new FakeReply.Answer(http, body));
-        using var client = new PatroniClient(fake.Url, Generous);
+        var client = new PatroniClient(fake.Url, Generous);
 
-        var result = await client.PollAsync(CancellationToken.None);
+        var result = client.Poll(CancellationToken.None);
 
         Assert.Equal(new PollResult(null, $"patroni answered HTTP {http}", PollErrorKind.Http), result);
         Assert.Equal(1, fake.Requests);
@@ -282,9 +282,9 @@ public class PatroniClientTests
     {
         await using var fake = new FakePatroni();
         fake.Status(PatroniFixtures.Load("v3.0.2-replica-paused"));
-        using var client = new PatroniClient(fake.Url, Generous);
+        var client = new PatroniClient(fake.Url, Generous);
 
-        var result = await client.PollAsync(CancellationToken.None);
+        var result = client.Poll(CancellationToken.None);
 
         Assert.Null(result.Error);
         Assert.Equal(503, result.Status!.HttpStatus);
@@ -308,9 +308,9 @@ public class PatroniClientTests
         };
         await using var fake = new FakePatroni();
         fake.Status(new FakeReply.Answer(200, body));
-        using var client = new PatroniClient(fake.Url, Generous);
+        var client = new PatroniClient(fake.Url, Generous);
 
-        var result = await client.PollAsync(CancellationToken.None);
+        var result = client.Poll(CancellationToken.None);
 
         Assert.Null(result.Status);
         Assert.StartsWith("patroni answer is not valid JSON", result.Error);
@@ -322,9 +322,9 @@ public class PatroniClientTests
     {
         await using var fake = new FakePatroni();
         fake.Status(new FakeReply.Answer(200, "{\"state\": \"running\"}"u8.ToArray()));
-        using var client = new PatroniClient(fake.Url, Generous);
+        var client = new PatroniClient(fake.Url, Generous);
 
-        var result = await client.PollAsync(CancellationToken.None);
+        var result = client.Poll(CancellationToken.None);
 
         Assert.Equal(new PollResult(null, "patroni answer has no state or role", PollErrorKind.Json), result);
     }
@@ -338,9 +338,9 @@ public class PatroniClientTests
         var body = padding.Concat(PatroniFixtures.Load("v4.1.4-primary").Body).ToArray();
         await using var fake = new FakePatroni();
         fake.Status(new FakeReply.Answer(200, body));
-        using var client = new PatroniClient(fake.Url, Generous);
+        var client = new PatroniClient(fake.Url, Generous);
 
-        var result = await client.PollAsync(CancellationToken.None);
+        var result = client.Poll(CancellationToken.None);
 
         Assert.Equal(new PollResult(null, "patroni answer larger than 1024 kB", PollErrorKind.Http), result);
     }
@@ -353,9 +353,9 @@ public class PatroniClientTests
         padding.AsSpan().Fill((byte)' ');
         await using var fake = new FakePatroni();
         fake.Status(new FakeReply.Answer(200, [.. padding, .. json]));
-        using var client = new PatroniClient(fake.Url, Generous);
+        var client = new PatroniClient(fake.Url, Generous);
 
-        var result = await client.PollAsync(CancellationToken.None);
+        var result = client.Poll(CancellationToken.None);
 
         Assert.Null(result.Error);
         Assert.Equal("primary", result.Status!.RoleName);
@@ -370,9 +370,9 @@ public class PatroniClientTests
         padding.AsSpan().Fill((byte)' ');
         await using var fake = new FakePatroni();
         fake.Status(new FakeReply.Answer(200, [.. padding, .. json]));
-        using var client = new PatroniClient(fake.Url, Generous);
+        var client = new PatroniClient(fake.Url, Generous);
 
-        var result = await client.PollAsync(CancellationToken.None);
+        var result = client.Poll(CancellationToken.None);
 
         Assert.Null(result.Error);
         Assert.Equal("primary", result.Status!.RoleName);
@@ -384,9 +384,9 @@ public class PatroniClientTests
         await using var fake = new FakePatroni();
         var recorded = PatroniFixtures.Load("v4.1.4-primary");
         fake.Status(new FakeReply.Answer(recorded.Status, recorded.Body, "text/html; charset=utf-8"));
-        using var client = new PatroniClient(fake.Url, Generous);
+        var client = new PatroniClient(fake.Url, Generous);
 
-        var result = await client.PollAsync(CancellationToken.None);
+        var result = client.Poll(CancellationToken.None);
 
         Assert.Null(result.Error);
         Assert.Equal(PatroniRole.Primary, result.Status!.Role);
@@ -396,9 +396,9 @@ public class PatroniClientTests
     [Fact]
     public async Task An_unresolvable_host_is_named()
     {
-        using var client = new PatroniClient(new Uri("http://patroni-agent-test.invalid:8008"), Generous);
+        var client = new PatroniClient(new Uri("http://patroni-agent-test.invalid:8008"), Generous);
 
-        var result = await client.PollAsync(CancellationToken.None);
+        var result = client.Poll(CancellationToken.None);
 
         Assert.Equal(new PollResult(null, "cannot resolve patroni host patroni-agent-test.invalid", PollErrorKind.Dns), result);
     }
@@ -408,9 +408,9 @@ public class PatroniClientTests
     {
         await using var fake = new FakePatroni();
         fake.Status(new FakeReply.Raw("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\nConnection: close\r\n\r\n{\"state\": \"running\""u8.ToArray()));
-        using var client = new PatroniClient(fake.Url, Generous);
+        var client = new PatroniClient(fake.Url, Generous);
 
-        var result = await client.PollAsync(CancellationToken.None);
+        var result = client.Poll(CancellationToken.None);
 
         Assert.Equal(new PollResult(null, "patroni answer cut short (ResponseEnded)", PollErrorKind.Http), result);
     }
@@ -420,9 +420,9 @@ public class PatroniClientTests
     {
         await using var fake = new FakePatroni();
         fake.Status(new FakeReply.Raw("SSH-2.0-OpenSSH_9.2\r\n\r\n"u8.ToArray()));
-        using var client = new PatroniClient(fake.Url, Generous);
+        var client = new PatroniClient(fake.Url, Generous);
 
-        var result = await client.PollAsync(CancellationToken.None);
+        var result = client.Poll(CancellationToken.None);
 
         Assert.Equal(new PollResult(null, "patroni request failed (InvalidResponse)", PollErrorKind.Http), result);
     }
@@ -431,14 +431,14 @@ public class PatroniClientTests
     public async Task Polls_in_a_row_reuse_nothing_stale()
     {
         await using var fake = new FakePatroni();
-        using var client = new PatroniClient(fake.Url, Generous);
+        var client = new PatroniClient(fake.Url, Generous);
 
         fake.Status(PatroniFixtures.Load("v4.1.4-primary"));
-        Assert.Equal("primary", (await client.PollAsync(CancellationToken.None)).Status!.RoleName);
+        Assert.Equal("primary", (client.Poll(CancellationToken.None)).Status!.RoleName);
         fake.Status(new FakeReply.Answer(500, []));
-        Assert.Equal("patroni answered HTTP 500", (await client.PollAsync(CancellationToken.None)).Error);
+        Assert.Equal("patroni answered HTTP 500", (client.Poll(CancellationToken.None)).Error);
         fake.Status(PatroniFixtures.Load("v3.0.2-primary"));
-        Assert.Equal("master", (await client.PollAsync(CancellationToken.None)).Status!.RoleName);
+        Assert.Equal("master", (client.Poll(CancellationToken.None)).Status!.RoleName);
         Assert.Equal(3, fake.Requests);
     }
 
@@ -447,9 +447,9 @@ public class PatroniClientTests
     {
         await using var fake = new FakePatroni();
         fake.Status(new FakeReply.Silence());
-        using var client = new PatroniClient(fake.Url, TimeSpan.FromSeconds(10));
+        var client = new PatroniClient(fake.Url, TimeSpan.FromSeconds(10));
         using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(100));
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => client.PollAsync(cts.Token));
+        Assert.ThrowsAny<OperationCanceledException>(() => client.Poll(cts.Token));
     }
 
     private static byte[] Cluster(string fixture, Action<JsonArray> edit)

@@ -54,9 +54,9 @@ public sealed class PatroniClientTlsTests : IDisposable
     public async Task A_poll_over_tls_verified_against_the_ca_file_is_read()
     {
         await using var fake = Patroni();
-        using var client = Client(fake.Url, "--patroni-ca-file", _caFile);
+        var client = Client(fake.Url, "--patroni-ca-file", _caFile);
 
-        var result = await client.PollAsync(CancellationToken.None);
+        var result = client.Poll(CancellationToken.None);
 
         Assert.Null(result.Error);
         Assert.Equal("master", result.Status!.RoleName);
@@ -68,9 +68,9 @@ public sealed class PatroniClientTlsTests : IDisposable
     {
         var other = TestCertificates.CreateCa("another CA");
         await using var fake = Patroni(TestCertificates.CreateServer(other, ["127.0.0.1"]));
-        using var client = Client(fake.Url, "--patroni-ca-file", _caFile);
+        var client = Client(fake.Url, "--patroni-ca-file", _caFile);
 
-        var result = await client.PollAsync(CancellationToken.None);
+        var result = client.Poll(CancellationToken.None);
 
         Assert.Equal(new PollResult(null, "patroni TLS certificate not trusted", PollErrorKind.Tls), result);
         Assert.Equal(0, fake.Requests);
@@ -80,9 +80,9 @@ public sealed class PatroniClientTlsTests : IDisposable
     public async Task Without_a_ca_file_the_system_store_decides_and_does_not_know_a_private_ca()
     {
         await using var fake = Patroni();
-        using var client = Client(fake.Url);
+        var client = Client(fake.Url);
 
-        var result = await client.PollAsync(CancellationToken.None);
+        var result = client.Poll(CancellationToken.None);
 
         Assert.Equal(new PollResult(null, "patroni TLS certificate not trusted", PollErrorKind.Tls), result);
         Assert.Equal(0, fake.Requests);
@@ -92,9 +92,9 @@ public sealed class PatroniClientTlsTests : IDisposable
     public async Task A_trusted_certificate_for_another_host_is_refused()
     {
         await using var fake = Patroni(TestCertificates.CreateServer(_ca, ["db9.example.com", "127.0.0.9"]));
-        using var client = Client(fake.Url, "--patroni-ca-file", _caFile);
+        var client = Client(fake.Url, "--patroni-ca-file", _caFile);
 
-        var result = await client.PollAsync(CancellationToken.None);
+        var result = client.Poll(CancellationToken.None);
 
         Assert.Equal(new PollResult(null, "patroni TLS certificate is for another host", PollErrorKind.Tls), result);
         Assert.Equal(0, fake.Requests);
@@ -104,20 +104,20 @@ public sealed class PatroniClientTlsTests : IDisposable
     public async Task A_host_name_in_the_url_is_matched_against_the_certificate()
     {
         await using var fake = Patroni(TestCertificates.CreateServer(_ca, ["localhost"]));
-        using var byName = Client(new Uri($"https://localhost:{fake.Port}"), "--patroni-ca-file", _caFile);
-        using var byAddress = Client(fake.Url, "--patroni-ca-file", _caFile);
+        var byName = Client(new Uri($"https://localhost:{fake.Port}"), "--patroni-ca-file", _caFile);
+        var byAddress = Client(fake.Url, "--patroni-ca-file", _caFile);
 
-        Assert.Null((await byName.PollAsync(CancellationToken.None)).Error);
-        Assert.Equal("patroni TLS certificate is for another host", (await byAddress.PollAsync(CancellationToken.None)).Error);
+        Assert.Null((byName.Poll(CancellationToken.None)).Error);
+        Assert.Equal("patroni TLS certificate is for another host", (byAddress.Poll(CancellationToken.None)).Error);
     }
 
     [Fact]
     public async Task An_expired_certificate_is_named()
     {
         await using var fake = Patroni(TestCertificates.CreateServer(_ca, ["127.0.0.1"], notAfter: DateTimeOffset.UtcNow.AddHours(-1)));
-        using var client = Client(fake.Url, "--patroni-ca-file", _caFile);
+        var client = Client(fake.Url, "--patroni-ca-file", _caFile);
 
-        var result = await client.PollAsync(CancellationToken.None);
+        var result = client.Poll(CancellationToken.None);
 
         Assert.Equal(new PollResult(null, "patroni TLS certificate expired or not yet valid", PollErrorKind.Tls), result);
     }
@@ -127,9 +127,9 @@ public sealed class PatroniClientTlsTests : IDisposable
     public async Task A_required_client_certificate_is_shown_and_the_poll_is_read(SslProtocols version)
     {
         await using var fake = Patroni(requireClientCertificate: true, protocols: version);
-        using var client = Client(fake.Url, ["--patroni-ca-file", _caFile, .. ClientCertificateFlags(TestCertificates.CreateClient(_ca, "agent-on-pg1"))]);
+        var client = Client(fake.Url, ["--patroni-ca-file", _caFile, .. ClientCertificateFlags(TestCertificates.CreateClient(_ca, "agent-on-pg1"))]);
 
-        var result = await client.PollAsync(CancellationToken.None);
+        var result = client.Poll(CancellationToken.None);
 
         Assert.Null(result.Error);
         Assert.Equal("master", result.Status!.RoleName);
@@ -142,9 +142,9 @@ public sealed class PatroniClientTlsTests : IDisposable
         await using var fake = Patroni(requireClientCertificate: true);
         var certificate = TestCertificates.CreateClient(_ca);
         var both = _files.Write("client-and-key.pem", certificate.ExportCertificatePem() + "\n" + TestCertificates.PrivateKeyPem(certificate));
-        using var client = Client(fake.Url, "--patroni-ca-file", _caFile, "--patroni-cert-file", both);
+        var client = Client(fake.Url, "--patroni-ca-file", _caFile, "--patroni-cert-file", both);
 
-        var result = await client.PollAsync(CancellationToken.None);
+        var result = client.Poll(CancellationToken.None);
 
         Assert.Null(result.Error);
         Assert.Equal("CN=patroni-agent", fake.LastClientSubject);
@@ -159,12 +159,12 @@ public sealed class PatroniClientTlsTests : IDisposable
         string key = _files.WriteKey("client-key.pem", client);
         string leafOnly = _files.WriteCertificate("leaf.pem", client);
         string withChain = _files.Write("chain.pem", client.ExportCertificatePem() + "\n" + intermediate.ExportCertificatePem() + "\n", TestCertificates.Public);
-        using var chained = Client(fake.Url, "--patroni-ca-file", _caFile, "--patroni-cert-file", withChain, "--patroni-key-file", key);
-        using var alone = Client(fake.Url, "--patroni-ca-file", _caFile, "--patroni-cert-file", leafOnly, "--patroni-key-file", key);
+        var chained = Client(fake.Url, "--patroni-ca-file", _caFile, "--patroni-cert-file", withChain, "--patroni-key-file", key);
+        var alone = Client(fake.Url, "--patroni-ca-file", _caFile, "--patroni-cert-file", leafOnly, "--patroni-key-file", key);
 
-        Assert.Null((await chained.PollAsync(CancellationToken.None)).Error);
+        Assert.Null((chained.Poll(CancellationToken.None)).Error);
         Assert.Equal("CN=agent-via-intermediate", fake.LastClientSubject);
-        Assert.Equal("patroni refused our client certificate", (await alone.PollAsync(CancellationToken.None)).Error);
+        Assert.Equal("patroni refused our client certificate", (alone.Poll(CancellationToken.None)).Error);
     }
 
     /// <summary>TLS 1.2 refuses a client certificate within the handshake; TLS 1.3 after the client's side of it is done.</summary>
@@ -175,9 +175,9 @@ public sealed class PatroniClientTlsTests : IDisposable
     public async Task A_missing_client_certificate_is_named_and_nothing_is_read(SslProtocols version)
     {
         await using var fake = Patroni(requireClientCertificate: true, protocols: version);
-        using var client = Client(fake.Url, "--patroni-ca-file", _caFile);
+        var client = Client(fake.Url, "--patroni-ca-file", _caFile);
 
-        var result = await client.PollAsync(CancellationToken.None);
+        var result = client.Poll(CancellationToken.None);
 
         Assert.Equal(new PollResult(null, "patroni demands a client certificate", PollErrorKind.Tls), result);
         Assert.Equal(0, fake.Requests);
@@ -189,9 +189,9 @@ public sealed class PatroniClientTlsTests : IDisposable
     {
         await using var fake = Patroni(requireClientCertificate: true, protocols: version);
         var stranger = TestCertificates.CreateClient(TestCertificates.CreateCa("another CA"));
-        using var client = Client(fake.Url, ["--patroni-ca-file", _caFile, .. ClientCertificateFlags(stranger)]);
+        var client = Client(fake.Url, ["--patroni-ca-file", _caFile, .. ClientCertificateFlags(stranger)]);
 
-        var result = await client.PollAsync(CancellationToken.None);
+        var result = client.Poll(CancellationToken.None);
 
         Assert.Equal(new PollResult(null, "patroni refused our client certificate", PollErrorKind.Tls), result);
         Assert.Equal(0, fake.Requests);
@@ -204,9 +204,9 @@ public sealed class PatroniClientTlsTests : IDisposable
         fake.Status(PatroniFixtures.Load("v4.1.4-replica"));
         fake.Set("/cluster", FakeReply.From(PatroniFixtures.Load("v4.1.4-cluster")));
         var auth = _files.Write("auth", "patroni:s3cr:et\nignored second line\n");
-        using var client = Client(fake.Url, "--patroni-ca-file", _caFile, "--patroni-auth-file", auth);
+        var client = Client(fake.Url, "--patroni-ca-file", _caFile, "--patroni-auth-file", auth);
 
-        var result = await client.PollAsync(CancellationToken.None);
+        var result = client.Poll(CancellationToken.None);
 
         Assert.Null(result.Error);
         Assert.Equal(0, result.Status!.LagBytes);
@@ -218,9 +218,9 @@ public sealed class PatroniClientTlsTests : IDisposable
     public async Task Without_an_auth_file_no_authorization_is_sent()
     {
         await using var fake = Patroni();
-        using var client = Client(fake.Url, "--patroni-ca-file", _caFile);
+        var client = Client(fake.Url, "--patroni-ca-file", _caFile);
 
-        Assert.Null((await client.PollAsync(CancellationToken.None)).Error);
+        Assert.Null((client.Poll(CancellationToken.None)).Error);
         Assert.Null(fake.LastAuthorization);
     }
 
@@ -230,10 +230,10 @@ public sealed class PatroniClientTlsTests : IDisposable
         await using var fake = Patroni();
         fake.Status(new FakeReply.Answer(401, "{\"error\": \"unauthorized\"}"u8.ToArray()));
         var auth = _files.Write("auth", "patroni:wrong");
-        using var withCredentials = Client(fake.Url, "--patroni-ca-file", _caFile, "--patroni-auth-file", auth);
-        using var without = Client(fake.Url, "--patroni-ca-file", _caFile);
+        var withCredentials = Client(fake.Url, "--patroni-ca-file", _caFile, "--patroni-auth-file", auth);
+        var without = Client(fake.Url, "--patroni-ca-file", _caFile);
 
-        Assert.Equal(new PollResult(null, "patroni answered 401 (basic auth rejected)", PollErrorKind.Http), await withCredentials.PollAsync(CancellationToken.None));
-        Assert.Equal(new PollResult(null, "patroni answered 401 (basic auth required)", PollErrorKind.Http), await without.PollAsync(CancellationToken.None));
+        Assert.Equal(new PollResult(null, "patroni answered 401 (basic auth rejected)", PollErrorKind.Http), withCredentials.Poll(CancellationToken.None));
+        Assert.Equal(new PollResult(null, "patroni answered 401 (basic auth required)", PollErrorKind.Http), without.Poll(CancellationToken.None));
     }
 }

@@ -105,7 +105,7 @@ public class PollSequenceProperties
                     var result = poll.Result;
                     poller.Then(result, poll.Duration);
                     poller.During = () => Check($"during {when}");
-                    watcher.PollOnceAsync(CancellationToken.None).GetAwaiter().GetResult();
+                    watcher.PollOnce(CancellationToken.None);
                     if (result.Status is not null)
                     {
                         lastGood = (time.GetTimestamp(), poll.Answer!.MayTakeWrites);

@@ -57,7 +57,7 @@ public class SafetyInvariantProperties
     {
         var rig = new Rig(c.Timing.StaleAfter);
         rig.Poller.Then(c.Answer.ToPollResult(), c.PollTime);
-        rig.Watcher.PollOnceAsync(CancellationToken.None).GetAwaiter().GetResult();
+        rig.Watcher.PollOnce(CancellationToken.None);
         rig.Time.Advance(c.Timing.Age);
 
         bool expected = c.Answer.MayTakeWrites && c.Timing.Fresh;
@@ -80,7 +80,7 @@ public class SafetyInvariantProperties
     {
         var rig = new Rig(c.Timing.StaleAfter);
         rig.Poller.Then(c.Answer.ToPollResult(), c.PollTime);
-        rig.Watcher.PollOnceAsync(CancellationToken.None).GetAwaiter().GetResult();
+        rig.Watcher.PollOnce(CancellationToken.None);
         rig.Time.Advance(c.Timing.Age);
 
         foreach (var mode in ModeNames.All)

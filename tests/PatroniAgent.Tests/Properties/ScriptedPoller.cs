@@ -21,7 +21,7 @@ public sealed class ScriptedPoller(ManualTime time) : IPatroniPoller
     /// <summary>The next poll gives <paramref name="result"/> after <paramref name="duration"/>.</summary>
     public void Then(PollResult result, TimeSpan duration) => _next.Enqueue((result, duration));
 
-    public Task<PollResult> PollAsync(CancellationToken cancellationToken)
+    public PollResult Poll(CancellationToken cancellationToken)
     {
         var (result, duration) = _next.Dequeue();
         var slice = duration / Slices;
@@ -31,6 +31,6 @@ public sealed class ScriptedPoller(ManualTime time) : IPatroniPoller
             During?.Invoke();
         }
         time.Advance(duration - slice * (Slices - 1));
-        return Task.FromResult(result);
+        return result;
     }
 }

@@ -62,7 +62,7 @@ public class RoleWatcherTests
         await using var rig = new Rig();
         rig.ServeReplica();
 
-        Assert.True(await rig.PollAsync());
+        Assert.True(rig.Poll());
 
         Assert.Equal(ReplicaAnswers, rig.AllAnswers());
         Assert.Equal(ReplicaAnswers, rig.AllAnswersByDefaultMode());
@@ -76,7 +76,7 @@ public class RoleWatcherTests
         await using var rig = new Rig();
         rig.Fake.Status(PatroniFixtures.Load("v4.1.4-primary"));
 
-        Assert.True(await rig.PollAsync());
+        Assert.True(rig.Poll());
 
         Assert.Equal(PrimaryAnswers, rig.AllAnswers());
         Assert.Equal(PrimaryAnswers, rig.AllAnswersByDefaultMode());
@@ -90,11 +90,11 @@ public class RoleWatcherTests
     {
         await using var rig = new Rig();
         rig.ServeReplica();
-        Assert.True(await rig.PollAsync());
+        Assert.True(rig.Poll());
         var first = rig.Board.Current;
 
         rig.Time.Advance(TimeSpan.FromSeconds(2));
-        Assert.True(await rig.PollAsync());
+        Assert.True(rig.Poll());
         Assert.Same(first, rig.Board.Current);
 
         // 4 s after the first publication but 2 s after the refresh: still fresh.
@@ -106,7 +106,7 @@ public class RoleWatcherTests
         Assert.True(rig.Board.IsStale);
         Assert.Equal("down #no answer from patroni for 3s\n", rig.Answer("replica\n"));
 
-        Assert.True(await rig.PollAsync());
+        Assert.True(rig.Poll());
         Assert.Same(first, rig.Board.Current);
         Assert.False(rig.Board.IsStale);
         Assert.Equal(ReplicaAnswers, rig.AllAnswers());
@@ -119,12 +119,12 @@ public class RoleWatcherTests
     {
         await using var rig = new Rig();
         rig.ServeReplica();
-        Assert.True(await rig.PollAsync());
+        Assert.True(rig.Poll());
         var replica = rig.Board.Current;
 
         rig.Fake.Status(PatroniFixtures.Load("v4.1.4-primary"));
         rig.Time.Advance(TimeSpan.FromSeconds(1));
-        Assert.True(await rig.PollAsync());
+        Assert.True(rig.Poll());
 
         Assert.NotSame(replica, rig.Board.Current);
         Assert.Equal(PatroniRole.Primary, rig.Board.Current.Status!.Role);
@@ -133,7 +133,7 @@ public class RoleWatcherTests
 
         // Polling the same primary again changes nothing and logs nothing.
         var primary = rig.Board.Current;
-        Assert.True(await rig.PollAsync());
+        Assert.True(rig.Poll());
         Assert.Same(primary, rig.Board.Current);
         Assert.Equal(2, rig.Log.Lines.Count);
     }
@@ -143,14 +143,14 @@ public class RoleWatcherTests
     {
         await using var rig = new Rig();
         rig.ServeReplica();
-        Assert.True(await rig.PollAsync());
+        Assert.True(rig.Poll());
         var before = rig.Board.Current;
 
         // The lag moves: new answers, same role, state and ready modes.
         rig.Fake.Set("/cluster", new FakeReply.Answer(200, Encoding.UTF8.GetBytes(
             """{"members": [{"name": "pg2", "role": "replica", "api_url": "http://127.0.2.2:8008/patroni", "replay_lag": 2048, "lag": 2048}]}""")));
         rig.Time.Advance(PatroniClient.LagRefresh);
-        Assert.True(await rig.PollAsync());
+        Assert.True(rig.Poll());
 
         Assert.NotSame(before, rig.Board.Current);
         Assert.Equal("up ready 100% #replica, lag 2 kB\n", rig.Answer("replica\n"));
@@ -163,17 +163,17 @@ public class RoleWatcherTests
     {
         await using var rig = new Rig();
         rig.ServeReplica();
-        Assert.True(await rig.PollAsync());
+        Assert.True(rig.Poll());
         var good = rig.Board.Current;
 
         await rig.StopFakeAsync();
         rig.Time.Advance(TimeSpan.FromSeconds(1));
-        Assert.False(await rig.PollAsync());
+        Assert.False(rig.Poll());
         Assert.Same(good, rig.Board.Current);
         Assert.Equal(ReplicaAnswers, rig.AllAnswers());
 
         rig.Time.Advance(TimeSpan.FromSeconds(1));
-        Assert.False(await rig.PollAsync());
+        Assert.False(rig.Poll());
         Assert.Same(good, rig.Board.Current);
         Assert.Equal(ReplicaAnswers, rig.AllAnswers());
 
@@ -182,7 +182,7 @@ public class RoleWatcherTests
         Assert.Equal(Enumerable.Repeat("down #no answer from patroni for 3s\n", 8), rig.AllAnswers());
 
         // ...and the next failed poll replaces it with the reason.
-        Assert.False(await rig.PollAsync());
+        Assert.False(rig.Poll());
         var unknown = rig.Board.Current;
         Assert.Null(unknown.Status);
         Assert.Equal(Refused, unknown.UnknownReason);
@@ -193,7 +193,7 @@ public class RoleWatcherTests
         for (int i = 0; i < 3; i++)
         {
             rig.Time.Advance(TimeSpan.FromSeconds(1));
-            Assert.False(await rig.PollAsync());
+            Assert.False(rig.Poll());
             Assert.Same(unknown, rig.Board.Current);
         }
         rig.Time.Advance(TimeSpan.FromMinutes(10));
@@ -209,10 +209,10 @@ public class RoleWatcherTests
         // Recovery: the next good poll serves the status again, logged once.
         rig.RestartFake();
         rig.ServeReplica();
-        Assert.True(await rig.PollAsync());
+        Assert.True(rig.Poll());
         Assert.Equal(ReplicaAnswers, rig.AllAnswers());
         Assert.False(rig.Board.IsStale);
-        Assert.True(await rig.PollAsync());
+        Assert.True(rig.Poll());
 
         Assert.Equal(
         [
@@ -262,29 +262,29 @@ public class RoleWatcherTests
     {
         await using var rig = new Rig(timeout: TimeSpan.FromMilliseconds(200));
         rig.Fake.Status(PatroniFixtures.Load("v4.1.4-primary"));
-        Assert.True(await rig.PollAsync());
+        Assert.True(rig.Poll());
         var good = rig.Board.Current;
 
         rig.Fake.Status(Fault(fault));
         for (int i = 0; i < 2; i++)
         {
             rig.Time.Advance(TimeSpan.FromSeconds(1));
-            Assert.False(await rig.PollAsync());
+            Assert.False(rig.Poll());
             Assert.Same(good, rig.Board.Current);
             Assert.Equal(PrimaryAnswers, rig.AllAnswers());
         }
 
         rig.Time.Advance(TimeSpan.FromSeconds(1.5));
-        Assert.False(await rig.PollAsync());
+        Assert.False(rig.Poll());
         string given = rig.Board.Current.UnknownReason!;
         Assert.StartsWith(reason, given);
         Assert.Equal(Enumerable.Repeat($"down #{given}\n", 8), rig.AllAnswers());
 
         rig.Time.Advance(TimeSpan.FromSeconds(1));
-        Assert.False(await rig.PollAsync());
+        Assert.False(rig.Poll());
 
         rig.Fake.Status(PatroniFixtures.Load("v4.1.4-primary"));
-        Assert.True(await rig.PollAsync());
+        Assert.True(rig.Poll());
         Assert.Equal(PrimaryAnswers, rig.AllAnswers());
         Assert.Equal(
         [
@@ -301,10 +301,10 @@ public class RoleWatcherTests
     {
         await using var rig = new Rig(timeout: TimeSpan.FromSeconds(30));
         rig.Fake.Status(PatroniFixtures.Load("v4.1.4-primary"));
-        Assert.True(await rig.PollAsync());
+        Assert.True(rig.Poll());
         rig.Fake.Status(new FakeReply.Silence());
 
-        var hanging = rig.PollAsync();
+        var hanging = Task.Run(rig.Poll);
         await WaitFor(() => rig.Fake.Requests == 2, TimeSpan.FromSeconds(10));
         Assert.False(hanging.IsCompleted);
         Assert.Equal(PrimaryAnswers, rig.AllAnswers());
@@ -320,18 +320,18 @@ public class RoleWatcherTests
     {
         await using var rig = new Rig();
         rig.ServeReplica();
-        Assert.True(await rig.PollAsync());
+        Assert.True(rig.Poll());
         var good = rig.Board.Current;
 
         rig.Fake.Status(new FakeReply.Answer(500, []));
         rig.Time.Advance(TimeSpan.FromSeconds(1));
-        Assert.False(await rig.PollAsync());
-        Assert.False(await rig.PollAsync());
+        Assert.False(rig.Poll());
+        Assert.False(rig.Poll());
         Assert.Equal(ReplicaAnswers, rig.AllAnswers());
 
         rig.ServeReplica();
-        Assert.True(await rig.PollAsync());
-        Assert.True(await rig.PollAsync());
+        Assert.True(rig.Poll());
+        Assert.True(rig.Poll());
 
         Assert.Same(good, rig.Board.Current);
         Assert.Equal(
@@ -347,16 +347,16 @@ public class RoleWatcherTests
     {
         await using var rig = new Rig();
         rig.ServeReplica();
-        Assert.True(await rig.PollAsync());
+        Assert.True(rig.Poll());
 
         rig.Fake.Status(new FakeReply.Answer(500, []));
         rig.Time.Advance(TimeSpan.FromSeconds(4));
-        Assert.False(await rig.PollAsync());
+        Assert.False(rig.Poll());
         Assert.Equal(Enumerable.Repeat("down #patroni answered HTTP 500\n", 8), rig.AllAnswers());
 
         rig.Fake.Status(new FakeReply.Answer(200, "{\"state\": \"running\"}"u8.ToArray()));
-        Assert.False(await rig.PollAsync());
-        Assert.False(await rig.PollAsync());
+        Assert.False(rig.Poll());
+        Assert.False(rig.Poll());
         Assert.Equal(Enumerable.Repeat("down #patroni answer has no state or role\n", 8), rig.AllAnswers());
 
         Assert.Equal(
@@ -375,11 +375,11 @@ public class RoleWatcherTests
         await using var rig = new Rig(unknownWords: "up maint");
         await rig.StopFakeAsync();
 
-        Assert.False(await rig.PollAsync());
+        Assert.False(rig.Poll());
         Assert.Equal(Enumerable.Repeat("up maint #waiting for the first answer from patroni\n", 8), rig.AllAnswers());
 
         rig.Time.Advance(StaleAfter);
-        Assert.False(await rig.PollAsync());
+        Assert.False(rig.Poll());
         Assert.Equal(Enumerable.Repeat($"up maint #{Refused}\n", 8), rig.AllAnswers());
         Assert.Equal(
         [
@@ -463,21 +463,21 @@ public class RoleWatcherTests
         Assert.Contains(answer, new[] { "down #no answer from patroni for 3s\n", $"down #{Refused}\n" });
     }
 
-    // ---- RunAsync with the real clock ----
+    // ---- Run with the real clock ----
 
     [Fact]
-    public async Task RunAsync_brings_a_change_to_the_board_within_a_second_and_stops_on_cancellation()
+    public async Task Run_brings_a_change_to_the_board_within_a_second_and_stops_on_cancellation()
     {
         await using var fake = new FakePatroni();
         fake.Status(PatroniFixtures.Load("v4.1.4-replica"));
         fake.Set("/cluster", FakeReply.From(PatroniFixtures.Load("v4.1.4-cluster")));
-        using var client = new PatroniClient(fake.Url, TimeSpan.FromSeconds(1));
+        var client = new PatroniClient(fake.Url, TimeSpan.FromSeconds(1));
         var board = new AnswerBoard("down", StaleAfter);
         var log = new ListLogger();
         var watcher = new RoleWatcher(client, board, TimeSpan.FromMilliseconds(50), StaleAfter, log);
         using var cts = new CancellationTokenSource();
 
-        var run = Task.Run(() => watcher.RunAsync(cts.Token));
+        var run = Task.Run(() => watcher.Run(cts.Token));
         await WaitFor(() => Answer(board, Mode.Replica, "") == "up ready 100% #replica, lag 0 B\n", TimeSpan.FromSeconds(5));
 
         fake.Status(PatroniFixtures.Load("v4.1.4-primary"));
@@ -495,17 +495,17 @@ public class RoleWatcherTests
     }
 
     [Fact]
-    public async Task RunAsync_stops_promptly_while_a_poll_waits_for_patroni()
+    public async Task Run_stops_promptly_while_a_poll_waits_for_patroni()
     {
         await using var fake = new FakePatroni();
         fake.Status(new FakeReply.Silence());
-        using var client = new PatroniClient(fake.Url, TimeSpan.FromSeconds(30));
+        var client = new PatroniClient(fake.Url, TimeSpan.FromSeconds(30));
         var board = new AnswerBoard("down", StaleAfter);
         var log = new ListLogger();
         var watcher = new RoleWatcher(client, board, TimeSpan.FromMilliseconds(50), StaleAfter, log);
         using var cts = new CancellationTokenSource();
 
-        var run = Task.Run(() => watcher.RunAsync(cts.Token));
+        var run = Task.Run(() => watcher.Run(cts.Token));
         await WaitFor(() => fake.Requests == 1, TimeSpan.FromSeconds(5));
         cts.Cancel();
         await run.WaitAsync(TimeSpan.FromSeconds(2));
@@ -514,7 +514,7 @@ public class RoleWatcherTests
     }
 
     [Fact]
-    public async Task RunAsync_stops_promptly_while_it_waits_for_the_next_poll()
+    public async Task Run_stops_promptly_while_it_waits_for_the_next_poll()
     {
         await using var running = new RunningWatcher("v4.1.4-primary");
         await WaitFor(() => Answer(running.Board, Mode.Primary, "") == "up ready 100% #primary, timeline 1\n", TimeSpan.FromSeconds(5));
@@ -527,20 +527,20 @@ public class RoleWatcherTests
     {
         await using var rig = new Rig();
         rig.Fake.Status(PatroniFixtures.Load("v4.1.4-primary"));
-        Assert.True(await rig.PollAsync());
+        Assert.True(rig.Poll());
         var plain = rig.Board.Current;
 
         rig.Watcher.SetOverride(new OperatorOverride(Admin.Maint, "disk replacement"));
-        Assert.True(await rig.PollAsync());
+        Assert.True(rig.Poll());
         Assert.NotSame(plain, rig.Board.Current);
         Assert.Equal("up maint #operator: disk replacement\n", rig.Answer("primary\n"));
         Assert.Equal("up maint #primary, timeline 1\n", rig.Answer("replica\n"));
         var overridden = rig.Board.Current;
-        Assert.True(await rig.PollAsync());
+        Assert.True(rig.Poll());
         Assert.Same(overridden, rig.Board.Current);
 
         rig.Watcher.SetOverride(null);
-        Assert.True(await rig.PollAsync());
+        Assert.True(rig.Poll());
         Assert.Equal(PrimaryAnswers, rig.AllAnswers());
         Assert.Equal(
             [(LogLevel.Information, PrimaryLog),
@@ -555,7 +555,7 @@ public class RoleWatcherTests
         await using var rig = new Rig();
         rig.Fake.Status(PatroniFixtures.Load("v4.1.4-primary"));
         rig.Watcher.SetOverride(new OperatorOverride(Admin.Drain, "kernel update"));
-        Assert.True(await rig.PollAsync());
+        Assert.True(rig.Poll());
         byte[] primary = Encoding.ASCII.GetBytes("primary\n");
         byte[] expected = Encoding.ASCII.GetBytes("up drain #operator: kernel update\n");
         Assert.True(rig.Board.Answer(Mode.Health, primary).SequenceEqual(expected));
@@ -576,12 +576,12 @@ public class RoleWatcherTests
     {
         await using var rig = new Rig();
         rig.Fake.Status(PatroniFixtures.Load("v4.1.4-primary"));
-        Assert.True(await rig.PollAsync());
+        Assert.True(rig.Poll());
         await rig.StopFakeAsync();
         rig.Time.Advance(TimeSpan.FromSeconds(2));
 
         rig.Watcher.SetOverride(new OperatorOverride(Admin.Drain, "kernel update"));
-        Assert.False(await rig.PollAsync());
+        Assert.False(rig.Poll());
         Assert.Equal("up drain #operator: kernel update\n", rig.Answer("primary\n"));
 
         rig.Time.Advance(TimeSpan.FromSeconds(1.5));
@@ -679,16 +679,14 @@ public class RoleWatcherTests
     /// <summary>A watcher running on the real clock with a 5-minute poll interval, against a fake Patroni serving a fixture.</summary>
     private sealed class RunningWatcher : IAsyncDisposable
     {
-        private readonly PatroniClient _client;
         private readonly CancellationTokenSource _stop = new();
         private readonly Task _run;
 
         public RunningWatcher(string fixture)
         {
             Fake.Status(PatroniFixtures.Load(fixture));
-            _client = new PatroniClient(Fake.Url, TimeSpan.FromSeconds(1));
-            Watcher = new RoleWatcher(_client, Board, TimeSpan.FromMinutes(5), TimeSpan.FromMinutes(5), new ListLogger());
-            _run = Task.Run(() => Watcher.RunAsync(_stop.Token));
+            Watcher = new RoleWatcher(new PatroniClient(Fake.Url, TimeSpan.FromSeconds(1)), Board, TimeSpan.FromMinutes(5), TimeSpan.FromMinutes(5), new ListLogger());
+            _run = Task.Run(() => Watcher.Run(_stop.Token));
         }
 
         public FakePatroni Fake { get; } = new();
@@ -707,7 +705,6 @@ public class RoleWatcherTests
             {
                 await StopAsync();
             }
-            _client.Dispose();
             _stop.Dispose();
             await Fake.DisposeAsync();
         }
@@ -717,15 +714,13 @@ public class RoleWatcherTests
     private sealed class Rig : IAsyncDisposable
     {
         private readonly int _port;
-        private readonly PatroniClient _client;
 
         public Rig(string unknownWords = "down", TimeSpan? timeout = null)
         {
             Fake = new FakePatroni();
             _port = Fake.Port;
-            _client = new PatroniClient(Fake.Url, timeout ?? TimeSpan.FromSeconds(2), Time);
             Board = new AnswerBoard(unknownWords, StaleAfter, Time);
-            Watcher = new RoleWatcher(_client, Board, TimeSpan.FromSeconds(1), StaleAfter, Log, Time);
+            Watcher = new RoleWatcher(new PatroniClient(Fake.Url, timeout ?? TimeSpan.FromSeconds(2), Time), Board, TimeSpan.FromSeconds(1), StaleAfter, Log, Time);
         }
 
         public FakePatroni Fake { get; private set; }
@@ -741,7 +736,7 @@ public class RoleWatcherTests
             Fake.Set("/cluster", FakeReply.From(PatroniFixtures.Load("v4.1.4-cluster")));
         }
 
-        public Task<bool> PollAsync() => Watcher.PollOnceAsync(CancellationToken.None);
+        public bool Poll() => Watcher.PollOnce(CancellationToken.None);
 
         public async Task StopFakeAsync()
         {
@@ -766,7 +761,6 @@ public class RoleWatcherTests
 
         public async ValueTask DisposeAsync()
         {
-            _client.Dispose();
             if (!_stopped)
             {
                 await Fake.DisposeAsync();
