@@ -61,7 +61,7 @@ install -d -m 0755 "$deb/DEBIAN"
 install -m 0755 "$packaging"/deb/postinst "$packaging"/deb/prerm "$packaging"/deb/postrm "$deb/DEBIAN/"
 echo /etc/patroni-agent/patroni-agent.conf > "$deb/DEBIAN/conffiles"
 # dpkg-shlibdeps reads debian/control and names the packages (and least versions) of the
-# libraries the binary links: libc6 and zlib1g.
+# libraries the binary links: libc6 (libc and libm).
 printf '%s\n' "Source: patroni-agent" "" "Package: patroni-agent" "Architecture: amd64" > "$work/debian/control"
 depends=$(cd "$work" && dpkg-shlibdeps -O debian/patroni-agent/usr/bin/patroni-agent)
 depends=${depends#shlibs:Depends=}
