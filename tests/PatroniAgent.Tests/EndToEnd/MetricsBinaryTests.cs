@@ -76,7 +76,9 @@ public class MetricsBinaryTests
         var endPoint = new IPEndPoint(IPAddress.Loopback, port);
         using var agent = new AgentProcess(
             "--listen", $"127.0.0.1:{port}", "--metrics-listen", $"127.0.0.1:{metricsPort}", "--patroni-url", patroni.Url.ToString(),
-            "--send-wait", "10s", "--log-level", "debug");
+            "--send-wait", "10s", "--log-level", "debug", "--poll-interval", "60s", "--stale-after", "120s");
+        // One poll at the start and none during the test: a poll's socket, opened and closed, would free a
+        // descriptor that the metrics thread could take for the scrape instead of running out.
         await AgentClient.EventuallyAsync(endPoint, "primary\n", "up ready 100% #primary, timeline 1\n");
         var limit = PublishedAgent.Run("prlimit", ["--pid", agent.Process.Id.ToString(), "--nofile=64:64"], TimeSpan.FromSeconds(10));
         Assert.Equal(0, limit.ExitCode);
