@@ -1,3 +1,5 @@
+using System.Net;
+using System.Net.Sockets;
 using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
@@ -235,5 +237,80 @@ public sealed class PatroniClientTlsTests : IDisposable
 
         Assert.Equal(new PollResult(null, "patroni answered 401 (basic auth rejected)", PollErrorKind.Http), withCredentials.Poll(CancellationToken.None));
         Assert.Equal(new PollResult(null, "patroni answered 401 (basic auth required)", PollErrorKind.Http), without.Poll(CancellationToken.None));
+    }
+
+    /// <summary>
+    /// The timeout bounds the whole GET, not each read: a server that sends its side of the handshake a
+    /// byte every 50 ms (here a relay in front of the stand-in) would otherwise keep one poll for minutes.
+    /// </summary>
+    [Fact]
+    public async Task A_handshake_trickled_byte_by_byte_ends_at_the_timeout()
+    {
+        await using var fake = Patroni();
+        Assert.Null(Client(fake.Url, "--patroni-ca-file", _caFile).Poll(CancellationToken.None).Error);
+        using var relay = new TrickleRelay(new IPEndPoint(IPAddress.Loopback, fake.Port));
+        var options = ConfigLoader.Parse(["--patroni-url", $"https://127.0.0.1:{relay.Port}", "--patroni-ca-file", _caFile], new Dictionary<string, string>(), File.ReadAllText).Options;
+        var client = new PatroniClient(options.PatroniUrl, TimeSpan.FromSeconds(1), access: options.PatroniAccess);
+
+        var result = client.Poll(new CancellationTokenSource(TimeSpan.FromSeconds(20)).Token);
+
+        Assert.Equal(new PollResult(null, "no answer from patroni within 1000 ms", PollErrorKind.Timeout), result);
+        Assert.InRange(relay.Trickled, 1, 200);
+    }
+
+    /// <summary>Relays one connection to a server, passing what the server sends one byte every 50 ms.</summary>
+    private sealed class TrickleRelay : IDisposable
+    {
+        private readonly Socket _listener = new(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        private readonly CancellationTokenSource _stop = new();
+        private int _trickled;
+
+        public TrickleRelay(IPEndPoint server)
+        {
+            _listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+            _listener.Listen(1);
+            _ = Task.Run(() => Relay(server));
+        }
+
+        public int Port => ((IPEndPoint)_listener.LocalEndPoint!).Port;
+
+        /// <summary>How many bytes of the server's went to the client.</summary>
+        public int Trickled => Volatile.Read(ref _trickled);
+
+        private async Task Relay(IPEndPoint target)
+        {
+            try
+            {
+                using var client = await _listener.AcceptAsync(_stop.Token);
+                using var server = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+                await server.ConnectAsync(target, _stop.Token);
+                _ = Task.Run(async () =>
+                {
+                    var buffer = new byte[4096];
+                    int n;
+                    while ((n = await client.ReceiveAsync(buffer, _stop.Token)) > 0)
+                    {
+                        await server.SendAsync(buffer.AsMemory(0, n), _stop.Token);
+                    }
+                });
+                var one = new byte[1];
+                while (await server.ReceiveAsync(one, _stop.Token) > 0)
+                {
+                    await client.SendAsync(one, _stop.Token);
+                    Interlocked.Increment(ref _trickled);
+                    await Task.Delay(50, _stop.Token);
+                }
+            }
+            catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException)
+            {
+            }
+        }
+
+        public void Dispose()
+        {
+            _stop.Cancel();
+            _listener.Dispose();
+            _stop.Dispose();
+        }
     }
 }

@@ -48,10 +48,10 @@ internal sealed class HttpGet(int maxBodyBytes, SslClientAuthenticationOptions? 
         var addresses = Resolve(url.DnsSafeHost, deadline, cancellationToken);
         using var socket = Connect(addresses, url.Port, deadline);
         using var cancel = cancellationToken.Register(static s => ((Socket)s!).Dispose(), socket);
-        using Stream stream = tls is null ? new NetworkStream(socket) : Handshake(socket, deadline);
-        Limit(socket, deadline);
+        var timed = new DeadlineStream(socket, deadline);
+        using Stream stream = tls is null ? timed : Handshake(timed);
         stream.Write(Request(url, authorization));
-        return ReadAnswer(stream, socket, deadline);
+        return ReadAnswer(stream);
     }
 
     private static IPAddress[] Resolve(string host, long deadline, CancellationToken cancellationToken)
@@ -97,12 +97,11 @@ internal sealed class HttpGet(int maxBodyBytes, SslClientAuthenticationOptions? 
         throw failure ?? new SocketException((int)SocketError.HostNotFound);
     }
 
-    private SslStream Handshake(Socket socket, long deadline)
+    private SslStream Handshake(DeadlineStream timed)
     {
-        var stream = new SslStream(new NetworkStream(socket), leaveInnerStreamOpen: false);
+        var stream = new SslStream(timed, leaveInnerStreamOpen: false);
         try
         {
-            Limit(socket, deadline);
             stream.AuthenticateAsClient(tls!);
             return stream;
         }
@@ -124,7 +123,7 @@ internal sealed class HttpGet(int maxBodyBytes, SslClientAuthenticationOptions? 
         return Encoding.ASCII.GetBytes(text.Append("Connection: close\r\n\r\n").ToString());
     }
 
-    private HttpAnswer ReadAnswer(Stream stream, Socket socket, long deadline)
+    private HttpAnswer ReadAnswer(Stream stream)
     {
         // The status line is checked once complete, so that a server speaking another protocol is told apart at once.
         int headEnd;
@@ -141,7 +140,7 @@ internal sealed class HttpGet(int maxBodyBytes, SslClientAuthenticationOptions? 
             {
                 throw Invalid();
             }
-            if (!Fill(stream, socket, deadline, Math.Min(_length + 1, MaxHeadBytes)))
+            if (!Fill(stream, Math.Min(_length + 1, MaxHeadBytes)))
             {
                 throw CutShort();
             }
@@ -157,7 +156,7 @@ internal sealed class HttpGet(int maxBodyBytes, SslClientAuthenticationOptions? 
         }
         if (chunked)
         {
-            return new HttpAnswer(status, ReadChunked(stream, socket, deadline, bodyStart));
+            return new HttpAnswer(status, ReadChunked(stream, bodyStart));
         }
         if (contentLength is { } declared)
         {
@@ -166,13 +165,13 @@ internal sealed class HttpGet(int maxBodyBytes, SslClientAuthenticationOptions? 
                 throw TooLarge();
             }
             int end = bodyStart + (int)declared;
-            if (!Fill(stream, socket, deadline, end))
+            if (!Fill(stream, end))
             {
                 throw CutShort();
             }
             return new HttpAnswer(status, _buffer.AsMemory(bodyStart, (int)declared));
         }
-        while (Fill(stream, socket, deadline, _length + 1))
+        while (Fill(stream, _length + 1))
         {
             if (_length - bodyStart > maxBodyBytes)
             {
@@ -183,13 +182,13 @@ internal sealed class HttpGet(int maxBodyBytes, SslClientAuthenticationOptions? 
     }
 
     /// <summary>Decodes a chunked body in place: each chunk's data moves down over the chunk lines before it.</summary>
-    private ReadOnlyMemory<byte> ReadChunked(Stream stream, Socket socket, long deadline, int bodyStart)
+    private ReadOnlyMemory<byte> ReadChunked(Stream stream, int bodyStart)
     {
         int read = bodyStart;
         int written = bodyStart;
         while (true)
         {
-            int lineEnd = ReadLine(stream, socket, deadline, read);
+            int lineEnd = ReadLine(stream, read);
             var sizeText = _buffer.AsSpan(read, lineEnd - read);
             int extension = sizeText.IndexOf((byte)';');
             if (extension >= 0)
@@ -203,7 +202,7 @@ internal sealed class HttpGet(int maxBodyBytes, SslClientAuthenticationOptions? 
             read = lineEnd + 2;
             if (size == 0)
             {
-                while ((lineEnd = ReadLine(stream, socket, deadline, read)) != read)
+                while ((lineEnd = ReadLine(stream, read)) != read)
                 {
                     read = lineEnd + 2;
                 }
@@ -213,7 +212,7 @@ internal sealed class HttpGet(int maxBodyBytes, SslClientAuthenticationOptions? 
             {
                 throw TooLarge();
             }
-            if (!Fill(stream, socket, deadline, read + size + 2))
+            if (!Fill(stream, read + size + 2))
             {
                 throw CutShort();
             }
@@ -231,7 +230,7 @@ internal sealed class HttpGet(int maxBodyBytes, SslClientAuthenticationOptions? 
     }
 
     /// <summary>The index of the CR of the line that starts at <paramref name="start"/>, reading until it is complete.</summary>
-    private int ReadLine(Stream stream, Socket socket, long deadline, int start)
+    private int ReadLine(Stream stream, int start)
     {
         const int MaxLine = 4096;
         int end;
@@ -241,7 +240,7 @@ internal sealed class HttpGet(int maxBodyBytes, SslClientAuthenticationOptions? 
             {
                 throw Invalid();
             }
-            if (!Fill(stream, socket, deadline, _length + 1))
+            if (!Fill(stream, _length + 1))
             {
                 throw CutShort();
             }
@@ -253,7 +252,7 @@ internal sealed class HttpGet(int maxBodyBytes, SslClientAuthenticationOptions? 
     /// Reads until the buffer holds <paramref name="needed"/> bytes; false when the connection ended first.
     /// The buffer grows to at most the largest body and head, plus room to find where the body ends.
     /// </summary>
-    private bool Fill(Stream stream, Socket socket, long deadline, int needed)
+    private bool Fill(Stream stream, int needed)
     {
         while (_length < needed)
         {
@@ -266,7 +265,6 @@ internal sealed class HttpGet(int maxBodyBytes, SslClientAuthenticationOptions? 
                 }
                 Array.Resize(ref _buffer, Math.Min(Math.Max(_buffer.Length * 2, needed), most));
             }
-            Limit(socket, deadline);
             int read = stream.Read(_buffer, _length, _buffer.Length - _length);
             if (read == 0)
             {
@@ -322,6 +320,39 @@ internal sealed class HttpGet(int maxBodyBytes, SslClientAuthenticationOptions? 
             }
         }
         return (contentLength, chunked);
+    }
+
+    /// <summary>
+    /// A socket's stream whose every read and write waits at most until the deadline, the reads and
+    /// writes of a TLS handshake over it included: a server that trickles its bytes cannot stretch a GET.
+    /// </summary>
+    private sealed class DeadlineStream(Socket socket, long deadline) : NetworkStream(socket)
+    {
+        private void Limit() => HttpGet.Limit(Socket, deadline);
+
+        public override int Read(byte[] buffer, int offset, int count)
+        {
+            Limit();
+            return base.Read(buffer, offset, count);
+        }
+
+        public override int Read(Span<byte> buffer)
+        {
+            Limit();
+            return base.Read(buffer);
+        }
+
+        public override void Write(byte[] buffer, int offset, int count)
+        {
+            Limit();
+            base.Write(buffer, offset, count);
+        }
+
+        public override void Write(ReadOnlySpan<byte> buffer)
+        {
+            Limit();
+            base.Write(buffer);
+        }
     }
 
     /// <summary>Bounds the next blocking call on <paramref name="socket"/> by the time left.</summary>
