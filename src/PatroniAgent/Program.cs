@@ -8,7 +8,7 @@ namespace PatroniAgent;
 
 public static class Program
 {
-    public static async Task<int> Main(string[] args)
+    public static int Main(string[] args)
     {
         var environment = Environment.GetEnvironmentVariables()
             .Cast<DictionaryEntry>()

@@ -186,7 +186,6 @@ public sealed partial class MetricsServer : IDisposable
         }
     }
 
-    /// <summary>The length of the request's head up to and with the blank line; -1 while it is not complete.</summary>
     private static void Reply(Socket client, int status, string reason, string contentType, string body, bool head, bool allow = false)
     {
         byte[] content = Encoding.UTF8.GetBytes(body);

@@ -6,9 +6,10 @@ namespace PatroniAgent.Tests.HaproxyConfig;
 /// <summary><c>patroni-agent haproxy-config</c>'s command line and its use of Patroni, in process.</summary>
 public class HaproxyConfigCommandTests
 {
-    private sealed record Outcome(int ExitCode, string Output, string Error);
+    internal sealed record Outcome(int ExitCode, string Output, string Error);
 
-    private static async Task<Outcome> Run(params string[] args)
+    /// <summary>Runs the command in process with its output and error captured.</summary>
+    internal static Outcome Run(params string[] args)
     {
         var output = new StringWriter();
         var error = new StringWriter();
@@ -17,9 +18,9 @@ public class HaproxyConfigCommandTests
     }
 
     [Fact]
-    public async Task Members_and_options_from_the_command_line()
+    public void Members_and_options_from_the_command_line()
     {
-        var result = await Run(
+        var result = Run(
             "--member", "pg1=10.0.0.1", "--member=pg2=10.0.0.2", "--postgres-port", "6432", "--agent-port=6555",
             "--http-check-port", "8008", "--max-lag", "1MB", "--sync", "--bind", "127.0.0.1", "--read-write-port", "6000");
 
@@ -48,9 +49,9 @@ public class HaproxyConfigCommandTests
     [InlineData(new[] { "--member", "pg1=10.0.0.1", "--patroni-url", "http://127.0.0.1:8008" }, "either --member or --patroni-url, not both")]
     [InlineData(new[] { "--patroni-url", "ftp://127.0.0.1" }, "--patroni-url: \"ftp://127.0.0.1\" is not an absolute http or https URL")]
     [InlineData(new[] { "--patroni-url", "http://u:p@127.0.0.1:8008" }, "--patroni-url: must not contain a user name or password")]
-    public async Task A_bad_command_line_exits_2_with_the_problem(string[] args, string message)
+    public void A_bad_command_line_exits_2_with_the_problem(string[] args, string message)
     {
-        var result = await Run(args);
+        var result = Run(args);
 
         Assert.Equal(2, result.ExitCode);
         Assert.Equal("", result.Output);
@@ -59,9 +60,9 @@ public class HaproxyConfigCommandTests
     }
 
     [Fact]
-    public async Task Help_prints_the_options()
+    public void Help_prints_the_options()
     {
-        var result = await Run("--member", "x", "--help");
+        var result = Run("--member", "x", "--help");
 
         Assert.Equal(0, result.ExitCode);
         Assert.StartsWith("Usage: patroni-agent haproxy-config", result.Output);
@@ -75,7 +76,7 @@ public class HaproxyConfigCommandTests
     {
         await using var patroni = new FakePatroni().Set("/cluster", FakeReply.From(PatroniFixtures.Load(fixture)));
 
-        var result = await Run("--patroni-url", patroni.Url.ToString(), "--async");
+        var result = Run("--patroni-url", patroni.Url.ToString(), "--async");
 
         Assert.Equal(0, result.ExitCode);
         Assert.Equal("", result.Error);
@@ -91,7 +92,7 @@ public class HaproxyConfigCommandTests
     {
         await using var patroni = new FakePatroni().Set("/api/cluster", FakeReply.From(PatroniFixtures.Load("v4.1.4-cluster")));
 
-        var result = await Run("--patroni-url", new Uri(patroni.Url, "/api/").ToString());
+        var result = Run("--patroni-url", new Uri(patroni.Url, "/api/").ToString());
 
         Assert.Equal(0, result.ExitCode);
         Assert.Contains("server pg1 127.0.2.1:5432", result.Output);
@@ -115,7 +116,7 @@ public class HaproxyConfigCommandTests
     {
         await using var patroni = new FakePatroni().Set("/cluster", reply);
 
-        var result = await Run("--patroni-url", patroni.Url.ToString());
+        var result = Run("--patroni-url", patroni.Url.ToString());
 
         Assert.Equal(1, result.ExitCode);
         Assert.Equal("", result.Output);
@@ -132,7 +133,7 @@ public class HaproxyConfigCommandTests
             port = closed.Port;
         }
 
-        var result = await Run("--patroni-url", $"http://127.0.0.1:{port}");
+        var result = Run("--patroni-url", $"http://127.0.0.1:{port}");
 
         Assert.Equal(1, result.ExitCode);
         Assert.Equal($"patroni-agent haproxy-config: cannot read the members from http://127.0.0.1:{port}/cluster: patroni refused the connection\n", result.Error);

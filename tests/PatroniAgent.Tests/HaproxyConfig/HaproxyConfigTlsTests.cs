@@ -1,6 +1,5 @@
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
-using PatroniAgent.HaproxyConfig;
 using PatroniAgent.Tests.Support;
 
 namespace PatroniAgent.Tests.HaproxyConfig;
@@ -26,14 +25,6 @@ public sealed class HaproxyConfigTlsTests : IDisposable
         new FakePatroni(tls: new FakeTls(TestCertificates.CreateServer(_ca, ["127.0.0.1"]), requireClientCertificate ? _ca : null))
             .Set("/cluster", FakeReply.From(PatroniFixtures.Load("v4.1.4-cluster")));
 
-    private static async Task<(int ExitCode, string Output, string Error)> Run(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int code = HaproxyConfigCommand.Run(args, output, error);
-        return (code, output.ToString(), error.ToString());
-    }
-
     [Fact]
     public async Task Members_are_read_with_the_ca_file_client_certificate_and_basic_auth()
     {
@@ -43,7 +34,7 @@ public sealed class HaproxyConfigTlsTests : IDisposable
         string key = _files.WriteKey("client-key.pem", client);
         string auth = _files.Write("auth", "patroni:s3cret\n");
 
-        var result = await Run("--patroni-url", patroni.Url.ToString(), "--patroni-ca-file", _caFile,
+        var result = HaproxyConfigCommandTests.Run("--patroni-url", patroni.Url.ToString(), "--patroni-ca-file", _caFile,
             "--patroni-cert-file", certificate, "--patroni-key-file", key, "--patroni-auth-file", auth);
 
         Assert.Equal("", result.Error);
@@ -58,7 +49,7 @@ public sealed class HaproxyConfigTlsTests : IDisposable
     {
         await using var patroni = Patroni();
 
-        var result = await Run("--patroni-url", patroni.Url.ToString());
+        var result = HaproxyConfigCommandTests.Run("--patroni-url", patroni.Url.ToString());
 
         Assert.Equal(1, result.ExitCode);
         Assert.Equal("", result.Output);
@@ -71,7 +62,7 @@ public sealed class HaproxyConfigTlsTests : IDisposable
     {
         await using var patroni = Patroni(requireClientCertificate: true);
 
-        var result = await Run("--patroni-url", patroni.Url.ToString(), "--patroni-ca-file", _caFile);
+        var result = HaproxyConfigCommandTests.Run("--patroni-url", patroni.Url.ToString(), "--patroni-ca-file", _caFile);
 
         Assert.Equal(1, result.ExitCode);
         Assert.EndsWith(": patroni demands a client certificate\n", result.Error);
@@ -83,14 +74,14 @@ public sealed class HaproxyConfigTlsTests : IDisposable
         await using var patroni = Patroni();
         patroni.Set("/cluster", new FakeReply.Answer(401, "{\"error\": \"unauthorized\"}"u8.ToArray()));
 
-        var result = await Run("--patroni-url", patroni.Url.ToString(), "--patroni-ca-file", _caFile);
+        var result = HaproxyConfigCommandTests.Run("--patroni-url", patroni.Url.ToString(), "--patroni-ca-file", _caFile);
 
         Assert.Equal(1, result.ExitCode);
         Assert.EndsWith(": patroni answered 401 (basic auth required)\n", result.Error);
     }
 
     [Fact]
-    public async Task A_file_that_cannot_serve_is_a_bad_command_line()
+    public void A_file_that_cannot_serve_is_a_bad_command_line()
     {
         string readable = _files.Write("auth-for-everyone", "patroni:s3cret\n", TestCertificates.Public);
         string missing = Path.Combine(_files.Directory, "no-such-ca.pem");
@@ -104,7 +95,7 @@ public sealed class HaproxyConfigTlsTests : IDisposable
         };
         foreach (var (args, message) in cases)
         {
-            var result = await Run(args);
+            var result = HaproxyConfigCommandTests.Run(args);
             Assert.Equal(2, result.ExitCode);
             Assert.Equal("", result.Output);
             Assert.Contains(message, result.Error);

@@ -16,7 +16,7 @@ public class PollMetricsTests
     };
 
     [Fact]
-    public async Task Every_poll_lands_in_the_latency_histogram_and_failures_are_counted_by_kind()
+    public void Every_poll_lands_in_the_latency_histogram_and_failures_are_counted_by_kind()
     {
         var (_, poller, watcher) = Rig();
         poller.Then(new PollResult(Primary, null), TimeSpan.FromMilliseconds(3));
@@ -48,7 +48,7 @@ public class PollMetricsTests
     }
 
     [Fact]
-    public async Task The_age_of_the_last_good_poll_grows_with_failures_and_resets_on_success()
+    public void The_age_of_the_last_good_poll_grows_with_failures_and_resets_on_success()
     {
         var (time, poller, watcher) = Rig();
         Assert.Null(watcher.Polls.LastGoodAt);

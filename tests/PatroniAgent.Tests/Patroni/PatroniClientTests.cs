@@ -394,7 +394,7 @@ public class PatroniClientTests
     }
 
     [Fact]
-    public async Task An_unresolvable_host_is_named()
+    public void An_unresolvable_host_is_named()
     {
         var client = new PatroniClient(new Uri("http://patroni-agent-test.invalid:8008"), Generous);
 

@@ -7,57 +7,13 @@ using PatroniAgent.Tests.Support;
 namespace PatroniAgent.Tests.Patroni;
 
 /// <summary>
-/// <see cref="PatroniClient"/>'s HTTP on the wire, against a loopback server that answers bytes a test
+/// <see cref="PatroniClient"/>'s HTTP on the wire, against the stand-in Patroni answering bytes a test
 /// writes: the request it sends, the framings of an answer it reads, and the ends it gives a server that
 /// does not speak HTTP or never takes the connection.
 /// </summary>
-public sealed class PatroniClientWireTests : IDisposable
+public sealed class PatroniClientWireTests
 {
     private static readonly TimeSpan Generous = TimeSpan.FromSeconds(5);
-
-    private readonly Socket _listener = new(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-    private readonly List<Socket> _accepted = [];
-
-    public PatroniClientWireTests()
-    {
-        _listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-    }
-
-    private Uri Url => new($"http://127.0.0.1:{((IPEndPoint)_listener.LocalEndPoint!).Port}/");
-
-    public void Dispose()
-    {
-        _listener.Dispose();
-        _accepted.ForEach(s => s.Dispose());
-    }
-
-    /// <summary>Accepts one connection, reads the request head, writes <paramref name="reply"/>, and closes unless told not to.</summary>
-    private Task<string> Answer(byte[] reply, bool close = true)
-    {
-        _listener.Listen(8);
-        return Task.Run(async () =>
-        {
-            var client = await _listener.AcceptAsync();
-            _accepted.Add(client);
-            var request = new StringBuilder();
-            var buffer = new byte[4096];
-            while (!request.ToString().Contains("\r\n\r\n"))
-            {
-                int n = await client.ReceiveAsync(buffer);
-                if (n == 0)
-                {
-                    break;
-                }
-                request.Append(Encoding.ASCII.GetString(buffer, 0, n));
-            }
-            await client.SendAsync(reply);
-            if (close)
-            {
-                client.Shutdown(SocketShutdown.Both);
-            }
-            return request.ToString();
-        });
-    }
 
     private static byte[] Chunked(byte[] body, int pieces, string end = "0\r\n\r\n")
     {
@@ -75,22 +31,24 @@ public sealed class PatroniClientWireTests : IDisposable
         return text.ToArray();
     }
 
+    private static FakePatroni Answering(byte[] reply, bool close = true) => new FakePatroni().Status(new FakeReply.Raw(reply, close));
+
     [Fact]
     public async Task The_request_is_a_plain_get_that_closes_the_connection()
     {
-        var served = Answer(Encoding.ASCII.GetBytes("HTTP/1.0 503 Service Unavailable\r\n\r\n{}"));
-        var client = new PatroniClient(new Uri(Url, "/api/"), Generous);
+        await using var patroni = new FakePatroni().Set("/api/", new FakeReply.Answer(503, "{}"u8.ToArray()));
+        var client = new PatroniClient(new Uri(patroni.Url, "/api/"), Generous);
 
         client.Poll(CancellationToken.None);
 
-        Assert.Equal($"GET /api/ HTTP/1.1\r\nHost: {Url.Authority}\r\nAccept: application/json\r\nConnection: close\r\n\r\n", await served);
+        Assert.Equal($"GET /api/ HTTP/1.1\r\nHost: {patroni.Url.Authority}\r\nAccept: application/json\r\nConnection: close\r\n\r\n", patroni.LastRequest);
     }
 
     [Fact]
-    public void A_chunked_answer_is_read()
+    public async Task A_chunked_answer_is_read()
     {
-        _ = Answer(Chunked(PatroniFixtures.Load("v4.1.4-primary").Body, pieces: 7, end: "0\r\nX-Trailer: yes\r\n\r\n"));
-        var client = new PatroniClient(Url, Generous);
+        await using var patroni = Answering(Chunked(PatroniFixtures.Load("v4.1.4-primary").Body, pieces: 7, end: "0\r\nX-Trailer: yes\r\n\r\n"));
+        var client = new PatroniClient(patroni.Url, Generous);
 
         var result = client.Poll(CancellationToken.None);
 
@@ -100,19 +58,19 @@ public sealed class PatroniClientWireTests : IDisposable
     }
 
     [Fact]
-    public void A_chunked_answer_without_its_last_chunk_is_cut_short()
+    public async Task A_chunked_answer_without_its_last_chunk_is_cut_short()
     {
-        _ = Answer(Chunked(PatroniFixtures.Load("v4.1.4-primary").Body, pieces: 3, end: ""));
-        var client = new PatroniClient(Url, Generous);
+        await using var patroni = Answering(Chunked(PatroniFixtures.Load("v4.1.4-primary").Body, pieces: 3, end: ""));
+        var client = new PatroniClient(patroni.Url, Generous);
 
         Assert.Equal(new PollResult(null, "patroni answer cut short (ResponseEnded)", PollErrorKind.Http), client.Poll(CancellationToken.None));
     }
 
     [Fact]
-    public void A_chunked_answer_larger_than_the_limit_is_refused()
+    public async Task A_chunked_answer_larger_than_the_limit_is_refused()
     {
-        _ = Answer(Chunked(new byte[PatroniClient.MaxBodyBytes + 1], pieces: 2));
-        var client = new PatroniClient(Url, Generous);
+        await using var patroni = Answering(Chunked(new byte[PatroniClient.MaxBodyBytes + 1], pieces: 2));
+        var client = new PatroniClient(patroni.Url, Generous);
 
         Assert.Equal(new PollResult(null, "patroni answer larger than 1024 kB", PollErrorKind.Http), client.Poll(CancellationToken.None));
     }
@@ -124,19 +82,19 @@ public sealed class PatroniClientWireTests : IDisposable
     [InlineData("HTTP/1.1 200 OK\r\nno colon here\r\n\r\n{}")]
     [InlineData("HTTP/2 200\r\n\r\n{}")]
     [InlineData("HTTP/1.1 20 OK\r\n\r\n{}")]
-    public void A_head_that_does_not_frame_a_body_is_not_http(string reply)
+    public async Task A_head_that_does_not_frame_a_body_is_not_http(string reply)
     {
-        _ = Answer(Encoding.ASCII.GetBytes(reply));
-        var client = new PatroniClient(Url, Generous);
+        await using var patroni = Answering(Encoding.ASCII.GetBytes(reply));
+        var client = new PatroniClient(patroni.Url, Generous);
 
         Assert.Equal(new PollResult(null, "patroni request failed (InvalidResponse)", PollErrorKind.Http), client.Poll(CancellationToken.None));
     }
 
     [Fact]
-    public void A_server_of_another_protocol_is_told_apart_without_waiting_for_the_timeout()
+    public async Task A_server_of_another_protocol_is_told_apart_without_waiting_for_the_timeout()
     {
-        _ = Answer("SSH-2.0-OpenSSH_9.2\r\n"u8.ToArray(), close: false);
-        var client = new PatroniClient(Url, TimeSpan.FromMinutes(5));
+        await using var patroni = Answering("SSH-2.0-OpenSSH_9.2\r\n"u8.ToArray(), close: false);
+        var client = new PatroniClient(patroni.Url, TimeSpan.FromMinutes(5));
 
         Assert.Equal(new PollResult(null, "patroni request failed (InvalidResponse)", PollErrorKind.Http), client.Poll(new CancellationTokenSource(Generous).Token));
     }
@@ -149,7 +107,9 @@ public sealed class PatroniClientWireTests : IDisposable
     [Fact]
     public async Task A_connection_never_taken_ends_at_the_timeout()
     {
-        _listener.Listen(0);
+        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        listener.Listen(0);
         var fillers = new List<Socket>();
         try
         {
@@ -159,13 +119,13 @@ public sealed class PatroniClientWireTests : IDisposable
                 fillers.Add(filler);
                 try
                 {
-                    await filler.ConnectAsync(_listener.LocalEndPoint!).WaitAsync(TimeSpan.FromMilliseconds(300));
+                    await filler.ConnectAsync(listener.LocalEndPoint!).WaitAsync(TimeSpan.FromMilliseconds(300));
                 }
                 catch (TimeoutException)
                 {
                 }
             }
-            var client = new PatroniClient(Url, TimeSpan.FromMilliseconds(200));
+            var client = new PatroniClient(new Uri($"http://{listener.LocalEndPoint}/"), TimeSpan.FromMilliseconds(200));
 
             var result = client.Poll(new CancellationTokenSource(TimeSpan.FromSeconds(30)).Token);
 

@@ -16,8 +16,8 @@ public abstract record FakeReply
     public sealed record Silence : FakeReply;
     /// <summary>Answers after a delay.</summary>
     public sealed record Delayed(TimeSpan Delay, FakeReply Then) : FakeReply;
-    /// <summary>Sends raw bytes and closes.</summary>
-    public sealed record Raw(byte[] Bytes) : FakeReply;
+    /// <summary>Sends raw bytes and closes, or with <paramref name="Close"/> false stays connected and silent.</summary>
+    public sealed record Raw(byte[] Bytes, bool Close = true) : FakeReply;
 
     public static FakeReply From(PatroniFixture fixture) => new Answer(fixture.Status, fixture.Body);
 }
@@ -43,7 +43,7 @@ public sealed class FakePatroni : IAsyncDisposable
     private readonly FakeTls? _tls;
     private int _requests;
     private int _disposed;
-    private string? _lastAuthorization;
+    private string? _lastRequest;
     private string? _lastClientSubject;
 
     public FakePatroni(int port = 0, FakeTls? tls = null)
@@ -59,8 +59,12 @@ public sealed class FakePatroni : IAsyncDisposable
     public Uri Url => new($"{(_tls is null ? "http" : "https")}://127.0.0.1:{Port}");
     public int Requests => Volatile.Read(ref _requests);
 
+    /// <summary>The request line and headers of the last request, blank line included; null before the first.</summary>
+    public string? LastRequest => Volatile.Read(ref _lastRequest);
+
     /// <summary>The <c>Authorization</c> header of the last request; null when it had none.</summary>
-    public string? LastAuthorization => Volatile.Read(ref _lastAuthorization);
+    public string? LastAuthorization => LastRequest?.Split("\r\n")
+        .FirstOrDefault(h => h.StartsWith("Authorization:", StringComparison.OrdinalIgnoreCase))?["Authorization:".Length..].Trim();
 
     /// <summary>The subject of the client certificate of the last request; null when none was shown.</summary>
     public string? LastClientSubject => Volatile.Read(ref _lastClientSubject);
@@ -113,8 +117,7 @@ public sealed class FakePatroni : IAsyncDisposable
             Interlocked.Increment(ref _requests);
             string head = request.ToString();
             string path = head.Split(' ')[1];
-            Volatile.Write(ref _lastAuthorization, head.Split("\r\n")
-                .FirstOrDefault(h => h.StartsWith("Authorization:", StringComparison.OrdinalIgnoreCase))?["Authorization:".Length..].Trim());
+            Volatile.Write(ref _lastRequest, head);
             FakeReply? reply;
             lock (_replies)
             {
@@ -178,6 +181,10 @@ public sealed class FakePatroni : IAsyncDisposable
                 break;
             case FakeReply.Raw raw:
                 await client.WriteAsync(raw.Bytes, _stop.Token);
+                if (!raw.Close)
+                {
+                    await Task.Delay(Timeout.Infinite, _stop.Token);
+                }
                 break;
         }
     }

@@ -20,7 +20,7 @@ internal readonly record struct HttpAnswer(int Status, ReadOnlyMemory<byte> Body
 internal sealed class HttpGet(int maxBodyBytes, SslClientAuthenticationOptions? tls)
 {
     /// <summary>The most a status line and headers may take.</summary>
-    public const int MaxHeadBytes = 64 * 1024;
+    private const int MaxHeadBytes = 64 * 1024;
 
     /// <summary>The reason given for an answer that ends before its head or body is complete.</summary>
     public const string CutShortMessage = "patroni answer cut short (ResponseEnded)";
@@ -125,16 +125,22 @@ internal sealed class HttpGet(int maxBodyBytes, SslClientAuthenticationOptions? 
 
     private HttpAnswer ReadAnswer(Stream stream)
     {
-        // The status line is checked once complete, so that a server speaking another protocol is told apart at once.
+        // The status line is read as soon as it is complete, so that a server speaking another protocol is
+        // told apart at once; the head is complete once a blank line follows it.
+        int status = 0;
+        int statusEnd;
         int headEnd;
-        bool statusChecked = false;
-        while ((headEnd = _buffer.AsSpan(0, _length).IndexOf(HeadEnd)) < 0)
+        while (true)
         {
-            int firstLineEnd = _buffer.AsSpan(0, _length).IndexOf("\r\n"u8);
-            if (!statusChecked && firstLineEnd >= 0)
+            var received = _buffer.AsSpan(0, _length);
+            statusEnd = received.IndexOf("\r\n"u8);
+            if (status == 0 && statusEnd >= 0)
             {
-                ParseStatusLine(_buffer.AsSpan(0, firstLineEnd));
-                statusChecked = true;
+                status = ParseStatusLine(received[..statusEnd]);
+            }
+            if ((headEnd = received.IndexOf(HeadEnd)) >= 0)
+            {
+                break;
             }
             if (_length >= MaxHeadBytes)
             {
@@ -145,10 +151,8 @@ internal sealed class HttpGet(int maxBodyBytes, SslClientAuthenticationOptions? 
                 throw CutShort();
             }
         }
-        var head = _buffer.AsSpan(0, headEnd);
-        int statusEnd = head.IndexOf("\r\n"u8);
-        int status = ParseStatusLine(statusEnd < 0 ? head : head[..statusEnd]);
-        var (contentLength, chunked) = ParseHeaders(statusEnd < 0 ? [] : head[(statusEnd + 2)..]);
+        // The header lines lie between the status line's CRLF and the blank line; there may be none.
+        var (contentLength, chunked) = ParseHeaders(statusEnd < headEnd ? _buffer.AsSpan(statusEnd + 2, headEnd - statusEnd - 2) : []);
         int bodyStart = headEnd + HeadEnd.Length;
         if (status is (>= 100 and < 200) or 204 or 304)
         {
