@@ -10,11 +10,13 @@
 # Usage: scripts/cluster.sh up | down | status | leader | switchover [pgN] | haproxy CMD | patronictl ARGS...
 #        scripts/cluster.sh pid patroni|postgres|agent N | stop-agent N | start-agent N | restart-agent N
 #        scripts/cluster.sh kill-node N (SIGKILL to Patroni and PostgreSQL) | start-patroni N
+#        scripts/cluster.sh stall-next-promotion N SECONDS (node N's Patroni freezes that long when it next promotes)
 # Environment:
 #   CLUSTER_DIR   where everything lives (default /tmp/patroni-agent-cluster)
 #   AGENT         the patroni-agent binary (default artifacts/publish/patroni-agent, published if missing)
-#   AGENT_POLL_INTERVAL  the agents' --poll-interval (default 50ms, the agent's own default)
-#   AGENT_NOTIFY  1 (default): Patroni's on_role_change callback runs `patroni-agent notify`; 0: none
+#   AGENT_POLL_INTERVAL  the agents' --poll-interval (default: the agent's own default)
+#   AGENT_NOTIFY  1 (default): Patroni's callbacks run `patroni-agent notify`, as `patroni-agent callbacks`
+#                 prints them; 0: none
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -80,7 +82,8 @@ ensure_agent() {
 write_patroni_config() {
     local n=$1 a callbacks=""; a=$(addr "$n")
     if [ "${AGENT_NOTIFY:-1}" != 0 ]; then
-        callbacks="callbacks: {on_role_change: $bin notify --control-socket $dir/agent$n/control.sock}"
+        # The lines the agent prints for patroni.yml, below their "postgresql:" line.
+        callbacks=$("$bin" callbacks --control-socket "$dir/agent$n/control.sock" | sed -n '/^postgresql:/,$p' | tail -n +2)
     fi
     cat >"$dir/pg$n/patroni.yml" <<EOF
 scope: demo
@@ -119,7 +122,8 @@ postgresql:
   data_dir: $dir/pg$n/data
   bin_dir: $pgbin
   pgpass: $dir/pg$n/pgpass
-  $callbacks
+  pre_promote: $dir/bin/stall-promotion $dir/pg$n/stall-next-promotion
+$callbacks
   authentication:
     replication:
       username: replicator
@@ -202,7 +206,22 @@ start_agent() {
     spawn "agent$n" "$bin" \
         --listen "$a:5555=primary" --http-listen "$a:8009" \
         --control-socket "$dir/agent$n/control.sock" --state-file "$dir/agent$n/override" \
-        --patroni-url "http://$a:8008" --poll-interval "${AGENT_POLL_INTERVAL:-50ms}" --timeout 500ms --stale-after 2s
+        --patroni-url "http://$a:8008" ${AGENT_POLL_INTERVAL:+--poll-interval "$AGENT_POLL_INTERVAL"}
+}
+
+# A test device, Patroni's pre_promote script: when the file it is given exists, it freezes its Patroni
+# (SIGSTOP) for the seconds the file holds, once, as a CPU-starved host would stall it between taking
+# the leader lock and promoting; REST API included. Without the file it does nothing.
+write_stall_script() {
+    cat >"$dir/bin/stall-promotion" <<'EOF'
+#!/bin/sh
+[ -f "$1" ] || exit 0
+seconds=$(cat "$1")
+rm -f "$1"
+setsid sh -c "sleep $seconds; kill -CONT $PPID" </dev/null >/dev/null 2>&1 &
+kill -STOP "$PPID"
+EOF
+    chmod 755 "$dir/bin/stall-promotion"
 }
 
 start_patroni() {
@@ -278,6 +297,7 @@ up() {
     mkdir -p "$dir/log" "$dir/pid" "$dir/etcd" "$dir/bin"
     chmod 755 "$dir"
     install -m 755 "$agent" "$bin"
+    write_stall_script
     local started=$SECONDS
 
     spawn etcd etcd --name etcd1 --data-dir "$dir/etcd" \
@@ -370,7 +390,9 @@ case ${1:-} in
     leader) leader ;;
     switchover)
         current=$(leader) || die "no leader"
-        as_db patronictl -c "$dir/pg1/patroni.yml" switchover --leader "$current" ${2:+--candidate "$2"} --force demo
+        # A candidate that stalls while promoting makes patronictl give up waiting ("status unknown"):
+        # with a candidate named, whether it became the leader decides.
+        as_db patronictl -c "$dir/pg1/patroni.yml" switchover --leader "$current" ${2:+--candidate "$2"} --force demo || [ -n "${2:-}" ]
         if [ -n "${2:-}" ]; then
             wait_for 30 is_leader "$2" || die "the switchover did not make $2 the leader"
         fi
@@ -381,6 +403,10 @@ case ${1:-} in
     start-agent) start_agent "$2" ;;
     restart-agent) stop_agent "$2"; start_agent "$2" ;;
     start-patroni) start_patroni "$2" ;;
+    stall-next-promotion)
+        echo "$3" >"$dir/pg$2/stall-next-promotion"
+        if [ "$(id -u)" -eq 0 ]; then chown postgres: "$dir/pg$2/stall-next-promotion"; fi
+        ;;
     kill-node)
         kill -KILL "$(node_pid patroni "$2")" 2>/dev/null || true
         kill -KILL "$(node_pid postgres "$2")" 2>/dev/null || true

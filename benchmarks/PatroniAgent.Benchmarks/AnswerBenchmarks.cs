@@ -20,7 +20,7 @@ public class AnswerBenchmarks
     {
         var fixture = PatroniFixture.Load("v4.1.4-primary");
         var board = new AnswerBoard("down", TimeSpan.FromDays(1));
-        board.PublishFresh(Snapshot.FromStatus(PatroniDecoder.DecodeStatus(fixture.Status, fixture.Body, out _)));
+        board.PublishFresh(Snapshot.FromStatus(PatroniDecoder.DecodeStatus(fixture.Status, fixture.Body, out _), UnknownAnswer.Default));
         return board;
     }
 

@@ -30,5 +30,5 @@ public class SnapshotBenchmarks
     public NodeStatus Decode() => PatroniDecoder.DecodeStatus(_fixture.Status, _fixture.Body, out _);
 
     [Benchmark(Description = "Snapshot.FromStatus")]
-    public Snapshot Build() => Snapshot.FromStatus(_status);
+    public Snapshot Build() => Snapshot.FromStatus(_status, UnknownAnswer.Default);
 }

@@ -29,7 +29,7 @@ internal static class InProcessAgent
     public static AnswerBoard Board(PatroniRecording recording)
     {
         var board = new AnswerBoard("down", TimeSpan.FromDays(1));
-        board.PublishFresh(Snapshot.FromStatus(PatroniDecoder.DecodeStatus(recording.Status, recording.Body, out _)));
+        board.PublishFresh(Snapshot.FromStatus(PatroniDecoder.DecodeStatus(recording.Status, recording.Body, out _), UnknownAnswer.Default));
         return board;
     }
 

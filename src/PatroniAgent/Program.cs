@@ -42,6 +42,8 @@ public static class Program
                 return CheckCommand.Run(command.Options, Console.Out);
             case Command.Notify:
                 return ControlCommand.Notify(command.Options, Console.Error);
+            case Command.Callbacks:
+                return ControlCommand.Callbacks(command.Options, Environment.ProcessPath ?? "patroni-agent", Console.Out);
             case Command.Drain or Command.Maint or Command.Ready:
                 return ControlCommand.SetOverride(command.Options, command.Command, command.Reason, Console.Out, Console.Error);
         }

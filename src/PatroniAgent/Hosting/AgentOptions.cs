@@ -32,8 +32,8 @@ public sealed record AgentOptions
     public string? PatroniAuthFile { get; init; }
     /// <summary>What the four files above hold, read and checked at start by <see cref="ConfigLoader"/>.</summary>
     public PatroniAccess PatroniAccess { get; init; } = PatroniAccess.None;
-    public TimeSpan PollInterval { get; init; } = TimeSpan.FromMilliseconds(50);
-    public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(1);
+    public TimeSpan PollInterval { get; init; } = TimeSpan.FromSeconds(1);
+    public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(10);
     public TimeSpan StaleAfter { get; init; } = TimeSpan.FromSeconds(3);
     public TimeSpan SendWait { get; init; } = TimeSpan.FromMilliseconds(20);
     public string UnknownAnswer { get; init; } = "down";

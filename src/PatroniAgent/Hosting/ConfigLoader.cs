@@ -19,8 +19,10 @@ public enum Command
     Help,
     /// <summary>Print the version; the options are not validated.</summary>
     Version,
-    /// <summary>Ask the running agent to poll Patroni at once (Patroni's on_role_change callback).</summary>
+    /// <summary>Ask the running agent to poll Patroni at once (Patroni's callbacks).</summary>
     Notify,
+    /// <summary>Print the lines of Patroni's configuration that run notify as its callbacks.</summary>
+    Callbacks,
     /// <summary>Set the operator override drain.</summary>
     Drain,
     /// <summary>Set the operator override maint.</summary>
@@ -91,7 +93,7 @@ public static class ConfigLoader
             o => o.PatroniAuthFile ?? "none", (o, v, _) => o with { PatroniAuthFile = v }),
         Duration("poll-interval", "time between polls",
             TimeSpan.FromMilliseconds(10), TimeSpan.FromSeconds(60), o => o.PollInterval, (o, t) => o with { PollInterval = t }),
-        Duration("timeout", "timeout of one poll",
+        Duration("timeout", "how long a poll waits for Patroni's answer before it gives up",
             TimeSpan.FromMilliseconds(10), TimeSpan.FromSeconds(60), o => o.Timeout, (o, t) => o with { Timeout = t }),
         Duration("stale-after", "unknown state after this long without an answer",
             TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(10), o => o.StaleAfter, (o, t) => o with { StaleAfter = t }),
@@ -167,9 +169,6 @@ public static class ConfigLoader
         if (options.StaleAfter <= options.PollInterval)
             throw new ConfigException(
                 $"{Show("stale-after", options.StaleAfter)} must be greater than {Show("poll-interval", options.PollInterval)}");
-        if (options.Timeout > options.StaleAfter)
-            throw new ConfigException(
-                $"{Show("timeout", options.Timeout)} must not exceed {Show("stale-after", options.StaleAfter)}");
     }
 
     private static (Command Command, List<Setting> Settings, string? ConfigPath, string Reason) ParseArguments(IReadOnlyList<string> args)
@@ -183,10 +182,11 @@ public static class ConfigLoader
                 "run" => Command.Run,
                 "check" => Command.Check,
                 "notify" => Command.Notify,
+                "callbacks" => Command.Callbacks,
                 "drain" => Command.Drain,
                 "maint" => Command.Maint,
                 "ready" => Command.Ready,
-                _ => throw new ConfigException($"unknown command \"{args[0]}\"; the commands are run, check, notify, drain, maint, ready and haproxy-config (see --help)"),
+                _ => throw new ConfigException($"unknown command \"{args[0]}\"; the commands are run, check, notify, callbacks, drain, maint, ready and haproxy-config (see --help)"),
             };
             i = 1;
         }
@@ -629,6 +629,7 @@ public static class ConfigLoader
         StringBuilder text = new();
         text.AppendLine("Usage: patroni-agent [run | check] [OPTION...]");
         text.AppendLine("       patroni-agent notify [ACTION ROLE SCOPE] [OPTION...]");
+        text.AppendLine("       patroni-agent callbacks [OPTION...]");
         text.AppendLine("       patroni-agent drain | maint [--reason TEXT] [OPTION...]");
         text.AppendLine("       patroni-agent ready [OPTION...]");
         text.AppendLine("       patroni-agent haproxy-config (--member NAME=HOST... | --patroni-url URL) [OPTION...]");
@@ -639,7 +640,8 @@ public static class ConfigLoader
         text.AppendLine("  run             serve agent checks and HTTP health checks (the default)");
         text.AppendLine("  check           poll Patroni once, print what every mode would answer (with the override) and exit");
         text.AppendLine("  notify          tell the running agent a role change is under way: it polls Patroni at once, then");
-        text.AppendLine($"                  every {RoleWatcher.RoleChangeInterval.TotalMilliseconds} ms for {RoleWatcher.RoleChangeWindow.TotalSeconds} s; for Patroni's on_role_change callback");
+        text.AppendLine($"                  every {RoleWatcher.RoleChangeInterval.TotalMilliseconds} ms for {RoleWatcher.RoleChangeWindow.TotalSeconds} s; for Patroni's callbacks");
+        text.AppendLine("  callbacks       print the lines of patroni.yml that make Patroni run notify as its callbacks");
         text.AppendLine("  drain, maint    operator override: answer drain or maint where the answer would be ready,");
         text.AppendLine("                  with \"#operator: TEXT\"; kept in state-file across restarts. --reason TEXT:");
         text.AppendLine($"                  printable ASCII without #, at most {OperatorOverride.MaxReasonLength} characters");

@@ -28,6 +28,33 @@ public static class ControlCommand
         return 0;
     }
 
+    /// <summary>The callbacks of Patroni that <see cref="Callbacks"/> wires to notify.</summary>
+    public static readonly string[] PatroniCallbacks = ["on_role_change", "on_stop", "on_start", "on_restart"];
+
+    /// <summary>
+    /// Prints the lines of patroni.yml that make Patroni run <c>notify</c> (this binary, with the control
+    /// socket when it is not the default) as each of <see cref="PatroniCallbacks"/>: promotion, demotion, a
+    /// stop, start or restart of PostgreSQL then reach HAProxy at the next agent check instead of the next poll.
+    /// </summary>
+    public static int Callbacks(AgentOptions options, string binary, TextWriter output)
+    {
+        string command = binary + " notify";
+        if (options.ControlSocket != new AgentOptions().ControlSocket)
+        {
+            command += " --control-socket " + options.ControlSocket;
+        }
+        output.WriteLine("# patroni-agent: merge into the postgresql: section of patroni.yml, then reload Patroni.");
+        output.WriteLine($"# Patroni's user (postgres) must be able to use {options.ControlSocket}: the packages add it to");
+        output.WriteLine("# the patroni-agent group (usermod -aG patroni-agent postgres; restart Patroni after that).");
+        output.WriteLine("postgresql:");
+        output.WriteLine("  callbacks:");
+        foreach (string callback in PatroniCallbacks)
+        {
+            output.WriteLine($"    {callback}: {command}");
+        }
+        return 0;
+    }
+
     /// <summary>
     /// Stores the override (<paramref name="command"/> drain or maint with <paramref name="reason"/>, or
     /// ready to clear it) in the state file, then tells the running agent. Returns 0 when stored (the

@@ -7,7 +7,7 @@ namespace PatroniAgent.Policy;
 /// <summary>
 /// The decision: what a node answers in each mode, as a pure function of one fresh Patroni status.
 /// The full table is in docs/answers.md. Staleness and unreachability are decided by the watcher,
-/// which answers the configured unknown answer instead.
+/// which then answers <see cref="WordsWhenUnknown"/>.
 /// </summary>
 public static class AnswerPolicy
 {
@@ -34,6 +34,20 @@ public static class AnswerPolicy
             _ => throw new ArgumentOutOfRangeException(nameof(mode)),
         };
     }
+
+    /// <summary>
+    /// The words a mode answers while Patroni's state is unknown (no poll within stale-after), given its
+    /// last answer from a known status: the configured <paramref name="unknownWords"/> (never ready) where
+    /// the node took the backend's traffic (ready or drain) or was never known; <c>up maint</c> where it
+    /// was kept out in maint, so that it stays in HAProxy's MAINT, from which a later <c>ready</c> brings
+    /// it back at once instead of through the DOWN server's rise checks; <c>down</c> where it was down.
+    /// </summary>
+    public static string WordsWhenUnknown(AgentAnswer? last, string unknownWords) => last switch
+    {
+        { Health: Health.Down } => "down",
+        { Admin: Admin.Maint } => "up maint",
+        _ => unknownWords,
+    };
 
     /// <summary>Whether <paramref name="mode"/> on this status depends on the max-lag of the check.</summary>
     public static bool DependsOnLag(NodeStatus status, Mode mode) =>

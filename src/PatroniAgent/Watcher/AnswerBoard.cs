@@ -9,8 +9,8 @@ namespace PatroniAgent.Watcher;
 /// <summary>
 /// The current answers, shared by all listeners. The watcher publishes snapshots with one reference
 /// swap; a check reads the reference, parses its agent-send line or HTTP request and gets a
-/// pre-encoded reply. A snapshot older than stale-after is never served: checks then get the unknown
-/// answer (HTTP 503).
+/// pre-encoded reply. A snapshot's answers are not served past stale-after: checks then get its stale
+/// answers, never ready (HTTP 503).
 /// </summary>
 public sealed class AnswerBoard
 {
@@ -20,8 +20,6 @@ public sealed class AnswerBoard
     private readonly TimeProvider _time;
     /// <summary>Stale-after in timestamp units, computed in integers: through seconds as a double it came out one unit short for some values (43 ms, 1001 ms).</summary>
     private readonly long _staleAfterTicks;
-    private readonly byte[] _staleAnswer;
-    private readonly HttpResponse _staleHttpResponse;
     private readonly long[] _transitions = new long[ModeNames.All.Length];
     private volatile Snapshot _current;
 
@@ -29,14 +27,12 @@ public sealed class AnswerBoard
     {
         _time = time ?? TimeProvider.System;
         _staleAfterTicks = (long)((Int128)staleAfter.Ticks * _time.TimestampFrequency / TimeSpan.TicksPerSecond);
-        UnknownWords = unknownWords;
-        _staleAnswer = AnswerLine.Encode(unknownWords, $"no answer from patroni for {staleAfter.TotalSeconds:0.###}s");
-        _staleHttpResponse = new HttpResponse(HttpResponse.StatusOf(ready: false), _staleAnswer);
-        _current = Snapshot.Unknown(unknownWords, "waiting for the first answer from patroni");
+        Unknown = UnknownAnswer.For(unknownWords, staleAfter);
+        _current = Snapshot.Unknown(Unknown, "waiting for the first answer from patroni");
     }
 
-    /// <summary>The words answered while Patroni's state is unknown.</summary>
-    public string UnknownWords { get; }
+    /// <summary>The words answered while Patroni's state is unknown, and the reason given when answers go stale.</summary>
+    public UnknownAnswer Unknown { get; }
 
     /// <summary>Every check answered, by protocol, mode and answer kind.</summary>
     public CheckCounters Checks { get; } = new();
@@ -54,15 +50,18 @@ public sealed class AnswerBoard
     public (string Line, AnswerKind Kind) CurrentAnswer(Mode mode)
     {
         var snapshot = _current;
-        return snapshot.IsStaleAt(_time.GetTimestamp())
-            ? (AnswerLine.Text(_staleAnswer), AnswerKind.Unknown)
-            : (snapshot.LineOf(mode), snapshot.KindOf(mode));
+        bool stale = snapshot.IsStaleAt(_time.GetTimestamp());
+        return (snapshot.LineOf(mode, stale), snapshot.KindOf(mode, stale));
     }
 
-    /// <summary>Serves <paramref name="snapshot"/> (new, or the current one confirmed), fresh for stale-after from now.</summary>
-    public void PublishFresh(Snapshot snapshot)
+    /// <summary>
+    /// Serves <paramref name="snapshot"/> (new, or the current one confirmed), fresh for stale-after from
+    /// <paramref name="polledAt"/> (default now), the timestamp at which the poll it comes from was sent:
+    /// Patroni's answer describes a moment after that, however long it took to arrive.
+    /// </summary>
+    public void PublishFresh(Snapshot snapshot, long? polledAt = null)
     {
-        snapshot.KeepFreshUntil(_time.GetTimestamp() + _staleAfterTicks);
+        snapshot.KeepFreshUntil((polledAt ?? _time.GetTimestamp()) + _staleAfterTicks);
         CountTransitions(_current, snapshot);
         _current = snapshot;
     }
@@ -103,12 +102,7 @@ public sealed class AnswerBoard
             return ErrorAnswers[(int)request.Error];
         }
         var snapshot = _current;
-        if (snapshot.IsStaleAt(_time.GetTimestamp()))
-        {
-            Checks.Count(CheckProtocol.Agent, (int)request.Mode, AnswerKind.Unknown);
-            return _staleAnswer;
-        }
-        var line = snapshot.Select(request.Mode, request.MaxLag, out var kind);
+        var line = snapshot.Select(request.Mode, request.MaxLag, out var kind, snapshot.IsStaleAt(_time.GetTimestamp()));
         Checks.Count(CheckProtocol.Agent, (int)request.Mode, kind);
         return line;
     }
@@ -123,17 +117,7 @@ public sealed class AnswerBoard
             return HttpErrorResponses[(int)request.Error].For(request.Method);
         }
         var snapshot = _current;
-        HttpResponse response;
-        AnswerKind kind;
-        if (snapshot.IsStaleAt(_time.GetTimestamp()))
-        {
-            response = _staleHttpResponse;
-            kind = AnswerKind.Unknown;
-        }
-        else
-        {
-            response = snapshot.SelectHttp(request.Mode, request.MaxLag, out kind);
-        }
+        var response = snapshot.SelectHttp(request.Mode, request.MaxLag, out var kind, snapshot.IsStaleAt(_time.GetTimestamp()));
         Checks.Count(CheckProtocol.Http, (int)request.Mode, kind);
         return response.For(request.Method);
     }

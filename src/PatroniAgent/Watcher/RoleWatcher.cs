@@ -7,8 +7,9 @@ namespace PatroniAgent.Watcher;
 
 /// <summary>
 /// Polls Patroni in the background and keeps the <see cref="AnswerBoard"/> current: a new snapshot
-/// when the status changes, a refreshed one when it does not, and the unknown answer once no poll
-/// has succeeded for stale-after. Logs one line per change, nothing per poll.
+/// when the status changes, a refreshed one when it does not, and the unknown answers once no poll
+/// has succeeded for stale-after. Freshness counts from when a poll was sent, so a slow answer is
+/// never taken for a newer one. Logs one line per change, nothing per poll.
 /// </summary>
 public sealed partial class RoleWatcher
 {
@@ -29,6 +30,7 @@ public sealed partial class RoleWatcher
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private long _lastSuccess;
+    private Snapshot? _lastKnown;
     private string? _lastError;
     private volatile OperatorOverride? _override;
     private readonly AutoResetEvent _pollRequested = new(false);
@@ -118,16 +120,16 @@ public sealed partial class RoleWatcher
         Polls.Record(_time.GetElapsedTime(started), result);
         if (result.Status is { } status)
         {
-            OnStatus(status);
+            OnStatus(status, started);
             return true;
         }
         OnFailure(result.Error ?? "patroni poll failed");
         return false;
     }
 
-    private void OnStatus(NodeStatus status)
+    private void OnStatus(NodeStatus status, long polledAt)
     {
-        _lastSuccess = _time.GetTimestamp();
+        _lastSuccess = polledAt;
         if (_lastError is not null)
         {
             LogReachable(_logger, _lastError);
@@ -137,16 +139,17 @@ public sealed partial class RoleWatcher
         var applied = _override;
         if (status.Equals(current.Status) && Equals(applied, current.Override))
         {
-            _board.PublishFresh(current);
+            _board.PublishFresh(current, polledAt);
             return;
         }
-        var next = Snapshot.FromStatus(status, applied);
+        var next = Snapshot.FromStatus(status, _board.Unknown, applied);
         string summary = Summary(next);
         if (current.Status is null || Summary(current) != summary)
         {
             LogStatus(_logger, summary);
         }
-        _board.PublishFresh(next);
+        _lastKnown = next;
+        _board.PublishFresh(next, polledAt);
     }
 
     private void OnFailure(string error)
@@ -160,14 +163,15 @@ public sealed partial class RoleWatcher
         var applied = _override;
         if (current.Status is not null && !Equals(applied, current.Override))
         {
-            _board.Republish(current.WithOverride(applied));
+            _lastKnown = current.WithOverride(applied);
+            _board.Republish(_lastKnown);
         }
         if (_time.GetElapsedTime(_lastSuccess) < _staleAfter || _board.Current.UnknownReason == error)
         {
             return;
         }
-        LogUnknown(_logger, _board.UnknownWords, error);
-        _board.PublishUnknown(Snapshot.Unknown(_board.UnknownWords, error));
+        LogUnknown(_logger, _board.Unknown.Words, error);
+        _board.PublishUnknown(Snapshot.Unknown(_board.Unknown, error, _lastKnown));
     }
 
     /// <summary>What a change is logged as: role, state and the modes that answer ready.</summary>
@@ -193,6 +197,6 @@ public sealed partial class RoleWatcher
     [LoggerMessage(EventId = 3, Level = LogLevel.Information, Message = "patroni answers again (after: {Error})")]
     private static partial void LogReachable(ILogger logger, string error);
 
-    [LoggerMessage(EventId = 4, Level = LogLevel.Error, Message = "patroni state unknown, answering \"{Words}\" in every mode: {Error}")]
+    [LoggerMessage(EventId = 4, Level = LogLevel.Error, Message = "patroni state unknown, answering \"{Words}\" where the node was ready and maint where it was maint: {Error}")]
     private static partial void LogUnknown(ILogger logger, string words, string error);
 }

@@ -1,3 +1,4 @@
+using System.Globalization;
 using PatroniAgent.AgentProtocol;
 using PatroniAgent.HttpCheck;
 using PatroniAgent.Patroni;
@@ -9,16 +10,20 @@ namespace PatroniAgent.Watcher;
 /// Everything the agent answers, for every mode, from one Patroni status (or from its absence),
 /// encoded once: the agent reply lines and the HTTP health-check replies. The answers never change:
 /// listeners read them without locks while the watcher swaps in the next snapshot. Only the time until
-/// which they may be served moves, when a poll confirms them.
+/// which they may be served moves, when a poll confirms them; past it, the same snapshot serves its
+/// stale answers (<see cref="AnswerPolicy.WordsWhenUnknown"/>), also encoded once.
 /// </summary>
 public sealed class Snapshot
 {
     private readonly Encoded[] _answers;
     private readonly Encoded?[] _overMaxLag;
+    private readonly Encoded[] _stale;
+    private readonly Encoded?[] _staleOverMaxLag;
     private readonly long _lagBytes;
     private long _freshUntil;
 
-    private Snapshot(NodeStatus? status, OperatorOverride? applied, string? unknownReason, AgentAnswer[]? decided, Encoded[] answers, Encoded?[] overMaxLag)
+    private Snapshot(NodeStatus? status, OperatorOverride? applied, string? unknownReason, AgentAnswer[]? decided,
+        Encoded[] answers, Encoded?[] overMaxLag, Encoded[] stale, Encoded?[] staleOverMaxLag, long? lagBytes = null)
     {
         Status = status;
         Override = applied;
@@ -26,7 +31,9 @@ public sealed class Snapshot
         Decided = decided;
         _answers = answers;
         _overMaxLag = overMaxLag;
-        _lagBytes = status?.LagBytes ?? -1;
+        _stale = stale;
+        _staleOverMaxLag = staleOverMaxLag;
+        _lagBytes = lagBytes ?? status?.LagBytes ?? -1;
         _freshUntil = status is null ? long.MaxValue : long.MinValue;
     }
 
@@ -42,24 +49,36 @@ public sealed class Snapshot
     /// <summary>The decided answer per mode (indexed by <see cref="Mode"/>); null when unknown.</summary>
     public IReadOnlyList<AgentAnswer>? Decided { get; }
 
-    /// <summary>Decides and encodes every mode for <paramref name="status"/>, with <paramref name="applied"/> on every ready answer.</summary>
-    public static Snapshot FromStatus(NodeStatus status, OperatorOverride? applied = null)
+    /// <summary>
+    /// Decides and encodes every mode for <paramref name="status"/>, with <paramref name="applied"/> on every
+    /// ready answer, and what each mode answers once the snapshot is stale (<paramref name="unknown"/>'s words
+    /// where the mode was ready, maint where it was maint).
+    /// </summary>
+    public static Snapshot FromStatus(NodeStatus status, UnknownAnswer unknown, OperatorOverride? applied = null)
     {
         var modes = ModeNames.All;
         var decided = new AgentAnswer[modes.Length];
         var answers = new Encoded[modes.Length];
         var overMaxLag = new Encoded?[modes.Length];
+        var stale = new Encoded[modes.Length];
+        var staleOverMaxLag = new Encoded?[modes.Length];
         foreach (var mode in modes)
         {
             decided[(int)mode] = OperatorOverride.Apply(AnswerPolicy.Decide(status, mode), applied);
             answers[(int)mode] = Encoded.From(decided[(int)mode]);
+            stale[(int)mode] = Encoded.Unknown(unknown, unknown.StaleReason, decided[(int)mode]);
             if (AnswerPolicy.DependsOnLag(status, mode))
             {
-                overMaxLag[(int)mode] = Encoded.From(OperatorOverride.Apply(AnswerPolicy.Decide(status, mode, (status.LagBytes ?? 0) - 1), applied));
+                var over = OperatorOverride.Apply(AnswerPolicy.Decide(status, mode, (status.LagBytes ?? 0) - 1), applied);
+                overMaxLag[(int)mode] = Encoded.From(over);
+                staleOverMaxLag[(int)mode] = Encoded.Unknown(unknown, unknown.StaleReason, over);
             }
         }
-        return new Snapshot(status, applied, null, decided, answers, overMaxLag);
+        return new Snapshot(status, applied, null, decided, answers, overMaxLag, stale, staleOverMaxLag) { Unknowns = unknown };
     }
+
+    /// <summary>The unknown answer this snapshot's stale answers come from.</summary>
+    private UnknownAnswer Unknowns { get; init; } = UnknownAnswer.Default;
 
     /// <summary>The answers of the same status with <paramref name="applied"/> instead, fresh until the same time as these.</summary>
     public Snapshot WithOverride(OperatorOverride? applied)
@@ -68,19 +87,34 @@ public sealed class Snapshot
         {
             return this;
         }
-        var next = FromStatus(Status, applied);
+        var next = FromStatus(Status, Unknowns, applied);
         next._freshUntil = Volatile.Read(ref _freshUntil);
         return next;
     }
 
-    /// <summary>Every mode answers <paramref name="words"/> with <paramref name="reason"/> (HTTP 503).</summary>
-    public static Snapshot Unknown(string words, string reason)
+    /// <summary>
+    /// The answers while Patroni's state is unknown, with <paramref name="reason"/> (HTTP 503): per mode as
+    /// <paramref name="last"/>'s stale answers, from the last known status; <paramref name="unknown"/>'s words in
+    /// every mode when there is none.
+    /// </summary>
+    public static Snapshot Unknown(UnknownAnswer unknown, string reason, Snapshot? last = null)
     {
-        var line = AnswerLine.Encode(words, reason);
         var answers = new Encoded[ModeNames.All.Length];
-        Array.Fill(answers, new Encoded(line, new HttpResponse(HttpResponse.StatusOf(ready: false), line), AnswerKind.Unknown));
-        return new Snapshot(null, null, reason, null, answers, new Encoded?[answers.Length]);
+        var overMaxLag = new Encoded?[answers.Length];
+        foreach (var mode in ModeNames.All)
+        {
+            var before = last?.Decided?[(int)mode];
+            answers[(int)mode] = Encoded.Unknown(unknown, reason, before);
+            if (before is not null && last!._overMaxLag[(int)mode] is not null)
+            {
+                overMaxLag[(int)mode] = Encoded.Unknown(unknown, reason, last.DecidedOverMaxLag(mode));
+            }
+        }
+        return new Snapshot(null, null, reason, null, answers, overMaxLag, answers, overMaxLag, last?._lagBytes);
     }
+
+    private AgentAnswer DecidedOverMaxLag(Mode mode) =>
+        OperatorOverride.Apply(AnswerPolicy.Decide(Status!, mode, (Status!.LagBytes ?? 0) - 1), Override);
 
     /// <summary>
     /// Whether the answers are too old to serve at <paramref name="timestamp"/>. Answers from a status
@@ -101,34 +135,35 @@ public sealed class Snapshot
     /// The reply line for a check in <paramref name="mode"/> accepting at most <paramref name="maxLag"/> bytes
     /// of lag (none when negative), and what kind of answer it is, for the check counters.
     /// </summary>
-    public byte[] Select(Mode mode, long maxLag, out AnswerKind kind)
+    /// <remarks>A <paramref name="stale"/> snapshot answers its stale answers, of kind <see cref="AnswerKind.Unknown"/>.</remarks>
+    public byte[] Select(Mode mode, long maxLag, out AnswerKind kind, bool stale = false)
     {
-        var found = Find(mode, maxLag);
+        var found = Find(mode, maxLag, stale);
         kind = found.Kind;
         return found.Line;
     }
 
     /// <summary>The HTTP reply for a check in <paramref name="mode"/>: the reply line as its body, 200 when it is ready, else 503; and what kind of answer it is.</summary>
-    public HttpResponse SelectHttp(Mode mode, long maxLag, out AnswerKind kind)
+    public HttpResponse SelectHttp(Mode mode, long maxLag, out AnswerKind kind, bool stale = false)
     {
-        var found = Find(mode, maxLag);
+        var found = Find(mode, maxLag, stale);
         kind = found.Kind;
         return found.Http;
     }
 
     /// <summary>The kind of the answer for <paramref name="mode"/> without max-lag, as the current-answer metric shows it.</summary>
-    public AnswerKind KindOf(Mode mode) => _answers[(int)mode].Kind;
+    public AnswerKind KindOf(Mode mode, bool stale = false) => Find(mode, -1, stale).Kind;
 
     /// <summary>The reply line for <paramref name="mode"/> without max-lag, as text without its newline, for the status page.</summary>
-    public string LineOf(Mode mode) => AnswerLine.Text(_answers[(int)mode].Line);
+    public string LineOf(Mode mode, bool stale = false) => AnswerLine.Text(Find(mode, -1, stale).Line);
 
-    private Encoded Find(Mode mode, long maxLag)
+    private Encoded Find(Mode mode, long maxLag, bool stale)
     {
-        if (maxLag >= 0 && _overMaxLag[(int)mode] is { } over && (_lagBytes < 0 || _lagBytes > maxLag))
+        if (maxLag >= 0 && (stale ? _staleOverMaxLag : _overMaxLag)[(int)mode] is { } over && (_lagBytes < 0 || _lagBytes > maxLag))
         {
             return over;
         }
-        return _answers[(int)mode];
+        return (stale ? _stale : _answers)[(int)mode];
     }
 
     /// <summary>One answer as an agent reply line and as an HTTP reply, and its kind.</summary>
@@ -139,5 +174,25 @@ public sealed class Snapshot
             var line = answer.Encode();
             return new Encoded(line, new HttpResponse(HttpResponse.StatusOf(answer.IsReady), line), AnswerKinds.Of(answer));
         }
+
+        /// <summary>The unknown answer of a mode whose last decided answer was <paramref name="last"/> (none: never known).</summary>
+        public static Encoded Unknown(UnknownAnswer unknown, string reason, AgentAnswer? last)
+        {
+            var line = AnswerLine.Encode(AnswerPolicy.WordsWhenUnknown(last, unknown.Words), last is { } was ? $"{reason}; was: {was.Reason}" : reason);
+            return new Encoded(line, new HttpResponse(HttpResponse.StatusOf(ready: false), line), AnswerKind.Unknown);
+        }
     }
+}
+
+/// <summary>
+/// The configured unknown answer (<c>unknown-answer</c>, never ready) and the reason a snapshot gives once
+/// it is stale.
+/// </summary>
+public sealed record UnknownAnswer(string Words, string StaleReason)
+{
+    /// <summary>The agent's defaults: <c>down</c>, stale after 3 s.</summary>
+    public static readonly UnknownAnswer Default = For("down", TimeSpan.FromSeconds(3));
+
+    public static UnknownAnswer For(string words, TimeSpan staleAfter) =>
+        new(words, string.Create(CultureInfo.InvariantCulture, $"no answer from patroni for {staleAfter.TotalSeconds:0.###}s"));
 }

@@ -43,7 +43,7 @@ public class MetricsBinaryTests
         }
 
         await patroni.DisposeAsync();
-        await AgentClient.EventuallyAsync(endPoint, "primary\n", "down #patroni refused the connection\n");
+        await AgentClient.EventuallyAsync(endPoint, "primary\n", "down #patroni refused the connection; was: primary, timeline 1\n");
         var down = PrometheusText.Parse(await ScrapeAsync(metrics, "/metrics"));
         Assert.True(down.Value("patroni_agent_poll_errors_total", ("kind", "refused")) >= 1);
         Assert.Equal(1, down.Value("patroni_agent_answer", ("mode", "primary"), ("answer", "unknown")));

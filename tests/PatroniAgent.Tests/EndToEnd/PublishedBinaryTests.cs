@@ -121,8 +121,8 @@ public class PublishedBinaryTests
         await AgentClient.EventuallyAsync(endPoint, "primary\n", "down #postgres unknown, primary\n");
 
         await patroni.DisposeAsync();
-        await AgentClient.EventuallyAsync(endPoint, "primary\n", "down #patroni refused the connection\n");
-        Assert.Equal("down #patroni refused the connection\n", await AgentClient.CheckAsync(endPoint, "replica\n"));
+        await AgentClient.EventuallyAsync(endPoint, "primary\n", "down #patroni refused the connection; was: postgres unknown, primary\n");
+        Assert.Equal("down #patroni refused the connection; was: postgres unknown, primary\n", await AgentClient.CheckAsync(endPoint, "replica\n"));
 
         await agent.EventuallyLoggedAsync("patroni state unknown");
         var statusLines = agent.Log.Split('\n').Count(l => l.Contains("patroni status:"));

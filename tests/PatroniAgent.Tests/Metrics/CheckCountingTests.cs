@@ -25,7 +25,7 @@ public class CheckCountingTests
     {
         var time = new ManualTime();
         var board = new AnswerBoard("down", TimeSpan.FromSeconds(3), time);
-        board.PublishFresh(Snapshot.FromStatus(Replica));
+        board.PublishFresh(Snapshot.FromStatus(Replica, UnknownAnswer.Default));
 
         board.Answer(Mode.Primary, "\n"u8);
         board.Answer(Mode.Primary, "primary\n"u8);
@@ -48,7 +48,7 @@ public class CheckCountingTests
     public void Http_checks_are_counted_apart_from_agent_checks()
     {
         var board = new AnswerBoard("down", TimeSpan.FromSeconds(3), new ManualTime());
-        board.PublishFresh(Snapshot.FromStatus(Primary));
+        board.PublishFresh(Snapshot.FromStatus(Primary, UnknownAnswer.Default));
 
         board.AnswerHttp("GET /primary HTTP/1.1\r\n\r\n"u8);
         board.AnswerHttp("GET /replica HTTP/1.1\r\n\r\n"u8);
@@ -77,7 +77,7 @@ public class CheckCountingTests
     public void Counting_a_check_allocates_nothing()
     {
         var board = new AnswerBoard("down", TimeSpan.FromMinutes(5), new ManualTime());
-        board.PublishFresh(Snapshot.FromStatus(Replica));
+        board.PublishFresh(Snapshot.FromStatus(Replica, UnknownAnswer.Default));
         for (int i = 0; i < 1000; i++)
         {
             board.Answer(Mode.Primary, "replica max-lag=16MB\n"u8);
@@ -104,13 +104,13 @@ public class CheckCountingTests
     public void A_transition_is_counted_per_mode_whose_answer_kind_changes()
     {
         var board = new AnswerBoard("down", TimeSpan.FromSeconds(3), new ManualTime());
-        board.PublishFresh(Snapshot.FromStatus(Primary));
+        board.PublishFresh(Snapshot.FromStatus(Primary, UnknownAnswer.Default));
         Assert.All(ModeNames.All, m => Assert.Equal(1, board.Transitions(m)));
 
-        var replica = Snapshot.FromStatus(Replica);
+        var replica = Snapshot.FromStatus(Replica, UnknownAnswer.Default);
         board.PublishFresh(replica);
         board.PublishFresh(replica);
-        board.PublishFresh(Snapshot.FromStatus(Replica));
+        board.PublishFresh(Snapshot.FromStatus(Replica, UnknownAnswer.Default));
 
         Assert.Equal(2, board.Transitions(Mode.Primary));
         Assert.Equal(2, board.Transitions(Mode.Replica));
@@ -118,7 +118,7 @@ public class CheckCountingTests
         Assert.Equal(1, board.Transitions(Mode.Health));
         Assert.Equal(1, board.Transitions(Mode.StandbyLeader));
 
-        board.PublishUnknown(Snapshot.Unknown("down", "patroni refused the connection"));
+        board.PublishUnknown(Snapshot.Unknown(UnknownAnswer.Default, "patroni refused the connection"));
         Assert.Equal(3, board.Transitions(Mode.Primary));
         Assert.Equal(2, board.Transitions(Mode.Health));
     }

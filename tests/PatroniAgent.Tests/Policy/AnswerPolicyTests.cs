@@ -35,6 +35,28 @@ public class AnswerPolicyTests
     };
 
     [Theory]
+    [InlineData("up ready 100%", "down", "down")]
+    [InlineData("up ready 100%", "up maint", "up maint")]
+    [InlineData("up drain", "down", "down")]
+    [InlineData("up maint", "down", "up maint")]
+    [InlineData("up maint", "stopped drain", "up maint")]
+    [InlineData("down", "up maint", "down")]
+    [InlineData(null, "down", "down")]
+    [InlineData(null, "up maint 0%", "up maint 0%")]
+    public void While_patroni_is_unknown_a_mode_keeps_maint_and_down_and_answers_the_unknown_words_where_it_was_ready(string? last, string unknownWords, string expected)
+    {
+        AgentAnswer? before = last switch
+        {
+            "up ready 100%" => AgentAnswer.Ready("x"),
+            "up drain" => new AgentAnswer(Health.Up, Admin.Drain, null, "x"),
+            "up maint" => AgentAnswer.Maint("x"),
+            "down" => AgentAnswer.Down("x"),
+            _ => null,
+        };
+        Assert.Equal(expected, AnswerPolicy.WordsWhenUnknown(before, unknownWords));
+    }
+
+    [Theory]
     [MemberData(nameof(FixtureTable))]
     public void Recorded_patroni_answers(string fixture, string[] expected)
     {

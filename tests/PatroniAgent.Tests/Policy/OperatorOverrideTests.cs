@@ -68,7 +68,7 @@ public class OperatorOverrideTests
     [Fact]
     public void The_snapshot_encodes_the_override_for_agent_and_http_checks()
     {
-        var snapshot = Snapshot.FromStatus(Decode("v4.1.4-primary"), Maint);
+        var snapshot = Snapshot.FromStatus(Decode("v4.1.4-primary"), UnknownAnswer.Default, Maint);
         Assert.Equal("up maint #operator: disk replacement\n"u8.ToArray(), snapshot.Select(Mode.Primary, -1, out _));
         Assert.Equal(503, snapshot.SelectHttp(Mode.Primary, -1, out var kind).Status);
         Assert.Equal(AnswerKind.Maint, kind);

@@ -128,7 +128,7 @@ public class ParserFuzzProperties
 
             bool mayTakeWrites = httpStatus == 200 && state == "running" && role is "primary" or "master";
             var board = new AnswerBoard("down", TimeSpan.FromSeconds(3), new ManualTime());
-            board.PublishFresh(Snapshot.FromStatus(status));
+            board.PublishFresh(Snapshot.FromStatus(status, UnknownAnswer.Default));
             Assert.Equal(mayTakeWrites, AnswerReading.IsReady(board.Answer(Mode.Primary, "primary\n"u8)));
             foreach (var mode in ModeNames.All)
             {
@@ -157,7 +157,7 @@ public class ParserFuzzProperties
         var board = new AnswerBoard("down", TimeSpan.FromSeconds(3), new ManualTime());
         if (source.Status is { } status)
         {
-            board.PublishFresh(Snapshot.FromStatus(status));
+            board.PublishFresh(Snapshot.FromStatus(status, UnknownAnswer.Default));
         }
         return board;
     }

@@ -105,10 +105,12 @@ public class PollSequenceProperties
                     var result = poll.Result;
                     poller.Then(result, poll.Duration);
                     poller.During = () => Check($"during {when}");
+                    long sent = time.GetTimestamp();
                     watcher.PollOnce(CancellationToken.None);
                     if (result.Status is not null)
                     {
-                        lastGood = (time.GetTimestamp(), poll.Answer!.MayTakeWrites);
+                        // Patroni's answer is as old as the request: freshness counts from the poll's start.
+                        lastGood = (sent, poll.Answer!.MayTakeWrites);
                     }
                     break;
                 case Pause pause:

@@ -23,12 +23,15 @@ public class SafetyInvariantProperties
         "OPTIONS /primary HTTP/1.0\r\n\r\n", "GET /primary HTTP/1.1\r\nHost: pg1\r\n\r\n", "HEAD /master HTTP/1.1\r\n\r\n", "GET /read-write?lag=1MB HTTP/1.0\n\n",
     ];
 
-    /// <summary>A stale-after and the age of the snapshot when checked: around the bound, exactly on it, and far from it.</summary>
+    /// <summary>
+    /// A stale-after and the age of the status when checked, counted from when its poll was sent: around
+    /// the bound, exactly on it, and far from it.
+    /// </summary>
     public sealed record Timing(TimeSpan StaleAfter, TimeSpan Age)
     {
         public bool Fresh => Age <= StaleAfter;
 
-        public override string ToString() => $"stale-after {StaleAfter.Ticks} ticks, checked {Age.Ticks} ticks after the poll";
+        public override string ToString() => $"stale-after {StaleAfter.Ticks} ticks, checked {Age.Ticks} ticks after the poll was sent";
     }
 
     public static readonly Gen<Timing> Timings =
@@ -41,6 +44,7 @@ public class SafetyInvariantProperties
             Gen.Choose(0, (int)Math.Min(int.MaxValue, staleAfter.Ticks * 2)).Select(ticks => (long)ticks))
         select new Timing(staleAfter, TimeSpan.FromTicks(Math.Max(0, age)));
 
+    /// <summary>A status, when it is checked, and how long its poll took (at most the age: the check comes after the answer).</summary>
     public sealed record Case(PatroniAnswer Answer, Timing Timing, TimeSpan PollTime)
     {
         public override string ToString() => $"{Answer}; {Timing}; the poll took {PollTime.TotalMilliseconds} ms";
@@ -50,7 +54,7 @@ public class SafetyInvariantProperties
         (from answer in PatroniAnswers.Any
          from timing in Timings
          from pollMs in Gen.Choose(0, 1000)
-         select new Case(answer, timing, TimeSpan.FromMilliseconds(pollMs))).ToArbitrary();
+         select new Case(answer, timing, TimeSpan.FromTicks(Math.Min(timing.Age.Ticks, TimeSpan.FromMilliseconds(pollMs).Ticks)))).ToArbitrary();
 
     [ReplayableProperty(MaxTest = 3000)]
     public Property Read_write_is_ready_exactly_for_a_fresh_running_primary_with_the_lock() => Prop.ForAll(Cases, c =>
@@ -58,7 +62,7 @@ public class SafetyInvariantProperties
         var rig = new Rig(c.Timing.StaleAfter);
         rig.Poller.Then(c.Answer.ToPollResult(), c.PollTime);
         rig.Watcher.PollOnce(CancellationToken.None);
-        rig.Time.Advance(c.Timing.Age);
+        rig.Time.Advance(c.Timing.Age - c.PollTime);
 
         bool expected = c.Answer.MayTakeWrites && c.Timing.Fresh;
         foreach (var line in ReadWriteLines)
@@ -81,7 +85,7 @@ public class SafetyInvariantProperties
         var rig = new Rig(c.Timing.StaleAfter);
         rig.Poller.Then(c.Answer.ToPollResult(), c.PollTime);
         rig.Watcher.PollOnce(CancellationToken.None);
-        rig.Time.Advance(c.Timing.Age);
+        rig.Time.Advance(c.Timing.Age - c.PollTime);
 
         foreach (var mode in ModeNames.All)
         {

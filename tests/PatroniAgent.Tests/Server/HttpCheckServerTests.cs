@@ -234,13 +234,13 @@ public class HttpCheckServerTests
         Assert.Equal(200, (await GetAsync(server.HttpEndPoint, "/primary")).Status);
 
         time.Advance(TimeSpan.FromMinutes(5) + TimeSpan.FromSeconds(1));
-        foreach (var path in new[] { "/primary", "/health", "/replica" })
+        foreach (var (path, words) in new[] { ("/primary", "down"), ("/health", "down"), ("/replica", "up maint") })
         {
             var stale = await GetAsync(server.HttpEndPoint, path);
             Assert.Equal(503, stale.Status);
-            Assert.Equal("down #no answer from patroni for 300s\n", stale.Body);
+            Assert.Equal($"{words} #no answer from patroni for 300s; was: primary, timeline 1\n", stale.Body);
         }
-        Assert.Equal("down #no answer from patroni for 300s\n", await AgentClient.CheckAsync(server.EndPoint, "primary\n"));
+        Assert.Equal("down #no answer from patroni for 300s; was: primary, timeline 1\n", await AgentClient.CheckAsync(server.EndPoint, "primary\n"));
         var head = await AgentClient.CheckAsync(server.HttpEndPoint, "HEAD /primary HTTP/1.1\r\n\r\n");
         Assert.StartsWith("HTTP/1.1 503 Service Unavailable\r\n", head);
         Assert.EndsWith("\r\n\r\n", head);

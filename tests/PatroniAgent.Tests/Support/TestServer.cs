@@ -59,7 +59,7 @@ public sealed class TestServer : IDisposable
     {
         var recorded = PatroniFixtures.Load(fixture);
         var status = change(PatroniDecoder.DecodeStatus(recorded.Status, recorded.Body, out _));
-        Board.PublishFresh(Snapshot.FromStatus(status));
+        Board.PublishFresh(Snapshot.FromStatus(status, Board.Unknown));
         return this;
     }
 

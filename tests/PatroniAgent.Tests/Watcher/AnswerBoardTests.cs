@@ -25,7 +25,7 @@ public class AnswerBoardTests
         var time = new ManualTime();
         var staleAfter = TimeSpan.FromMilliseconds(staleAfterMs);
         var board = new AnswerBoard("down", staleAfter, time);
-        board.PublishFresh(Snapshot.FromStatus(RunningPrimary));
+        board.PublishFresh(Snapshot.FromStatus(RunningPrimary, UnknownAnswer.Default));
 
         time.Advance(staleAfter);
         Assert.Equal("up ready 100% #primary, timeline 1\n", Answer(board));
@@ -42,7 +42,7 @@ public class AnswerBoardTests
     {
         var time = new NanosecondTime();
         var board = new AnswerBoard("down", TimeSpan.FromMilliseconds(staleAfterMs), time);
-        board.PublishFresh(Snapshot.FromStatus(RunningPrimary));
+        board.PublishFresh(Snapshot.FromStatus(RunningPrimary, UnknownAnswer.Default));
 
         time.Advance(staleAfterMs * 1_000_000L);
         Assert.Equal("up ready 100% #primary, timeline 1\n", Answer(board));

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text;
 using Admin = PatroniAgent.AgentProtocol.Admin;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using PatroniAgent.Patroni;
 using PatroniAgent.Policy;
 using PatroniAgent.Tests.Properties;
@@ -47,6 +48,26 @@ public class RoleWatcherTests
     private const string ReplicaLog = "patroni status: role replica, state running, HTTP 503, timeline 1; ready for: replica read-only async health";
     private const string PrimaryLog = "patroni status: role primary, state running, HTTP 200, timeline 1; ready for: primary read-only leader health";
     private const string Refused = "patroni refused the connection";
+    private const string NoAnswer = "no answer from patroni for 3s";
+
+    /// <summary>
+    /// What the answers <paramref name="fresh"/> (one line per mode) become once stale or unknown with
+    /// <paramref name="reason"/>: ready gives the unknown words, maint stays maint, down stays down, each
+    /// with the reason and the answer it replaces.
+    /// </summary>
+    private static string[] Stale(string[] fresh, string reason, string unknownWords = "down") =>
+    [
+        .. fresh.Select(line =>
+        {
+            int hash = line.IndexOf(" #", StringComparison.Ordinal);
+            string words = line[..hash];
+            string stale = words.StartsWith("down", StringComparison.Ordinal) ? "down" : words.Contains("maint") ? "up maint" : unknownWords;
+            return $"{stale} #{reason}; was: {line[(hash + 2)..^1]}\n";
+        }),
+    ];
+
+    private static string UnknownLog(string words, string reason) =>
+        $"patroni state unknown, answering \"{words}\" where the node was ready and maint where it was maint: {reason}";
 
     [Fact]
     public async Task Before_the_first_poll_every_mode_waits()
@@ -104,7 +125,7 @@ public class RoleWatcherTests
 
         rig.Time.Advance(TimeSpan.FromSeconds(1.5));
         Assert.True(rig.Board.IsStale);
-        Assert.Equal("down #no answer from patroni for 3s\n", rig.Answer("replica\n"));
+        Assert.Equal(Stale(ReplicaAnswers, NoAnswer)[(int)Mode.Replica], rig.Answer("replica\n"));
 
         Assert.True(rig.Poll());
         Assert.Same(first, rig.Board.Current);
@@ -179,15 +200,15 @@ public class RoleWatcherTests
 
         // 3.5 s since the last good poll: the board itself refuses the old snapshot...
         rig.Time.Advance(TimeSpan.FromSeconds(1.5));
-        Assert.Equal(Enumerable.Repeat("down #no answer from patroni for 3s\n", 8), rig.AllAnswers());
+        Assert.Equal(Stale(ReplicaAnswers, NoAnswer), rig.AllAnswers());
 
         // ...and the next failed poll replaces it with the reason.
         Assert.False(rig.Poll());
         var unknown = rig.Board.Current;
         Assert.Null(unknown.Status);
         Assert.Equal(Refused, unknown.UnknownReason);
-        Assert.Equal(Enumerable.Repeat($"down #{Refused}\n", 8), rig.AllAnswers());
-        Assert.Equal($"down #{Refused}\n", rig.Answer("replica max-lag=16MB\n"));
+        Assert.Equal(Stale(ReplicaAnswers, Refused), rig.AllAnswers());
+        Assert.Equal(Stale(ReplicaAnswers, Refused)[(int)Mode.Replica], rig.Answer("replica max-lag=16MB\n"));
 
         // More failures: same snapshot, nothing more logged; the unknown answer does not age.
         for (int i = 0; i < 3; i++)
@@ -197,13 +218,13 @@ public class RoleWatcherTests
             Assert.Same(unknown, rig.Board.Current);
         }
         rig.Time.Advance(TimeSpan.FromMinutes(10));
-        Assert.Equal(Enumerable.Repeat($"down #{Refused}\n", 8), rig.AllAnswers());
+        Assert.Equal(Stale(ReplicaAnswers, Refused), rig.AllAnswers());
 
         Assert.Equal(
         [
             (LogLevel.Information, ReplicaLog),
             (LogLevel.Warning, $"patroni poll failed: {Refused}; answering from the last status until it is stale"),
-            (LogLevel.Error, $"patroni state unknown, answering \"down\" in every mode: {Refused}"),
+            (LogLevel.Error, UnknownLog("down", Refused)),
         ], rig.Log.Lines);
 
         // Recovery: the next good poll serves the status again, logged once.
@@ -218,7 +239,7 @@ public class RoleWatcherTests
         [
             (LogLevel.Information, ReplicaLog),
             (LogLevel.Warning, $"patroni poll failed: {Refused}; answering from the last status until it is stale"),
-            (LogLevel.Error, $"patroni state unknown, answering \"down\" in every mode: {Refused}"),
+            (LogLevel.Error, UnknownLog("down", Refused)),
             (LogLevel.Information, $"patroni answers again (after: {Refused})"),
             (LogLevel.Information, ReplicaLog),
         ], rig.Log.Lines);
@@ -278,7 +299,7 @@ public class RoleWatcherTests
         Assert.False(rig.Poll());
         string given = rig.Board.Current.UnknownReason!;
         Assert.StartsWith(reason, given);
-        Assert.Equal(Enumerable.Repeat($"down #{given}\n", 8), rig.AllAnswers());
+        Assert.Equal(Stale(PrimaryAnswers, given), rig.AllAnswers());
 
         rig.Time.Advance(TimeSpan.FromSeconds(1));
         Assert.False(rig.Poll());
@@ -290,7 +311,7 @@ public class RoleWatcherTests
         [
             (LogLevel.Information, PrimaryLog),
             (LogLevel.Warning, $"patroni poll failed: {given}; answering from the last status until it is stale"),
-            (LogLevel.Error, $"patroni state unknown, answering \"down\" in every mode: {given}"),
+            (LogLevel.Error, UnknownLog("down", given)),
             (LogLevel.Information, $"patroni answers again (after: {given})"),
             (LogLevel.Information, PrimaryLog),
         ], rig.Log.Lines);
@@ -312,7 +333,7 @@ public class RoleWatcherTests
         // The bound holds while the poll still hangs: past stale-after no check gets the old answers.
         rig.Time.Advance(StaleAfter + TimeSpan.FromMilliseconds(1));
         Assert.False(hanging.IsCompleted);
-        Assert.Equal(Enumerable.Repeat("down #no answer from patroni for 3s\n", 8), rig.AllAnswers());
+        Assert.Equal(Stale(PrimaryAnswers, NoAnswer), rig.AllAnswers());
     }
 
     [Fact]
@@ -352,20 +373,21 @@ public class RoleWatcherTests
         rig.Fake.Status(new FakeReply.Answer(500, []));
         rig.Time.Advance(TimeSpan.FromSeconds(4));
         Assert.False(rig.Poll());
-        Assert.Equal(Enumerable.Repeat("down #patroni answered HTTP 500\n", 8), rig.AllAnswers());
+        Assert.Equal(Stale(ReplicaAnswers, "patroni answered HTTP 500"), rig.AllAnswers());
 
         rig.Fake.Status(new FakeReply.Answer(200, "{\"state\": \"running\"}"u8.ToArray()));
         Assert.False(rig.Poll());
         Assert.False(rig.Poll());
-        Assert.Equal(Enumerable.Repeat("down #patroni answer has no state or role\n", 8), rig.AllAnswers());
+        // The second reason still keeps each mode's answer from the last known status.
+        Assert.Equal(Stale(ReplicaAnswers, "patroni answer has no state or role"), rig.AllAnswers());
 
         Assert.Equal(
         [
             (LogLevel.Information, ReplicaLog),
             (LogLevel.Warning, "patroni poll failed: patroni answered HTTP 500; answering from the last status until it is stale"),
-            (LogLevel.Error, "patroni state unknown, answering \"down\" in every mode: patroni answered HTTP 500"),
+            (LogLevel.Error, UnknownLog("down", "patroni answered HTTP 500")),
             (LogLevel.Warning, "patroni poll failed: patroni answer has no state or role; answering from the last status until it is stale"),
-            (LogLevel.Error, "patroni state unknown, answering \"down\" in every mode: patroni answer has no state or role"),
+            (LogLevel.Error, UnknownLog("down", "patroni answer has no state or role")),
         ], rig.Log.Lines);
     }
 
@@ -384,7 +406,7 @@ public class RoleWatcherTests
         Assert.Equal(
         [
             (LogLevel.Warning, $"patroni poll failed: {Refused}; answering from the last status until it is stale"),
-            (LogLevel.Error, $"patroni state unknown, answering \"up maint\" in every mode: {Refused}"),
+            (LogLevel.Error, UnknownLog("up maint", Refused)),
         ], rig.Log.Lines);
     }
 
@@ -395,7 +417,7 @@ public class RoleWatcherTests
     {
         var time = new ManualTime();
         var board = new AnswerBoard("down", StaleAfter, time);
-        board.PublishFresh(Snapshot.FromStatus(Decode("v4.1.4-primary")));
+        board.PublishFresh(Snapshot.FromStatus(Decode("v4.1.4-primary"), UnknownAnswer.Default));
         Assert.Equal("up ready 100% #primary, timeline 1\n", Answer(board, Mode.Primary, "primary\n"));
 
         time.Advance(StaleAfter);
@@ -406,8 +428,8 @@ public class RoleWatcherTests
         Assert.True(board.IsStale);
         foreach (var mode in ModeNames.All)
         {
-            Assert.Equal("down #no answer from patroni for 3s\n", Answer(board, mode, ""));
-            Assert.Equal("down #no answer from patroni for 3s\n", Answer(board, Mode.Health, ModeNames.Name(mode) + " max-lag=16MB\n"));
+            Assert.Equal(Stale(PrimaryAnswers, NoAnswer)[(int)mode], Answer(board, mode, ""));
+            Assert.Equal(Stale(PrimaryAnswers, NoAnswer)[(int)mode], Answer(board, Mode.Health, ModeNames.Name(mode) + " max-lag=16MB\n"));
         }
         // Read-write never answers ready from a stale snapshot, whatever word it is asked with.
         foreach (var line in new[] { "", "\n", "primary\n", "master\n", "read-write\n", "rw\r\n", "PRIMARY" })
@@ -421,13 +443,56 @@ public class RoleWatcherTests
     }
 
     [Fact]
+    public void A_slow_answer_is_fresh_for_stale_after_from_when_its_poll_was_sent()
+    {
+        var time = new ManualTime();
+        var poller = new ScriptedPoller(time);
+        var board = new AnswerBoard("down", StaleAfter, time);
+        var watcher = new RoleWatcher(poller, board, TimeSpan.FromSeconds(1), StaleAfter, NullLogger.Instance, time);
+        poller.Then(new PollResult(Decode("v4.1.4-primary"), null), TimeSpan.FromSeconds(2));
+
+        Assert.True(watcher.PollOnce(CancellationToken.None));
+        Assert.Equal("up ready 100% #primary, timeline 1\n", Answer(board, Mode.Primary, ""));
+        time.Advance(TimeSpan.FromSeconds(1));
+        Assert.Equal("up ready 100% #primary, timeline 1\n", Answer(board, Mode.Primary, ""));
+        time.Advance(TimeSpan.FromTicks(1));
+        Assert.Equal("down #no answer from patroni for 3s; was: primary, timeline 1\n", Answer(board, Mode.Primary, ""));
+    }
+
+    [Fact]
+    public void Stale_answers_stay_maint_where_the_node_was_maint_and_are_never_ready()
+    {
+        var time = new ManualTime();
+        var board = new AnswerBoard("down", StaleAfter, time);
+        board.PublishFresh(Snapshot.FromStatus(Decode("v3.0.2-replica"), board.Unknown));
+        time.Advance(StaleAfter + TimeSpan.FromTicks(1));
+
+        const string Reason = "no answer from patroni for 3s; was: ";
+        string[] expected =
+        [
+            $"up maint #{Reason}replica, lag unknown\n",
+            $"down #{Reason}replica, lag unknown\n",
+            $"down #{Reason}replica, lag unknown\n",
+            $"up maint #{Reason}async replica, lag unknown\n",
+            $"down #{Reason}async replica, lag unknown\n",
+            $"up maint #{Reason}replica, lag unknown\n",
+            $"up maint #{Reason}replica, lag unknown\n",
+            $"down #{Reason}replica, lag unknown\n",
+        ];
+        Assert.Equal(expected, ModeNames.All.Select(mode => Answer(board, mode, "")));
+        Assert.Equal($"up maint #{Reason}replica, lag unknown over max-lag\n", Answer(board, Mode.Replica, "replica max-lag=16MB\n"));
+        Assert.Equal(AnswerKind.Unknown, board.CurrentAnswer(Mode.Primary).Kind);
+        Assert.Equal(503, AnswerReading.ReadHttp(board.AnswerHttp("GET /replica HTTP/1.1\r\n\r\n"u8)).Status);
+    }
+
+    [Fact]
     public void The_stale_answer_names_fractional_stale_after()
     {
         var time = new ManualTime();
         var board = new AnswerBoard("up maint", TimeSpan.FromMilliseconds(1500), time);
-        board.PublishFresh(Snapshot.FromStatus(Decode("v3.0.2-primary")));
+        board.PublishFresh(Snapshot.FromStatus(Decode("v3.0.2-primary"), board.Unknown));
         time.Advance(TimeSpan.FromSeconds(2));
-        Assert.Equal("up maint #no answer from patroni for 1.5s\n", Answer(board, Mode.Primary, ""));
+        Assert.Equal("up maint #no answer from patroni for 1.5s; was: primary, timeline 4\n", Answer(board, Mode.Primary, ""));
     }
 
     [Fact]
@@ -435,8 +500,8 @@ public class RoleWatcherTests
     {
         var time = new ManualTime();
         var board = new AnswerBoard("down", StaleAfter, time);
-        board.PublishFresh(Snapshot.FromStatus(Decode("v4.1.4-primary")));
-        board.PublishUnknown(Snapshot.Unknown("down", Refused));
+        board.PublishFresh(Snapshot.FromStatus(Decode("v4.1.4-primary"), UnknownAnswer.Default));
+        board.PublishUnknown(Snapshot.Unknown(UnknownAnswer.Default, Refused));
         time.Advance(TimeSpan.FromHours(1));
         Assert.False(board.IsStale);
         Assert.Equal($"down #{Refused}\n", Answer(board, Mode.Primary, "primary\n"));
@@ -453,14 +518,14 @@ public class RoleWatcherTests
     {
         var time = new HookedTime();
         var board = new AnswerBoard("down", StaleAfter, time);
-        board.PublishFresh(Snapshot.FromStatus(Decode("v4.1.4-primary")));
+        board.PublishFresh(Snapshot.FromStatus(Decode("v4.1.4-primary"), UnknownAnswer.Default));
         time.Advance(TimeSpan.FromSeconds(10));
-        Assert.Equal("down #no answer from patroni for 3s\n", Answer(board, Mode.Primary, "primary\n"));
+        Assert.Equal(Stale(PrimaryAnswers, NoAnswer)[(int)Mode.Primary], Answer(board, Mode.Primary, "primary\n"));
 
-        time.OnNextTimestamp = () => board.PublishUnknown(Snapshot.Unknown("down", Refused));
+        time.OnNextTimestamp = () => board.PublishUnknown(Snapshot.Unknown(UnknownAnswer.Default, Refused));
         string answer = Answer(board, Mode.Primary, "primary\n");
 
-        Assert.Contains(answer, new[] { "down #no answer from patroni for 3s\n", $"down #{Refused}\n" });
+        Assert.Contains(answer, new[] { Stale(PrimaryAnswers, NoAnswer)[(int)Mode.Primary], $"down #{Refused}\n" });
     }
 
     // ---- Run with the real clock ----
@@ -585,7 +650,7 @@ public class RoleWatcherTests
         Assert.Equal("up drain #operator: kernel update\n", rig.Answer("primary\n"));
 
         rig.Time.Advance(TimeSpan.FromSeconds(1.5));
-        Assert.Equal("down #no answer from patroni for 3s\n", rig.Answer("primary\n"));
+        Assert.Equal($"down #{NoAnswer}; was: operator: kernel update\n", rig.Answer("primary\n"));
     }
 
     [Fact]

@@ -60,7 +60,7 @@ public class SnapshotTests
     public void The_decided_answers_are_kept_per_mode()
     {
         var status = Decode("v4.1.4-primary");
-        var snapshot = Snapshot.FromStatus(status);
+        var snapshot = Snapshot.FromStatus(status, UnknownAnswer.Default);
         Assert.Same(status, snapshot.Status);
         Assert.Null(snapshot.UnknownReason);
         Assert.Equal(ModeNames.All.Select(mode => AnswerPolicy.Decide(status, mode)), snapshot.Decided!);
@@ -116,7 +116,7 @@ public class SnapshotTests
         // The words (health, admin, weight) are what HAProxy acts on: they must always match.
         var status = Decode(fixture) with { LagBytes = lag };
         Assert.Equal(PatroniRole.Replica, status.Role);
-        var snapshot = Snapshot.FromStatus(status);
+        var snapshot = Snapshot.FromStatus(status, UnknownAnswer.Default);
         foreach (long maxLag in MaxLags(lag))
         {
             foreach (var mode in ModeNames.All)
@@ -138,7 +138,7 @@ public class SnapshotTests
         int compared = 0;
         foreach (var (name, status, lag) in KnownLagCases())
         {
-            var snapshot = Snapshot.FromStatus(status);
+            var snapshot = Snapshot.FromStatus(status, UnknownAnswer.Default);
             foreach (long maxLag in MaxLags(lag))
             {
                 foreach (var mode in ModeNames.All)
@@ -161,7 +161,7 @@ public class SnapshotTests
     public void Over_max_lag_a_lagging_replica_says_so()
     {
         var status = Decode("v4.1.4-replica") with { LagBytes = 20L << 20 };
-        var snapshot = Snapshot.FromStatus(status);
+        var snapshot = Snapshot.FromStatus(status, UnknownAnswer.Default);
         Assert.Equal("up maint #replica, lag 20 MB over max-lag\n", Text(snapshot.Select(Mode.Replica, SixteenMB, out _)));
         Assert.Equal("up maint #replica, lag 20 MB over max-lag\n", Text(snapshot.Select(Mode.ReadOnly, SixteenMB, out _)));
         Assert.Equal("up maint #async replica, lag 20 MB over max-lag\n", Text(snapshot.Select(Mode.Async, SixteenMB, out _)));
@@ -181,7 +181,7 @@ public class SnapshotTests
             return;
         }
         Assert.Null(status.LagBytes);
-        var snapshot = Snapshot.FromStatus(status);
+        var snapshot = Snapshot.FromStatus(status, UnknownAnswer.Default);
         foreach (long maxLag in new long[] { 0, 1, SixteenMB, long.MaxValue })
         {
             foreach (var mode in new[] { Mode.Replica, Mode.ReadOnly, Mode.Sync, Mode.Async })
@@ -204,7 +204,7 @@ public class SnapshotTests
     [Fact]
     public void Unknown_lag_over_max_lag_reasons()
     {
-        var snapshot = Snapshot.FromStatus(Decode("v4.1.4-replica"));
+        var snapshot = Snapshot.FromStatus(Decode("v4.1.4-replica"), UnknownAnswer.Default);
         Assert.Equal("up maint #replica, lag unknown over max-lag\n", Text(snapshot.Select(Mode.Replica, SixteenMB, out _)));
         Assert.Equal("up maint #replica, lag unknown over max-lag\n", Text(snapshot.Select(Mode.ReadOnly, 0, out _)));
         Assert.Equal("up maint #async replica, lag unknown over max-lag\n", Text(snapshot.Select(Mode.Async, long.MaxValue, out _)));
@@ -215,7 +215,7 @@ public class SnapshotTests
     [Fact]
     public void An_unknown_snapshot_answers_its_words_and_reason_in_every_mode_whatever_the_max_lag()
     {
-        var snapshot = Snapshot.Unknown("down", "x");
+        var snapshot = Snapshot.Unknown(UnknownAnswer.Default, "x");
         Assert.Null(snapshot.Status);
         Assert.Null(snapshot.Decided);
         Assert.Equal("x", snapshot.UnknownReason);
@@ -231,7 +231,7 @@ public class SnapshotTests
     [Fact]
     public void An_unknown_snapshot_keeps_its_reason_on_one_line()
     {
-        var snapshot = Snapshot.Unknown("up maint", "patroni said\nup ready");
+        var snapshot = Snapshot.Unknown(UnknownAnswer.Default with { Words = "up maint" }, "patroni said\nup ready");
         Assert.Equal("up maint #patroni said?up ready\n", Text(snapshot.Select(Mode.Primary, -1, out _)));
     }
 
@@ -240,7 +240,7 @@ public class SnapshotTests
     public void The_HTTP_reply_of_every_mode_is_200_when_ready_else_503_with_the_reply_line_as_body(string fixture)
     {
         var status = Decode(fixture) with { LagBytes = 4096 };
-        var snapshot = Snapshot.FromStatus(status);
+        var snapshot = Snapshot.FromStatus(status, UnknownAnswer.Default);
         foreach (var mode in ModeNames.All)
         {
             foreach (long maxLag in new long[] { -1, 0, 4096 })
@@ -261,7 +261,7 @@ public class SnapshotTests
     [Fact]
     public void An_unknown_snapshot_answers_HTTP_503_with_its_line_in_every_mode()
     {
-        var snapshot = Snapshot.Unknown("maint", "x");
+        var snapshot = Snapshot.Unknown(UnknownAnswer.Default with { Words = "maint" }, "x");
         foreach (var mode in ModeNames.All)
         {
             var response = snapshot.SelectHttp(mode, 0, out var kind);
@@ -274,7 +274,7 @@ public class SnapshotTests
 
     private static void AssertSelectWithoutMaxLag(NodeStatus status)
     {
-        var snapshot = Snapshot.FromStatus(status);
+        var snapshot = Snapshot.FromStatus(status, UnknownAnswer.Default);
         foreach (var mode in ModeNames.All)
         {
             Assert.Equal(Text(AnswerPolicy.Decide(status, mode).Encode()), Text(snapshot.Select(mode, -1, out _)));
