@@ -184,7 +184,7 @@ backend read_write
     default-server inter 500ms fall 2 rise 1 on-marked-down shutdown-sessions
 EOF
         for n in "${nodes[@]}"; do
-            echo "    server pg$n $(addr "$n"):5432 check port 8009 agent-check agent-port 5555 agent-send \"primary\\n\" agent-inter 50ms disabled"
+            echo "    server pg$n $(addr "$n"):5432 check port 8009 agent-check agent-port 5555 agent-send \"primary\\n\" agent-inter 20ms disabled"
         done
         cat <<EOF
 
@@ -196,7 +196,7 @@ backend read_only
     default-server inter 500ms fall 2 rise 1 on-marked-down shutdown-sessions
 EOF
         for n in "${nodes[@]}"; do
-            echo "    server pg$n $(addr "$n"):5432 check port 8009 agent-check agent-port 5555 agent-send \"replica max-lag=16MB\\n\" agent-inter 50ms disabled"
+            echo "    server pg$n $(addr "$n"):5432 check port 8009 agent-check agent-port 5555 agent-send \"replica max-lag=16MB\\n\" agent-inter 200ms disabled"
         done
     } >"$dir/haproxy.cfg"
 }

@@ -28,14 +28,16 @@ $cluster status
 old=$($cluster leader)
 candidate=$(/usr/bin/python3 -c 'import sys; print(next(f"pg{n}" for n in (1, 2, 3) if f"pg{n}" != sys.argv[1]))' "$old")
 candidate_addr=127.0.1.${candidate#pg}
+old_addr=127.0.1.${old#pg}
 
 title "What the agent on ${candidate} tells HAProxy (patroni-agent check)"
 artifacts/publish/patroni-agent check --patroni-url "http://$candidate_addr:8008"
 
-title "Switchover ${old} -> ${candidate}, while a client connects through HAProxy's read-write port"
+title "Switchover ${old} -> ${candidate}, while a client connects through HAProxy's read-write port every 20 ms"
 ready=$(mktemp -u)
 result=$(mktemp)
-/usr/bin/python3 scripts/failover_probe.py --candidate "$candidate_addr" --ready-file "$ready" --duration 30 >"$result" &
+/usr/bin/python3 scripts/failover_probe.py --candidate "$candidate_addr" --old "$old_addr" \
+    --rw "rw=127.0.0.1:5000" --stats "rw=$dir/haproxy.sock:read_write" --ready-file "$ready" --duration 30 >"$result" &
 probe=$!
 until [ -e "$ready" ]; do sleep 0.05; done
 $cluster switchover "$candidate"
@@ -49,13 +51,16 @@ $cluster status
 title "Result"
 /usr/bin/python3 - "$result" "$candidate" <<'EOF'
 import json, sys
-r = json.load(open(sys.argv[1]))
+out = json.load(open(sys.argv[1]))
+r = out["rw"]
 if r["convergence"] is None:
-    print(f"HAProxy did not route writes to {sys.argv[2]} in time: {r}")
+    print(f"HAProxy did not route writes to {sys.argv[2]} in time: {out}")
     sys.exit(1)
-print(f"{sys.argv[2]} accepted writes {r['writable']:.3f} s after the switchover began;")
+print(f"{sys.argv[2]} accepted writes {out['writable']:.3f} s after the switchover began;")
 print(f"HAProxy's read-write port routed a new connection to it {r['convergence'] * 1000:.0f} ms later.")
-print(f"{r['attempts']} connections went through the read-write port meanwhile; {r['misrouted']} reached a read-only node.")
+if r["demotion"] is not None:
+    print(f"HAProxy took the old primary out {r['demotion'] * 1000:.0f} ms after it stopped taking writes.")
+print(f"{r['attempts']} connections went through the read-write port (one every 20 ms); {r['misrouted']} reached a read-only node.")
 EOF
 rm -f "$result"
 

@@ -2,20 +2,25 @@
 """Measures how long HAProxy takes to follow a change of primary, at a client's ordinary rate.
 
 Three kinds of probe run side by side until --duration, or until every frontend has routed to the
-candidate and --settle has passed since:
-  direct   one session on the candidate and one on the old primary, each asking
-           pg_is_in_recovery() every --direct-interval: when the candidate first accepted writes,
-           and when the old primary stopped (its session ended or it went into recovery);
+new primary and --settle has passed since:
+  direct   one session on each candidate (--candidate, repeatable: in a failover Patroni picks one)
+           and one on the old primary, each asking pg_is_in_recovery() every --direct-interval:
+           when a candidate first accepted writes (the first to do so is the new primary), and when
+           the old primary stopped (its session ended or it went into recovery);
   routed   per read-write frontend (--rw), a new connection every --interval, at most
            --in-flight of them at once (a client caught in HAProxy's retries towards a dying
            server must not hold the next one up, nor pile up): which server answered, and whether
            it was in recovery;
   haproxy  per frontend with a stats socket (--stats), HAProxy's own view every
            --direct-interval: when it took the old primary out and put the candidate in.
-A moment is when an attempt started. Prints one JSON object: "writable" and "old_stopped"
-(seconds from the start), and per frontend name (or at the top level for a single unnamed one):
-  routed       seconds until a connection through it first reached the candidate as primary
-  convergence  routed - writable: HAProxy following the promotion, as a client sees it
+A moment is when an attempt started. Prints one JSON object: "started_at" (the start as a Unix time), "primary" (the new primary's
+address), "writable" and "old_stopped" (seconds from the start), and per frontend name (or at the top level for a single
+unnamed one):
+  routed       seconds until a connection through it first reached the new primary as primary
+  convergence  routed - writable: HAProxy following the promotion, as a client sees it (one
+               connection every --interval: on average half of it late)
+  haproxy_convergence  (with --stats) HAProxy putting the new primary in (its server UP, not in
+               maintenance) - writable: the same, read from HAProxy every --direct-interval
   demotion     (with --stats) HAProxy taking the old primary out - old_stopped
   write_gap    routed - the start of the last connection that wrote on the old primary
   misrouted    connections through it that reached a read-only node, until --settle after "routed"
@@ -49,22 +54,22 @@ def haproxy_view(path, backend):
     for line in data.decode().splitlines()[1:]:
         fields = line.split()
         # be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state ...: op_state 2 is running,
-        # admin_state non-zero is a maintenance of some kind.
+        # admin_state bits other than 0x4 (the configuration's "disabled", kept after the agent's ready) a maintenance or drain.
         if len(fields) > 6 and not line.startswith("#"):
-            view[fields[3]] = fields[5] == "2" and fields[6] == "0"
+            view[fields[3]] = fields[5] == "2" and int(fields[6]) & ~0x4 == 0
     return view
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--candidate", required=True, help="address of the node that becomes primary")
+    parser.add_argument("--candidate", action="append", required=True, help="address of a node that may become primary")
     parser.add_argument("--old", help="address of the primary before the change")
     parser.add_argument("--rw", action="append", help="[NAME=]HOST:PORT of a read-write frontend (default 127.0.0.1:5000)")
     parser.add_argument("--stats", action="append", default=[],
                         help="NAME=SOCKET:BACKEND, HAProxy's stats socket and read-write backend of frontend NAME")
     parser.add_argument("--duration", type=float, default=30.0, help="give up after this many seconds")
     parser.add_argument("--interval", type=float, default=0.02, help="seconds between routed connections, per frontend")
-    parser.add_argument("--in-flight", type=int, default=4, help="routed connections under way at most, per frontend")
+    parser.add_argument("--in-flight", type=int, default=64, help="routed connections under way at most, per frontend")
     parser.add_argument("--direct-interval", type=float, default=0.005, help="seconds between direct and HAProxy reads")
     parser.add_argument("--settle", type=float, default=2.0,
                         help="go on counting misrouted connections this long after the candidate was reached")
@@ -77,21 +82,23 @@ def main():
         path, backend = rest.rsplit(":", 1)
         stats[name] = (path, backend)
 
+    started_at = time.time()
     start = time.monotonic()
     deadline = start + args.duration
     lock = threading.Lock()
-    moments = {"writable": None, "old_stopped": None}
-    results = {name: {"routed": None, "convergence": None, "demotion": None, "write_gap": None,
-                      "misrouted": 0, "attempts": 0, "errors": 0, "last_old_write": None, "old_out": None}
+    moments = {"old_stopped": None}
+    writable = {}
+    results = {name: {"routed": {}, "convergence": None, "demotion": None, "write_gap": None,
+                      "misrouted": 0, "attempts": 0, "errors": 0, "last_old_write": None, "old_out": None, "in": {}}
                for name, _ in frontends}
     stops = {name: deadline for name, _ in frontends}
 
     def done():
         return time.monotonic() > max(stops.values())
 
-    def watch_direct(host, key, stopped_when):
+    def watch_direct(host, moments, key, stopped_when):
         conn = None
-        while not done() and moments[key] is None:
+        while not done() and moments.get(key) is None and not (stopped_when == "writable" and writable):
             began = time.monotonic() - start
             try:
                 if conn is None:
@@ -110,14 +117,19 @@ def main():
 
     def watch_haproxy(name, path, backend):
         old = "pg" + args.old.rsplit(".", 1)[1] if args.old else None
-        while not done() and results[name]["old_out"] is None:
+        result = results[name]
+        while not done():
             began = time.monotonic() - start
             try:
                 view = haproxy_view(path, backend)
             except OSError:
                 view = {}
-            if old in view and not view[old]:
-                results[name]["old_out"] = began
+            if result["old_out"] is None and old in view and not view[old]:
+                result["old_out"] = began
+            for host in args.candidate:
+                server = "pg" + host.rsplit(".", 1)[1]
+                if view.get(server) and host not in result["in"]:
+                    result["in"][host] = began
             time.sleep(args.direct_interval)
 
     def routed_attempt(name, host, port, began, slots):
@@ -142,11 +154,11 @@ def main():
             result["attempts"] += 1
             if in_recovery:
                 result["misrouted"] += 1
-            elif server == args.candidate:
-                if result["routed"] is None:
+            elif server in args.candidate:
+                if not result["routed"]:
                     stops[name] = min(deadline, start + began + args.settle)
-                if result["routed"] is None or began < result["routed"]:
-                    result["routed"] = began
+                if server not in result["routed"] or began < result["routed"][server]:
+                    result["routed"][server] = began
             elif server == args.old and (result["last_old_write"] is None or began > result["last_old_write"]):
                 result["last_old_write"] = began
 
@@ -160,9 +172,9 @@ def main():
             next_at += args.interval
             time.sleep(max(0.0, next_at - time.monotonic()))
 
-    threads = [threading.Thread(target=watch_direct, args=(args.candidate, "writable", "writable"))]
+    threads = [threading.Thread(target=watch_direct, args=(host, writable, host, "writable")) for host in args.candidate]
     if args.old:
-        threads.append(threading.Thread(target=watch_direct, args=(args.old, "old_stopped", "stopped")))
+        threads.append(threading.Thread(target=watch_direct, args=(args.old, moments, "old_stopped", "stopped")))
     for name, (path, backend) in stats.items():
         threads.append(threading.Thread(target=watch_haproxy, args=(name, path, backend)))
     for name, address in frontends:
@@ -176,16 +188,20 @@ def main():
         t.join()
     time.sleep(2.5)  # routed attempts still under way end within their connect timeout
 
-    writable, old_stopped = moments["writable"], moments["old_stopped"]
+    primary = min(writable, key=writable.get) if writable else None
+    first_writable, old_stopped = writable.get(primary), moments["old_stopped"]
     for result in results.values():
-        if writable is not None and result["routed"] is not None:
-            result["convergence"] = result["routed"] - writable
+        result["routed"] = result["routed"].get(primary)
+        if first_writable is not None and result["routed"] is not None:
+            result["convergence"] = result["routed"] - first_writable
+        put_in = result["in"].get(primary)
+        result["haproxy_convergence"] = put_in - first_writable if put_in is not None and first_writable is not None else None
         if old_stopped is not None and result["old_out"] is not None:
             result["demotion"] = result["old_out"] - old_stopped
         if result["routed"] is not None and result["last_old_write"] is not None:
             result["write_gap"] = result["routed"] - result["last_old_write"]
-        del result["last_old_write"], result["old_out"]
-    output = {"writable": writable, "old_stopped": old_stopped}
+        del result["last_old_write"], result["old_out"], result["in"]
+    output = {"started_at": started_at, "primary": primary, "writable": first_writable, "old_stopped": old_stopped}
     if len(frontends) == 1 and frontends[0][0] == "":
         output.update(results[""])
     else:

@@ -1,149 +1,151 @@
 #!/usr/bin/env bash
-# Failover routing speed on the real cluster (scripts/cluster.sh), side by side in one run:
-#   template     the Patroni project's HAProxy template (checks Patroni every 3 s, fall 3 rise 2)
-#   seed         the blog post's config with its daemon (loadtest/baseline/seed_agent.py)
-#   agent-Xms    this project's recommended config with agent-inter X (one instance per value)
-# Every round switches over to the next node while scripts/failover_probe.py connects through
-# each read-write frontend; it records when the new primary accepted writes directly, when each
-# frontend first routed a connection to it, and the connections that reached a read-only node.
-# The cluster's logs of each poll interval are kept in OUT/logs-INTERVAL.
-# Then it counts the requests Patroni receives per second on one node, for N HAProxy instances
-# checking through the agent and N checking Patroni directly (Patroni's template).
+# Failover routing on the real cluster (scripts/cluster.sh), per configuration of the agents:
+#   callbacks   the shipped defaults, with Patroni's callbacks running `patroni-agent notify`
+#               (the lines `patroni-agent callbacks` prints), as the demo and the cluster tests use them
+#   no-callbacks  the shipped defaults alone
+# For each: HAProxy instances with this project's recommended configuration (recommended.cfg, one
+# per agent-inter of AGENT_INTERS); then switchovers, failovers (the primary's Patroni and PostgreSQL
+# killed), switchovers whose candidate's Patroni freezes for STALL seconds between taking the leader
+# lock and promoting (only with callbacks), each measured by scripts/failover_probe.py; the
+# tracebacks each round left in Patroni's logs; and the idle footprint: CPU ticks of Patroni,
+# PostgreSQL and the agents for FOOTPRINT_SECONDS with the agents running, then stopped.
+# Every round's JSON and the cluster's logs are kept in OUT; the summary is OUT/summary.md.
 #
 # Usage (as root): benchmarks/failover/run.sh
-# Environment: ROUNDS (default 8), POLL_INTERVALS (default "50ms 100ms 200ms"; empty: load only; an
-#              interval with "+notify", such as 1s+notify, also sets Patroni's on_role_change to
-#              `patroni-agent notify`, which the others leave out),
-#              AGENT_INTERS (default "20ms 50ms 200ms"), LOAD_INSTANCES (default "1 4 16"),
-#              OUT (default artifacts/failover)
+# Environment: SWITCHOVERS (default 8), FAILOVERS (default 3), STALLS (default 3), STALL (default 4 s),
+#              CONFIGS (default "callbacks no-callbacks"), AGENT_INTERS (default "20ms 50ms"),
+#              RECOMMENDED_INTER (the instance the footprint is taken with, default 20ms),
+#              RO_INTER (the read-only backend's agent-inter, default 200ms),
+#              FOOTPRINT_SECONDS (default 30), OUT (default artifacts/failover)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 export CLUSTER_DIR=${CLUSTER_DIR:-/tmp/patroni-agent-failover-bench}
 dir=$CLUSTER_DIR
 cluster="$repo/scripts/cluster.sh"
-rounds=${ROUNDS:-8}
 out=${OUT:-$repo/artifacts/failover}
 python=/usr/bin/python3
+inters=(${AGENT_INTERS:-20ms 50ms})
 
-[ "$(id -u)" -eq 0 ] || { echo "run as root (it starts the cluster and captures loopback traffic)" >&2; exit 1; }
-command -v tcpdump >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tcpdump >/dev/null; }
+[ "$(id -u)" -eq 0 ] || { echo "run as root (it starts the cluster as the postgres user)" >&2; exit 1; }
 mkdir -p "$out"
 trap '"$cluster" down >/dev/null 2>&1 || true' EXIT
 
-# Starts an HAProxy instance from a template of this folder; NAME, TEMPLATE, PORT, agent-inter.
+# Starts an HAProxy instance of recommended.cfg: NAME, PORT, agent-inter of the read-write backend
+# (the read-only one's is RO_INTER).
 start_haproxy() {
-    local name=$1 template=$2 port=$3 inter=${4:-}
-    sed "s|@DIR@|$dir|g; s|@NAME@|$name|g; s|@PORT@|$port|g; s|@INTER@|$inter|g" "$here/$template" >"$dir/$name.cfg"
+    local name=$1 port=$2 inter=$3
+    sed "s|@DIR@|$dir|g; s|@NAME@|$name|g; s|@PORT@|$port|g; s|@INTER@|$inter|g; s|@RO_INTER@|${RO_INTER:-200ms}|g" "$here/recommended.cfg" >"$dir/$name.cfg"
     haproxy -c -q -f "$dir/$name.cfg"
     setsid haproxy -db -f "$dir/$name.cfg" >"$dir/log/$name.log" 2>&1 </dev/null &
     echo $! >"$dir/pid/$name.pid"
 }
 
-stop() {
-    local f
-    for f in "$@"; do
-        kill -TERM "$(cat "$dir/pid/$f.pid")" 2>/dev/null || true
-        rm -f "$dir/pid/$f.pid"
-    done
-}
-
-# The server UP in the only backend of an instance, once there is exactly one.
+# The servers UP in an instance's backend.
 routes_to() {
     echo "show stat" | socat stdio "unix-connect:$dir/$1.sock" 2>/dev/null |
         awk -F, '$1 == "primary" && $2 ~ /^pg/ && $18 == "UP" { print $2 }' | paste -sd' '
 }
 
 wait_routes() {
-    local leader=$1; shift
-    local deadline=$((SECONDS + 60)) name
-    for name in "$@"; do
-        until [ "$(routes_to "$name")" = "$leader" ]; do
-            [ $SECONDS -lt $deadline ] || { echo "$name does not route to $leader only: $(routes_to "$name")" >&2; return 1; }
+    local leader=$1 deadline=$((SECONDS + 90)) inter
+    for inter in "${inters[@]}"; do
+        until [ "$(routes_to "agent-$inter")" = "$leader" ]; do
+            [ $SECONDS -lt $deadline ] || { echo "agent-$inter does not route to $leader only: $(routes_to "agent-$inter")" >&2; return 1; }
             sleep 0.2
         done
     done
 }
 
-failover_run() {
-    local run=$1 poll=${1%+notify} notify=0 inters=(${AGENT_INTERS:-20ms 50ms 200ms})
-    [ "$run" = "$poll" ] || notify=1
-    echo "== switchovers with the agents polling every $poll, on_role_change callback: $([ $notify = 1 ] && echo notify || echo none)" >&2
-    "$cluster" down >/dev/null 2>&1 || true
-    AGENT_POLL_INTERVAL=$poll AGENT_NOTIFY=$notify "$cluster" up
-    local names=(template seed) frontends=(--rw template=127.0.0.1:5100 --rw seed=127.0.0.1:5200)
-    start_haproxy template patroni-template.cfg 5100
-    start_haproxy seed seed-blog.cfg 5200
-    local n i=0
-    for n in 1 2 3; do
-        setsid "$python" "$repo/loadtest/baseline/seed_agent.py" --listen "127.0.1.$n" --port 5556 \
-            --patroni-url "http://127.0.1.$n:8008" >"$dir/log/seed$n.log" 2>&1 </dev/null &
-        echo $! >"$dir/pid/seed$n.pid"
-    done
+tracebacks() { cat "$dir"/log/patroni*.log 2>/dev/null | grep -c '^Traceback' || true; }
+
+# One measured change of primary: KIND (switchover, failover, stall), CONFIG, ROUND.
+change() {
+    local kind=$1 config=$2 round=$3 leader candidate result before frontends=() i=0 inter
+    leader=$("$cluster" leader)
+    candidate=pg$(( ${leader#pg} % 3 + 1 ))
     for inter in "${inters[@]}"; do
-        start_haproxy "agent-$inter" recommended.cfg $((5300 + i)) "$inter"
-        names+=("agent-$inter")
-        frontends+=(--rw "agent-$inter=127.0.0.1:$((5300 + i))")
+        frontends+=(--rw "agent-$inter=127.0.0.1:$((5300 + i))" --stats "agent-$inter=$dir/agent-$inter.sock:primary")
         i=$((i + 1))
     done
-    wait_routes "$("$cluster" leader)" "${names[@]}"
-
-    local round leader candidate result
-    for round in $(seq 1 "$rounds"); do
-        leader=$("$cluster" leader)
-        candidate=pg$(( ${leader#pg} % 3 + 1 ))
-        result="$out/poll-$run-round-$round.json"
-        "$python" "$repo/scripts/failover_probe.py" --candidate "127.0.1.${candidate#pg}" "${frontends[@]}" \
-            --duration 40 --settle 10 --ready-file "$dir/probe-ready" >"$result" &
-        local probe=$!
-        until [ -e "$dir/probe-ready" ]; do sleep 0.05; done
-        rm -f "$dir/probe-ready"
+    result="$out/$config-$kind-$round.json"
+    before=$(tracebacks)
+    [ "$kind" = stall ] && "$cluster" stall-next-promotion "${candidate#pg}" "${STALL:-4}"
+    local candidates=(--candidate "127.0.1.${candidate#pg}") n
+    if [ "$kind" = failover ]; then
+        candidates=()
+        for n in 1 2 3; do [ "pg$n" = "$leader" ] || candidates+=(--candidate "127.0.1.$n"); done
+    fi
+    "$python" "$repo/scripts/failover_probe.py" "${candidates[@]}" --old "127.0.1.${leader#pg}" \
+        "${frontends[@]}" --duration 60 --settle 5 --ready-file "$dir/probe-ready" >"$result.tmp" &
+    local probe=$!
+    until [ -e "$dir/probe-ready" ]; do sleep 0.05; done
+    rm -f "$dir/probe-ready"
+    if [ "$kind" = failover ]; then
+        "$cluster" kill-node "${leader#pg}"
+    else
         "$cluster" switchover "$candidate" >/dev/null
-        wait $probe
-        echo "round $round ($leader -> $candidate): $(cat "$result")" >&2
-        wait_routes "$candidate" "${names[@]}" || true
-        sleep 2
+    fi
+    wait $probe
+    local new; new=$("$cluster" leader)
+    if [ "$kind" = failover ]; then
+        "$cluster" start-patroni "${leader#pg}"
+    fi
+    wait_routes "$new" || true
+    sleep 3
+    "$python" -c 'import json, sys; r = json.load(open(sys.argv[1])); r.update(kind=sys.argv[2], config=sys.argv[3], candidate=sys.argv[4], leader=sys.argv[5], tracebacks=int(sys.argv[6])); print(json.dumps(r))' \
+        "$result.tmp" "$kind" "$config" "$candidate" "$new" $(( $(tracebacks) - before )) >"$result"
+    rm -f "$result.tmp"
+    echo "$config $kind $round ($leader -> $new): $(cat "$result")" >&2
+}
+
+footprint() {
+    local config=$1 seconds=${FOOTPRINT_SECONDS:-30} n groups=()
+    for n in 1 2 3; do
+        groups+=("patroni$n=$("$cluster" pid patroni "$n")" "postgres$n=$("$cluster" pid postgres "$n")" "agent$n=$("$cluster" pid agent "$n")")
     done
-    cp -r "$dir/log" "$out/logs-$run"
+    sleep 5
+    "$python" "$here/footprint.py" "$seconds" "${groups[@]}" >"$out/$config-footprint-with-agents.json"
+    for n in 1 2 3; do "$cluster" stop-agent "$n"; done
+    sleep 2
+    "$python" "$here/footprint.py" "$seconds" "${groups[@]}" >"$out/$config-footprint-without-agents.json"
+    for n in 1 2 3; do "$cluster" start-agent "$n"; done
+    echo "$seconds" >"$out/$config-footprint-seconds"
+    echo "$config footprint: $(cat "$out/$config-footprint-with-agents.json") without agents: $(cat "$out/$config-footprint-without-agents.json")" >&2
 }
 
-# Requests per second reaching Patroni on pg2 during 10 s, counted as TCP connections (Patroni's
-# REST API closes every connection after one answer).
-patroni_requests_per_second() {
-    local count
-    count=$(timeout 10 tcpdump -i lo -nn -q -l \
-        'dst host 127.0.1.2 and dst port 8008 and tcp[tcpflags] & (tcp-syn|tcp-ack) == tcp-syn' 2>/dev/null | wc -l || true)
-    awk -v c="$count" 'BEGIN { printf "%.1f\n", c / 10 }'
-}
-
-load_run() {
-    echo "== Patroni requests per node against the number of HAProxy instances" >&2
+run_config() {
+    local config=$1 notify=1 i=0 inter round
+    [ "$config" = callbacks ] || notify=0
+    echo "== $config" >&2
     "$cluster" down >/dev/null 2>&1 || true
-    "$cluster" up
-    stop haproxy
-    local n k names
-    echo "instances agent template" >"$out/load.txt"
-    for n in ${LOAD_INSTANCES:-1 4 16}; do
-        names=()
-        for k in $(seq 1 "$n"); do start_haproxy "rec$k" recommended.cfg $((5400 + k)) 50ms; names+=("rec$k"); done
-        sleep 3
-        local with_agent; with_agent=$(patroni_requests_per_second)
-        stop "${names[@]}"
-        "$cluster" stop-agent 2
-        names=()
-        for k in $(seq 1 "$n"); do start_haproxy "tpl$k" patroni-template.cfg $((5600 + k)); names+=("tpl$k"); done
-        sleep 3
-        local direct; direct=$(patroni_requests_per_second)
-        stop "${names[@]}"
-        "$cluster" start-agent 2
-        echo "$n $with_agent $direct" | tee -a "$out/load.txt" >&2
+    AGENT_NOTIFY=$notify "$cluster" up
+    # The cluster's own HAProxy leaves: the measured instances are the ones of recommended.cfg.
+    # The footprint is taken with one of them, the recommended agent-inter, as a user's idle node sees it.
+    kill "$(cat "$dir/pid/haproxy.pid")" && rm -f "$dir/pid/haproxy.pid"
+    for inter in "${inters[@]}"; do
+        [ "$inter" = "${RECOMMENDED_INTER:-20ms}" ] && start_haproxy "agent-$inter" $((5300 + i)) "$inter"
+        i=$((i + 1))
     done
+    footprint "$config"
+    i=0
+    for inter in "${inters[@]}"; do
+        [ "$inter" = "${RECOMMENDED_INTER:-20ms}" ] || start_haproxy "agent-$inter" $((5300 + i)) "$inter"
+        i=$((i + 1))
+    done
+    wait_routes "$("$cluster" leader)"
+    for round in $(seq 1 "${SWITCHOVERS:-8}"); do change switchover "$config" "$round"; done
+    for round in $(seq 1 "${FAILOVERS:-3}"); do change failover "$config" "$round"; done
+    if [ "$config" = callbacks ]; then
+        for round in $(seq 1 "${STALLS:-3}"); do change stall "$config" "$round"; done
+    fi
+    rm -rf "$out/logs-$config"
+    cp -r "$dir/log" "$out/logs-$config"
 }
 
-rm -rf "$out"/*.json "$out"/load.txt "$out"/logs-*
-for poll in ${POLL_INTERVALS-50ms 100ms 200ms}; do
-    failover_run "$poll"
+rm -rf "$out"/*.json "$out"/*-footprint-seconds "$out"/logs-*
+for config in ${CONFIGS:-callbacks no-callbacks}; do
+    run_config "$config"
 done
-load_run
 "$cluster" down >/dev/null
 "$python" "$here/summarize.py" "$out" | tee "$out/summary.md"

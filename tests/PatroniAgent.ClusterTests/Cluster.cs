@@ -77,6 +77,11 @@ public sealed class Cluster : IAsyncLifetime
         return text.ToString();
     }
 
+    /// <summary>How many Python tracebacks the Patroni logs hold so far (an abandoned request leaves one).</summary>
+    public static int PatroniTracebacks() =>
+        System.IO.Directory.GetFiles(Path.Combine(Directory, "log"), "patroni*.log")
+            .Sum(file => File.ReadLines(file).Count(line => line.StartsWith("Traceback", StringComparison.Ordinal)));
+
     /// <summary>The lines one node's agent has logged so far.</summary>
     public static string[] AgentLog(string node) => File.ReadAllLines(Path.Combine(Directory, "log", $"agent{node[2..]}.log"));
 

@@ -53,10 +53,10 @@ public sealed class PatroniClient : IPatroniPoller
 
     /// <summary>
     /// How long a replica's lag is reused before <c>GET /cluster</c> is asked again. Patroni moves the
-    /// leader's position there once per <c>loop_wait</c> (1 s at the least), so asking more often
-    /// would only add load.
+    /// leader's position there once per <c>loop_wait</c> (10 s by default), so asking more often would
+    /// mostly add load: each request costs Patroni about as much as a poll (docs/performance.md).
     /// </summary>
-    public static readonly TimeSpan LagRefresh = TimeSpan.FromSeconds(1);
+    public static readonly TimeSpan LagRefresh = TimeSpan.FromSeconds(5);
 
     private readonly HttpGet _get;
     private readonly string? _authorization;

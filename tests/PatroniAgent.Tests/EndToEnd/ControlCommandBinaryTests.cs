@@ -22,6 +22,28 @@ public sealed class ControlCommandBinaryTests : IDisposable
     public void Dispose() => Directory.Delete(_directory, recursive: true);
 
     [Fact]
+    public void Callbacks_prints_the_patroni_yml_lines_that_run_notify_on_this_control_socket()
+    {
+        var result = Run("callbacks");
+        Assert.Equal(0, result.ExitCode);
+        string command = $"{PublishedAgent.Path} notify --control-socket {Socket}";
+        string[] lines = result.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.All(lines.TakeWhile(l => l.StartsWith('#')), l => Assert.StartsWith("# ", l));
+        Assert.Equal(
+        [
+            "postgresql:",
+            "  callbacks:",
+            $"    on_role_change: {command}",
+            $"    on_stop: {command}",
+            $"    on_start: {command}",
+            $"    on_restart: {command}",
+        ], lines.SkipWhile(l => l.StartsWith('#')));
+
+        var byDefault = PublishedAgent.Run(PublishedAgent.Path, ["callbacks"], Limit);
+        Assert.Contains($"    on_role_change: {PublishedAgent.Path} notify\n", byDefault.Output);
+    }
+
+    [Fact]
     public async Task Notify_makes_the_agent_follow_a_role_change_that_shows_after_the_callback_despite_a_long_poll_interval()
     {
         await using var patroni = new FakePatroni().Status(PatroniFixtures.Load("v4.1.4-primary"));

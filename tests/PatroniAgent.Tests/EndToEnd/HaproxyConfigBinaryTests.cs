@@ -39,7 +39,7 @@ public sealed class HaproxyConfigBinaryTests : IDisposable
         var result = await Task.Run(() => PublishedAgent.Run(PublishedAgent.Path, ["haproxy-config", "--patroni-url", patroni.Url.ToString()], Limit));
 
         Assert.Equal(0, result.ExitCode);
-        Assert.Contains("    server pg3 127.0.2.3:5432 check port 8009 agent-check agent-port 5555 agent-send \"primary\\n\" agent-inter 50ms disabled\n", result.Output);
+        Assert.Contains("    server pg3 127.0.2.3:5432 check port 8009 agent-check agent-port 5555 agent-send \"primary\\n\" agent-inter 20ms disabled\n", result.Output);
         AssertHaproxyAccepts(result.Output);
     }
 

@@ -26,8 +26,8 @@ public class HaproxyConfigCommandTests
 
         Assert.Equal(0, result.ExitCode);
         Assert.Equal("", result.Error);
-        Assert.Contains("    server pg1 10.0.0.1:6432 check port 8008 agent-check agent-port 6555 agent-send \"primary\\n\" agent-inter 50ms disabled\n", result.Output);
-        Assert.Contains("    server pg2 10.0.0.2:6432 check port 8008 agent-check agent-port 6555 agent-send \"sync max-lag=1MB\\n\" agent-inter 50ms disabled\n", result.Output);
+        Assert.Contains("    server pg1 10.0.0.1:6432 check port 8008 agent-check agent-port 6555 agent-send \"primary\\n\" agent-inter 20ms disabled\n", result.Output);
+        Assert.Contains("    server pg2 10.0.0.2:6432 check port 8008 agent-check agent-port 6555 agent-send \"sync max-lag=1MB\\n\" agent-inter 200ms disabled\n", result.Output);
         Assert.Contains("    bind 127.0.0.1:6000\n", result.Output);
         Assert.DoesNotContain("postgres_async", result.Output);
     }
@@ -82,8 +82,8 @@ public class HaproxyConfigCommandTests
         Assert.Equal("", result.Error);
         for (int n = 1; n <= 3; n++)
         {
-            Assert.Contains($"    server pg{n} {network}.{n}:5432 check port 8009 agent-check agent-port 5555 agent-send \"primary\\n\" agent-inter 50ms disabled\n", result.Output);
-            Assert.Contains($"    server pg{n} {network}.{n}:5432 check port 8009 agent-check agent-port 5555 agent-send \"async max-lag=16MB\\n\" agent-inter 50ms disabled\n", result.Output);
+            Assert.Contains($"    server pg{n} {network}.{n}:5432 check port 8009 agent-check agent-port 5555 agent-send \"primary\\n\" agent-inter 20ms disabled\n", result.Output);
+            Assert.Contains($"    server pg{n} {network}.{n}:5432 check port 8009 agent-check agent-port 5555 agent-send \"async max-lag=16MB\\n\" agent-inter 200ms disabled\n", result.Output);
         }
     }
 

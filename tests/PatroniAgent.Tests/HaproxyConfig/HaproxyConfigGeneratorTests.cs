@@ -28,9 +28,9 @@ public class HaproxyConfigGeneratorTests
                 "    option httpchk OPTIONS /primary",
                 "    http-check expect status 200",
                 "    default-server inter 500ms fall 2 rise 1 on-marked-down shutdown-sessions",
-                "    server pg1 10.0.0.1:5432 check port 8009 agent-check agent-port 5555 agent-send \"primary\\n\" agent-inter 50ms disabled",
-                "    server pg2 10.0.0.2:5432 check port 8009 agent-check agent-port 5555 agent-send \"primary\\n\" agent-inter 50ms disabled",
-                "    server pg3 10.0.0.3:5432 check port 8009 agent-check agent-port 5555 agent-send \"primary\\n\" agent-inter 50ms disabled",
+                "    server pg1 10.0.0.1:5432 check port 8009 agent-check agent-port 5555 agent-send \"primary\\n\" agent-inter 20ms disabled",
+                "    server pg2 10.0.0.2:5432 check port 8009 agent-check agent-port 5555 agent-send \"primary\\n\" agent-inter 20ms disabled",
+                "    server pg3 10.0.0.3:5432 check port 8009 agent-check agent-port 5555 agent-send \"primary\\n\" agent-inter 20ms disabled",
             ],
             Section(Lines(), "backend postgres_rw"));
     }
@@ -45,9 +45,9 @@ public class HaproxyConfigGeneratorTests
                 "    option httpchk OPTIONS /replica?lag=16MB",
                 "    http-check expect status 200",
                 "    default-server inter 500ms fall 2 rise 1 on-marked-down shutdown-sessions",
-                "    server pg1 10.0.0.1:5432 check port 8009 agent-check agent-port 5555 agent-send \"replica max-lag=16MB\\n\" agent-inter 50ms disabled",
-                "    server pg2 10.0.0.2:5432 check port 8009 agent-check agent-port 5555 agent-send \"replica max-lag=16MB\\n\" agent-inter 50ms disabled",
-                "    server pg3 10.0.0.3:5432 check port 8009 agent-check agent-port 5555 agent-send \"replica max-lag=16MB\\n\" agent-inter 50ms disabled",
+                "    server pg1 10.0.0.1:5432 check port 8009 agent-check agent-port 5555 agent-send \"replica max-lag=16MB\\n\" agent-inter 200ms disabled",
+                "    server pg2 10.0.0.2:5432 check port 8009 agent-check agent-port 5555 agent-send \"replica max-lag=16MB\\n\" agent-inter 200ms disabled",
+                "    server pg3 10.0.0.3:5432 check port 8009 agent-check agent-port 5555 agent-send \"replica max-lag=16MB\\n\" agent-inter 200ms disabled",
             ],
             Section(Lines(), "backend postgres_ro"));
     }
@@ -72,18 +72,18 @@ public class HaproxyConfigGeneratorTests
         Assert.Equal(["frontend postgres_async", "    bind *:5003", "    default_backend postgres_async"], Section(lines, "frontend postgres_async"));
         string[] sync = Section(lines, "backend postgres_sync");
         Assert.Contains("    option httpchk OPTIONS /sync?lag=16MB", sync);
-        Assert.Contains("    server pg2 10.0.0.2:5432 check port 8009 agent-check agent-port 5555 agent-send \"sync max-lag=16MB\\n\" agent-inter 50ms disabled", sync);
+        Assert.Contains("    server pg2 10.0.0.2:5432 check port 8009 agent-check agent-port 5555 agent-send \"sync max-lag=16MB\\n\" agent-inter 200ms disabled", sync);
         string[] async = Section(lines, "backend postgres_async");
         Assert.Contains("    option httpchk OPTIONS /async?lag=16MB", async);
-        Assert.Contains("    server pg3 10.0.0.3:5432 check port 8009 agent-check agent-port 5555 agent-send \"async max-lag=16MB\\n\" agent-inter 50ms disabled", async);
+        Assert.Contains("    server pg3 10.0.0.3:5432 check port 8009 agent-check agent-port 5555 agent-send \"async max-lag=16MB\\n\" agent-inter 200ms disabled", async);
     }
 
     public static TheoryData<HaproxyConfigOptions, string, string> OptionCases() => new()
     {
-        { new() { AgentPort = 6000 }, "backend postgres_rw", "    server pg1 10.0.0.1:5432 check port 8009 agent-check agent-port 6000 agent-send \"primary\\n\" agent-inter 50ms disabled" },
-        { new() { HttpCheckPort = 8008 }, "backend postgres_ro", "    server pg1 10.0.0.1:5432 check port 8008 agent-check agent-port 5555 agent-send \"replica max-lag=16MB\\n\" agent-inter 50ms disabled" },
+        { new() { AgentPort = 6000 }, "backend postgres_rw", "    server pg1 10.0.0.1:5432 check port 8009 agent-check agent-port 6000 agent-send \"primary\\n\" agent-inter 20ms disabled" },
+        { new() { HttpCheckPort = 8008 }, "backend postgres_ro", "    server pg1 10.0.0.1:5432 check port 8008 agent-check agent-port 5555 agent-send \"replica max-lag=16MB\\n\" agent-inter 200ms disabled" },
         { new() { MaxLag = "1GB" }, "backend postgres_ro", "    option httpchk OPTIONS /replica?lag=1GB" },
-        { new() { MaxLag = "0" }, "backend postgres_ro", "    server pg1 10.0.0.1:5432 check port 8009 agent-check agent-port 5555 agent-send \"replica max-lag=0\\n\" agent-inter 50ms disabled" },
+        { new() { MaxLag = "0" }, "backend postgres_ro", "    server pg1 10.0.0.1:5432 check port 8009 agent-check agent-port 5555 agent-send \"replica max-lag=0\\n\" agent-inter 200ms disabled" },
         { new() { ReadWritePort = 6432 }, "frontend postgres_rw", "    bind *:6432" },
         { new() { ReadOnlyPort = 6433 }, "frontend postgres_ro", "    bind *:6433" },
         { new() { Sync = true, SyncPort = 6434 }, "frontend postgres_sync", "    bind *:6434" },
@@ -108,7 +108,7 @@ public class HaproxyConfigGeneratorTests
     {
         string[] lines = Lines(members: [new HaproxyMember("pg1", host, port)]);
 
-        Assert.Contains($"    server pg1 {address} check port 8009 agent-check agent-port 5555 agent-send \"primary\\n\" agent-inter 50ms disabled", lines);
+        Assert.Contains($"    server pg1 {address} check port 8009 agent-check agent-port 5555 agent-send \"primary\\n\" agent-inter 20ms disabled", lines);
     }
 
     public static TheoryData<HaproxyMember[], HaproxyConfigOptions, string> InvalidCases() => new()

@@ -174,9 +174,11 @@ public partial class ReleaseScriptTests(ReleaseScriptTests.Release release) : IC
         maintscript postinst configure
         echo "user: $(getent passwd patroni-agent | cut -d: -f3,6,7)"
         echo "group: $(getent group patroni-agent | cut -d: -f1)"
+        echo "postgres in the group: $(id -nG postgres | tr ' ' '\n' | grep -cx patroni-agent)"
         echo "enabled: $(readlink "$wants")"
         maintscript postinst configure 9.8.6
         echo "upgraded: $(readlink "$wants")"
+        echo "postgres in the group once: $(getent group patroni-agent | cut -d: -f4)"
         maintscript prerm remove
         maintscript postrm remove
         echo "masked: $(readlink /etc/systemd/system/patroni-agent.service)"
@@ -186,7 +188,7 @@ public partial class ReleaseScriptTests(ReleaseScriptTests.Release release) : IC
         """;
 
     [Fact]
-    public void The_maintainer_scripts_add_the_system_user_and_enable_mask_and_forget_the_unit_without_systemd_running()
+    public void The_maintainer_scripts_add_the_system_user_put_postgres_in_its_group_and_enable_mask_and_forget_the_unit_without_systemd_running()
     {
         AssertBuilt();
         string control = release.NewDirectory("scripts-control");
@@ -204,8 +206,10 @@ public partial class ReleaseScriptTests(ReleaseScriptTests.Release release) : IC
         Assert.Equal(
         [
             "group: patroni-agent",
+            "postgres in the group: 1",
             "enabled: /lib/systemd/system/patroni-agent.service",
             "upgraded: /lib/systemd/system/patroni-agent.service",
+            "postgres in the group once: postgres",
             "masked: /dev/null",
             "purged: 0",
             "user kept: patroni-agent",
