@@ -12,10 +12,10 @@ new primary and --settle has passed since:
            server must not hold the next one up, nor pile up): which server answered, and whether
            it was in recovery;
   haproxy  per frontend with a stats socket (--stats), HAProxy's own view every
-           --direct-interval: when it took the old primary out and put the candidate in.
-A moment is when an attempt started. Prints one JSON object: "started_at" (the start as a Unix time), "primary" (the new primary's
-address), "writable" and "old_stopped" (seconds from the start), and per frontend name (or at the top level for a single
-unnamed one):
+           --direct-interval: when it took the old primary out and put a candidate in.
+A moment is when an attempt started. Prints one JSON object: "started_at" (the start as a Unix
+time), "primary" (the new primary's address), "writable" and "old_stopped" (seconds from the
+start), and per frontend name (or at the top level for a single unnamed one):
   routed       seconds until a connection through it first reached the new primary as primary
   convergence  routed - writable: HAProxy following the promotion, as a client sees it (one
                connection every --interval: on average half of it late)

@@ -16,7 +16,7 @@
 #              CONFIGS (default "callbacks no-callbacks"), AGENT_INTERS (default "20ms 50ms"),
 #              RECOMMENDED_INTER (the instance the footprint is taken with, default 20ms),
 #              RO_INTER (the read-only backend's agent-inter, default 200ms),
-#              FOOTPRINT_SECONDS (default 30), OUT (default artifacts/failover)
+#              FOOTPRINT_SECONDS (default 30), FOOTPRINT_ROUNDS (default 3), OUT (default artifacts/failover)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -57,6 +57,9 @@ wait_routes() {
     done
 }
 
+# Tracebacks Patroni logged for REST requests (a client that gave up on one leaves a BrokenPipeError),
+# and all its tracebacks (Patroni's own too, such as a pg_rewind check that cannot reach a frozen leader).
+request_tracebacks() { cat "$dir"/log/patroni*.log 2>/dev/null | grep -c 'Exception happened during processing of request' || true; }
 tracebacks() { cat "$dir"/log/patroni*.log 2>/dev/null | grep -c '^Traceback' || true; }
 
 # One measured change of primary: KIND (switchover, failover, stall), CONFIG, ROUND.
@@ -69,7 +72,8 @@ change() {
         i=$((i + 1))
     done
     result="$out/$config-$kind-$round.json"
-    before=$(tracebacks)
+    before=$(request_tracebacks)
+    local all_before; all_before=$(tracebacks)
     [ "$kind" = stall ] && "$cluster" stall-next-promotion "${candidate#pg}" "${STALL:-4}"
     local candidates=(--candidate "127.0.1.${candidate#pg}") n
     if [ "$kind" = failover ]; then
@@ -93,25 +97,32 @@ change() {
     fi
     wait_routes "$new" || true
     sleep 3
-    "$python" -c 'import json, sys; r = json.load(open(sys.argv[1])); r.update(kind=sys.argv[2], config=sys.argv[3], candidate=sys.argv[4], leader=sys.argv[5], tracebacks=int(sys.argv[6])); print(json.dumps(r))' \
-        "$result.tmp" "$kind" "$config" "$candidate" "$new" $(( $(tracebacks) - before )) >"$result"
+    "$python" -c 'import json, sys; r = json.load(open(sys.argv[1])); r.update(kind=sys.argv[2], config=sys.argv[3], candidate=sys.argv[4], leader=sys.argv[5], tracebacks=int(sys.argv[6]), all_tracebacks=int(sys.argv[7])); print(json.dumps(r))' \
+        "$result.tmp" "$kind" "$config" "$candidate" "$new" $(( $(request_tracebacks) - before )) $(( $(tracebacks) - all_before )) >"$result"
     rm -f "$result.tmp"
     echo "$config $kind $round ($leader -> $new): $(cat "$result")" >&2
 }
 
+# FOOTPRINT_ROUNDS rounds of FOOTPRINT_SECONDS with the agents running, then as long with them stopped
+# (the machine's own noise moves a single 30 s figure by a tenth of a percent).
 footprint() {
-    local config=$1 seconds=${FOOTPRINT_SECONDS:-30} n groups=()
+    local config=$1 seconds=${FOOTPRINT_SECONDS:-30} n round groups=()
     for n in 1 2 3; do
-        groups+=("patroni$n=$("$cluster" pid patroni "$n")" "postgres$n=$("$cluster" pid postgres "$n")" "agent$n=$("$cluster" pid agent "$n")")
+        groups+=("patroni$n=$("$cluster" pid patroni "$n")" "postgres$n=$("$cluster" pid postgres "$n")")
     done
     sleep 5
-    "$python" "$here/footprint.py" "$seconds" "${groups[@]}" >"$out/$config-footprint-with-agents.json"
-    for n in 1 2 3; do "$cluster" stop-agent "$n"; done
-    sleep 2
-    "$python" "$here/footprint.py" "$seconds" "${groups[@]}" >"$out/$config-footprint-without-agents.json"
-    for n in 1 2 3; do "$cluster" start-agent "$n"; done
+    for round in $(seq 1 "${FOOTPRINT_ROUNDS:-3}"); do
+        "$python" "$here/footprint.py" "$seconds" "${groups[@]}" \
+            "agent1=$("$cluster" pid agent 1)" "agent2=$("$cluster" pid agent 2)" "agent3=$("$cluster" pid agent 3)" \
+            >"$out/$config-footprint-with-agents-$round.json"
+        for n in 1 2 3; do "$cluster" stop-agent "$n"; done
+        sleep 2
+        "$python" "$here/footprint.py" "$seconds" "${groups[@]}" >"$out/$config-footprint-without-agents-$round.json"
+        for n in 1 2 3; do "$cluster" start-agent "$n"; done
+        sleep 5
+        echo "$config footprint round $round: $(cat "$out/$config-footprint-with-agents-$round.json") without agents: $(cat "$out/$config-footprint-without-agents-$round.json")" >&2
+    done
     echo "$seconds" >"$out/$config-footprint-seconds"
-    echo "$config footprint: $(cat "$out/$config-footprint-with-agents.json") without agents: $(cat "$out/$config-footprint-without-agents.json")" >&2
 }
 
 run_config() {
@@ -127,7 +138,8 @@ run_config() {
         [ "$inter" = "${RECOMMENDED_INTER:-20ms}" ] && start_haproxy "agent-$inter" $((5300 + i)) "$inter"
         i=$((i + 1))
     done
-    footprint "$config"
+    # The idle cost does not depend on the callbacks: it is measured once, with them.
+    [ "$config" = callbacks ] && footprint "$config"
     i=0
     for inter in "${inters[@]}"; do
         [ "$inter" = "${RECOMMENDED_INTER:-20ms}" ] || start_haproxy "agent-$inter" $((5300 + i)) "$inter"
@@ -143,7 +155,7 @@ run_config() {
     cp -r "$dir/log" "$out/logs-$config"
 }
 
-rm -rf "$out"/*.json "$out"/*-footprint-seconds "$out"/logs-*
+rm -rf "$out"/*.json "$out"/*-footprint-seconds "$out"/logs-* "$out"/summary.md
 for config in ${CONFIGS:-callbacks no-callbacks}; do
     run_config "$config"
 done

@@ -77,10 +77,13 @@ public sealed class Cluster : IAsyncLifetime
         return text.ToString();
     }
 
-    /// <summary>How many Python tracebacks the Patroni logs hold so far (an abandoned request leaves one).</summary>
-    public static int PatroniTracebacks() =>
+    /// <summary>
+    /// How many REST requests Patroni has logged a traceback for so far: a client that gives up on a request
+    /// leaves one (BrokenPipeError), after "Exception happened during processing of request from".
+    /// </summary>
+    public static int PatroniRequestTracebacks() =>
         System.IO.Directory.GetFiles(Path.Combine(Directory, "log"), "patroni*.log")
-            .Sum(file => File.ReadLines(file).Count(line => line.StartsWith("Traceback", StringComparison.Ordinal)));
+            .Sum(file => File.ReadLines(file).Count(line => line.Contains("Exception happened during processing of request", StringComparison.Ordinal)));
 
     /// <summary>The lines one node's agent has logged so far.</summary>
     public static string[] AgentLog(string node) => File.ReadAllLines(Path.Combine(Directory, "log", $"agent{node[2..]}.log"));

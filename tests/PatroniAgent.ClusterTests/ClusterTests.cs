@@ -47,7 +47,7 @@ public class ClusterTests(Cluster cluster)
             using var oldClient = Cluster.Connect("127.0.0.1", 5000);
             Assert.Equal(old, Cluster.NodeOf(Scalar<string>(oldClient, "select host(inet_server_addr())")));
 
-            int tracebacks = Cluster.PatroniTracebacks();
+            int tracebacks = Cluster.PatroniRequestTracebacks();
             using (var probe = new WriteProbe())
             {
                 cluster.Run("switchover", candidate);
@@ -56,7 +56,7 @@ public class ClusterTests(Cluster cluster)
                 Assert.DoesNotContain(probe.Landings, l => l.InRecovery);
             }
             Assert.ThrowsAny<Exception>(() => Scalar<int>(oldClient, "select 1"));
-            Assert.Equal(tracebacks, Cluster.PatroniTracebacks());
+            Assert.Equal(tracebacks, Cluster.PatroniRequestTracebacks());
         }
     }
 
@@ -197,7 +197,7 @@ public class ClusterTests(Cluster cluster)
     {
         var old = cluster.WaitConverged();
         var candidate = Cluster.Nodes.First(n => n != old);
-        int tracebacks = Cluster.PatroniTracebacks();
+        int tracebacks = Cluster.PatroniRequestTracebacks();
         cluster.Run("stall-next-promotion", candidate[2..], "4");
 
         using var probe = new WriteProbe();
@@ -223,7 +223,7 @@ public class ClusterTests(Cluster cluster)
         }
         Assert.DoesNotContain(probe.Landings, l => l.InRecovery);
         Assert.Equal(candidate, cluster.WaitConverged());
-        Assert.Equal(tracebacks, Cluster.PatroniTracebacks());
+        Assert.Equal(tracebacks, Cluster.PatroniRequestTracebacks());
     }
 
     [Fact]
