@@ -241,11 +241,12 @@ start_haproxy() {
 
 haproxy_cmd() { echo "$*" | socat stdio "unix-connect:$dir/haproxy.sock"; }
 
-# The name of the node holding the leader lock, from any Patroni that answers.
+# The name of the node holding the leader lock, from any Patroni that answers. A Patroni that is slow to
+# answer is waited for (a request given up half-way leaves a traceback in its log); a stopped one refuses.
 leader() {
     local n
     for n in "${nodes[@]}"; do
-        curl -fsS --max-time 1 "http://$(addr "$n"):8008/cluster" 2>/dev/null \
+        curl -fsS --max-time 10 "http://$(addr "$n"):8008/cluster" 2>/dev/null \
             | "$python" -c 'import json,sys; print(next(m["name"] for m in json.load(sys.stdin)["members"] if m["role"] in ("leader","standby_leader")))' 2>/dev/null \
             && return 0
     done

@@ -57,7 +57,9 @@ if r["convergence"] is None:
     print(f"HAProxy did not route writes to {sys.argv[2]} in time: {out}")
     sys.exit(1)
 print(f"{sys.argv[2]} accepted writes {out['writable']:.3f} s after the switchover began;")
-print(f"HAProxy's read-write port routed a new connection to it {r['convergence'] * 1000:.0f} ms later.")
+if r["haproxy_convergence"] is not None:
+    print(f"HAProxy put it in {r['haproxy_convergence'] * 1000:.0f} ms later (its own view, read every 5 ms);")
+print(f"the read-write port routed a new connection to it {r['convergence'] * 1000:.0f} ms later (one every 20 ms).")
 if r["demotion"] is not None:
     print(f"HAProxy took the old primary out {r['demotion'] * 1000:.0f} ms after it stopped taking writes.")
 print(f"{r['attempts']} connections went through the read-write port (one every 20 ms); {r['misrouted']} reached a read-only node.")

@@ -13,7 +13,7 @@ def ms(values, pick):
     return f"{pick(values) * 1000:.0f}" if values else "-"
 
 
-rounds = [json.load(open(f)) for f in sorted(glob.glob(os.path.join(out, "*-*-[0-9]*.json")))]
+rounds = [json.load(open(f)) for f in sorted(glob.glob(os.path.join(out, "*-*-[0-9]*.json"))) if "-footprint-" not in f]
 print("Promotion: from the new primary's first accepted write until HAProxy put it in (its view, read every 5 ms)")
 print("and until the first connection through it reached it (one every 20 ms); demotion: from the old primary's")
 print("last accepted write until HAProxy took it out. Milliseconds, median and worst of the rounds.")
