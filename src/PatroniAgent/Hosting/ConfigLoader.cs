@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using System.Text.RegularExpressions;
 using Microsoft.Extensions.Logging;
 using PatroniAgent.Policy;
 using PatroniAgent.Watcher;
@@ -38,7 +39,7 @@ public sealed record CommandLine(Command Command, AgentOptions Options, string R
 /// Builds <see cref="AgentOptions"/> from, each overriding the ones before: the built-in defaults,
 /// the config file, the PATRONI_AGENT_* environment variables and the command-line flags.
 /// </summary>
-public static class ConfigLoader
+public static partial class ConfigLoader
 {
     private const string EnvPrefix = "PATRONI_AGENT_";
     private const string ConfigFlag = "--config";
@@ -245,7 +246,7 @@ public static class ConfigLoader
         string? configPath = null;
         foreach ((string name, string rawValue) in env.OrderBy(e => e.Key, StringComparer.Ordinal))
         {
-            if (!name.StartsWith(EnvPrefix, StringComparison.Ordinal))
+            if (!name.StartsWith(EnvPrefix, StringComparison.Ordinal) || IsServiceLink(name, rawValue))
                 continue;
             Key? key = Array.Find(Keys, k => k.Env == name);
             if (key is null && name != ConfigEnv)
@@ -263,6 +264,20 @@ public static class ConfigLoader
         }
         return (settings, configPath);
     }
+
+    /// <summary>
+    /// Whether <paramref name="name"/> is one of the variables Kubernetes sets in every pod of a namespace
+    /// with a Service named patroni-agent (PATRONI_AGENT_SERVICE_HOST, PATRONI_AGENT_PORT=tcp://..., and
+    /// so on): they are no settings, and must not stop the start.
+    /// </summary>
+    private static bool IsServiceLink(string name, string value) =>
+        ServiceLinkName().IsMatch(name) || (name == EnvPrefix + "PORT" && ServiceLinkAddress().IsMatch(value));
+
+    [GeneratedRegex(@"^PATRONI_AGENT_(SERVICE_HOST|SERVICE_PORT(_[A-Z0-9_]+)?|PORT_[0-9]+_(TCP|UDP|SCTP)(_PROTO|_PORT|_ADDR)?)$")]
+    private static partial Regex ServiceLinkName();
+
+    [GeneratedRegex(@"^(tcp|udp|sctp)://[^\s]+:[0-9]+$")]
+    private static partial Regex ServiceLinkAddress();
 
     private static IEnumerable<string> SplitList(string value, string where)
     {

@@ -729,6 +729,31 @@ public class ConfigLoaderTests
     }
 
     [Fact]
+    public void KubernetesServiceLinkVariablesAreNoSettings()
+    {
+        Dictionary<string, string> links = new()
+        {
+            ["PATRONI_AGENT_SERVICE_HOST"] = "10.96.0.11",
+            ["PATRONI_AGENT_SERVICE_PORT"] = "5555",
+            ["PATRONI_AGENT_SERVICE_PORT_AGENT"] = "5555",
+            ["PATRONI_AGENT_PORT"] = "tcp://10.96.0.11:5555",
+            ["PATRONI_AGENT_PORT_5555_TCP"] = "tcp://10.96.0.11:5555",
+            ["PATRONI_AGENT_PORT_5555_TCP_PROTO"] = "tcp",
+            ["PATRONI_AGENT_PORT_5555_TCP_PORT"] = "5555",
+            ["PATRONI_AGENT_PORT_5555_TCP_ADDR"] = "10.96.0.11",
+            ["PATRONI_AGENT_POLL_INTERVAL"] = "2s",
+        };
+        AgentOptions o = Options([], links);
+        Assert.Equal(TimeSpan.FromSeconds(2), o.PollInterval);
+        Assert.Equal([Listener("0.0.0.0", 5555, Mode.Primary)], o.Listeners);
+
+        Assert.StartsWith("PATRONI_AGENT_PORT: unknown environment variable; the known ones are ",
+            Error([], new() { ["PATRONI_AGENT_PORT"] = "5555" }));
+        Assert.StartsWith("PATRONI_AGENT_PORT_5555: unknown environment variable; the known ones are ",
+            Error([], new() { ["PATRONI_AGENT_PORT_5555"] = "tcp://10.96.0.11:5555" }));
+    }
+
+    [Fact]
     public void UnknownEnvironmentVariableIsAnError()
     {
         string message = Error([], new() { ["PATRONI_AGENT_POL_INTERVAL"] = "1s" });
