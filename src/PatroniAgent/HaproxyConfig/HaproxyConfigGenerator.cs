@@ -83,7 +83,7 @@ public static class HaproxyConfigGenerator
     {
         text.AppendLine("# Writes: only the primary. Its agent answers 'up ready 100%'; the other hosts answer 'up maint',");
         text.AppendLine("# so they show as MAINT with the agent's reason, not as DOWN.");
-        text.AppendLine("# - agent-inter 20ms: a new primary takes writes about 35 ms after it accepts them, with Patroni's");
+        text.AppendLine("# - agent-inter 20ms: a new primary takes writes about 45 ms after it accepts them, with Patroni's");
         text.AppendLine("#   callbacks wired to the agent (patroni-agent callbacks; docs/failover.md).");
         text.AppendLine("# - disabled: after a start or reload a server takes nothing until its agent first says ready.");
         text.AppendLine("# - on-marked-down shutdown-sessions: the clients of a demoted primary are cut.");
@@ -117,7 +117,7 @@ public static class HaproxyConfigGenerator
     }
 
     /// <summary>
-    /// How often HAProxy asks the agents: every check costs the database host a TCP connection (about 60 µs
+    /// How often HAProxy asks the agents: every check costs the database host a TCP connection (60 to 85 µs
     /// of CPU, docs/performance.md), so the read-write backend, which must follow a promotion within tens of
     /// milliseconds, asks often and the read-only ones, whose answers move with the agent's poll, do not.
     /// </summary>

@@ -103,18 +103,14 @@ public sealed class Snapshot
         var overMaxLag = new Encoded?[answers.Length];
         foreach (var mode in ModeNames.All)
         {
-            var before = last?.Decided?[(int)mode];
-            answers[(int)mode] = Encoded.Unknown(unknown, reason, before);
-            if (before is not null && last!._overMaxLag[(int)mode] is not null)
+            answers[(int)mode] = Encoded.Unknown(unknown, reason, last?._answers[(int)mode].Answer);
+            if (last?._overMaxLag[(int)mode] is { Answer: { } over })
             {
-                overMaxLag[(int)mode] = Encoded.Unknown(unknown, reason, last.DecidedOverMaxLag(mode));
+                overMaxLag[(int)mode] = Encoded.Unknown(unknown, reason, over);
             }
         }
         return new Snapshot(null, null, reason, null, answers, overMaxLag, answers, overMaxLag, last?._lagBytes);
     }
-
-    private AgentAnswer DecidedOverMaxLag(Mode mode) =>
-        OperatorOverride.Apply(AnswerPolicy.Decide(Status!, mode, (Status!.LagBytes ?? 0) - 1), Override);
 
     /// <summary>
     /// Whether the answers are too old to serve at <paramref name="timestamp"/>. Answers from a status
@@ -166,20 +162,20 @@ public sealed class Snapshot
         return (stale ? _stale : _answers)[(int)mode];
     }
 
-    /// <summary>One answer as an agent reply line and as an HTTP reply, and its kind.</summary>
-    private sealed record Encoded(byte[] Line, HttpResponse Http, AnswerKind Kind)
+    /// <summary>One answer as an agent reply line and as an HTTP reply, its kind, and the decided answer it encodes (none for an unknown answer).</summary>
+    private sealed record Encoded(byte[] Line, HttpResponse Http, AnswerKind Kind, AgentAnswer? Answer)
     {
         public static Encoded From(AgentAnswer answer)
         {
             var line = answer.Encode();
-            return new Encoded(line, new HttpResponse(HttpResponse.StatusOf(answer.IsReady), line), AnswerKinds.Of(answer));
+            return new Encoded(line, new HttpResponse(HttpResponse.StatusOf(answer.IsReady), line), AnswerKinds.Of(answer), answer);
         }
 
         /// <summary>The unknown answer of a mode whose last decided answer was <paramref name="last"/> (none: never known).</summary>
         public static Encoded Unknown(UnknownAnswer unknown, string reason, AgentAnswer? last)
         {
             var line = AnswerLine.Encode(AnswerPolicy.WordsWhenUnknown(last, unknown.Words), last is { } was ? $"{reason}; was: {was.Reason}" : reason);
-            return new Encoded(line, new HttpResponse(HttpResponse.StatusOf(ready: false), line), AnswerKind.Unknown);
+            return new Encoded(line, new HttpResponse(HttpResponse.StatusOf(ready: false), line), AnswerKind.Unknown, null);
         }
     }
 }
