@@ -72,23 +72,24 @@ public sealed partial class AgentHost : IDisposable
     {
         _server.Start();
         var bound = _server.EndPoints;
+        int agentListeners = _options.Listeners.Count;
         for (int i = 0; i < bound.Count; i++)
         {
-            if (i < _options.Listeners.Count)
+            if (i < agentListeners)
             {
-                LogAgentListener(_logger, bound[i], ModeNames.Name(_options.Listeners[i].Mode));
+                LogAgentListener(_logger, Describe(_options.Listeners[i].EndPoint, bound[i]), ModeNames.Name(_options.Listeners[i].Mode));
             }
             else
             {
-                LogHttpListener(_logger, bound[i]);
+                LogHttpListener(_logger, Describe(_options.HttpListeners[i - agentListeners], bound[i]));
             }
         }
         if (_metrics is not null)
         {
             _metrics.Start();
-            foreach (var endPoint in _metrics.EndPoints)
+            for (int i = 0; i < _metrics.EndPoints.Count; i++)
             {
-                LogMetricsListener(_logger, endPoint);
+                LogMetricsListener(_logger, Describe(_options.MetricsListeners[i], _metrics.EndPoints[i]));
             }
         }
         if (_options.Allow.Count == 0)
@@ -115,6 +116,12 @@ public sealed partial class AgentHost : IDisposable
         LogStarted(_logger, _options.PatroniUrl, _options.PollInterval.TotalMilliseconds, _options.StaleAfter.TotalMilliseconds);
         Notify(ServiceState.Ready);
     }
+
+    /// <summary>A bound address for the log, saying so when <c>*</c> could only listen on IPv4.</summary>
+    private static string Describe(IPEndPoint configured, IPEndPoint bound) =>
+        configured.Address.Equals(IPAddress.IPv6Any) && bound.AddressFamily == AddressFamily.InterNetwork
+            ? $"{ListenSocket.Show(bound)} (IPv4 only: this host has no IPv6)"
+            : ListenSocket.Show(bound);
 
     /// <summary>
     /// Opens the control socket. Without it the agent still serves every check, so a failure (no
@@ -195,13 +202,13 @@ public sealed partial class AgentHost : IDisposable
     private static partial void LogStopping(ILogger logger);
 
     [LoggerMessage(EventId = 202, Level = LogLevel.Information, Message = "listening for agent checks on {EndPoint}, default mode {Mode}")]
-    private static partial void LogAgentListener(ILogger logger, IPEndPoint endPoint, string mode);
+    private static partial void LogAgentListener(ILogger logger, string endPoint, string mode);
 
     [LoggerMessage(EventId = 203, Level = LogLevel.Information, Message = "listening for HTTP health checks on {EndPoint}")]
-    private static partial void LogHttpListener(ILogger logger, IPEndPoint endPoint);
+    private static partial void LogHttpListener(ILogger logger, string endPoint);
 
     [LoggerMessage(EventId = 207, Level = LogLevel.Information, Message = "serving metrics on http://{EndPoint}/metrics and /status")]
-    private static partial void LogMetricsListener(ILogger logger, IPEndPoint endPoint);
+    private static partial void LogMetricsListener(ILogger logger, string endPoint);
 
     [LoggerMessage(EventId = 204, Level = LogLevel.Information, Message = "no allow list: checks accepted from any address")]
     private static partial void LogNoAllowList(ILogger logger);

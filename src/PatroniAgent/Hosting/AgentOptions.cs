@@ -2,19 +2,21 @@ using System.Net;
 using Microsoft.Extensions.Logging;
 using PatroniAgent.Patroni;
 using PatroniAgent.Policy;
+using PatroniAgent.Server;
 
 namespace PatroniAgent.Hosting;
 
 /// <summary>One agent-check listener: where it listens and the mode it answers when the check names none.</summary>
 public sealed record ListenerConfig(IPEndPoint EndPoint, Mode Mode)
 {
-    public override string ToString() => $"{EndPoint}={ModeNames.Name(Mode)}";
+    public override string ToString() => $"{ListenSocket.Show(EndPoint)}={ModeNames.Name(Mode)}";
 }
 
 /// <summary>The whole configuration of the agent, after file, environment and command line were merged.</summary>
 public sealed record AgentOptions
 {
-    public IReadOnlyList<ListenerConfig> Listeners { get; init; } = [new(new IPEndPoint(IPAddress.Any, 5555), Mode.Primary)];
+    /// <summary>The agent-check listeners; by default every IPv4 and IPv6 address (<c>*</c>), port 5555, primary.</summary>
+    public IReadOnlyList<ListenerConfig> Listeners { get; init; } = [new(new IPEndPoint(IPAddress.IPv6Any, 5555), Mode.Primary)];
     public IReadOnlyList<IPEndPoint> HttpListeners { get; init; } = [];
     /// <summary>Where <c>GET /metrics</c> and <c>GET /status</c> are served; empty (the default) serves them nowhere.</summary>
     public IReadOnlyList<IPEndPoint> MetricsListeners { get; init; } = [];
@@ -41,8 +43,30 @@ public sealed record AgentOptions
     public int Workers { get; init; } = 1;
     public int MaxConnections { get; init; } = 20000;
     public LogLevel LogLevel { get; init; } = LogLevel.Information;
+    /// <summary>The instance of several on one host (<c>--instance</c>); null for the host's only agent.</summary>
+    public string? Instance { get; init; }
     /// <summary>The unix socket of the control channel (notify, drain, maint, ready).</summary>
-    public string ControlSocket { get; init; } = "/run/patroni-agent/control.sock";
+    public string ControlSocket { get; init; } = RuntimeDirectory + "/control.sock";
     /// <summary>The file that keeps the operator's override across restarts.</summary>
-    public string StateFile { get; init; } = "/var/lib/patroni-agent/override";
+    public string StateFile { get; init; } = StateDirectory + "/override";
+
+    /// <summary>Where the config files are: patroni-agent.conf, and INSTANCE.conf for each instance.</summary>
+    public const string ConfigDirectory = "/etc/patroni-agent";
+    /// <summary>The config file read when none is named and no instance is given, if it exists.</summary>
+    public const string DefaultConfigFile = ConfigDirectory + "/patroni-agent.conf";
+    /// <summary>systemd's RuntimeDirectory= of the unit: the control socket, one subdirectory per instance.</summary>
+    public const string RuntimeDirectory = "/run/patroni-agent";
+    /// <summary>systemd's StateDirectory= of the unit: the override state file, one subdirectory per instance.</summary>
+    public const string StateDirectory = "/var/lib/patroni-agent";
+
+    /// <summary>The built-in defaults of <paramref name="instance"/>: its own control socket and state file.</summary>
+    public static AgentOptions ForInstance(string? instance) => instance is null ? new AgentOptions() : new AgentOptions
+    {
+        Instance = instance,
+        ControlSocket = $"{RuntimeDirectory}/{instance}/control.sock",
+        StateFile = $"{StateDirectory}/{instance}/override",
+    };
+
+    /// <summary>The config file of <paramref name="instance"/>: INSTANCE.conf in <see cref="ConfigDirectory"/>.</summary>
+    public static string ConfigFileOf(string instance) => $"{ConfigDirectory}/{instance}.conf";
 }

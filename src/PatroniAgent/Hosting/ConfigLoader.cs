@@ -5,6 +5,7 @@ using System.Text;
 using System.Text.RegularExpressions;
 using Microsoft.Extensions.Logging;
 using PatroniAgent.Policy;
+using PatroniAgent.Server;
 using PatroniAgent.Watcher;
 
 namespace PatroniAgent.Hosting;
@@ -44,6 +45,8 @@ public static partial class ConfigLoader
     private const string EnvPrefix = "PATRONI_AGENT_";
     private const string ConfigFlag = "--config";
     private const string ConfigEnv = "PATRONI_AGENT_CONFIG";
+    private const string InstanceFlag = "--instance";
+    private const string InstanceEnv = "PATRONI_AGENT_INSTANCE";
     private const string ReasonFlag = "--reason";
     private const string DefaultOrigin = "default";
     private const string DurationUnits = "(ms, s or m), e.g. 500ms";
@@ -77,9 +80,9 @@ public static partial class ConfigLoader
         new("listen", "ADDR:PORT[=MODE]", "listener and its default mode, repeatable",
             o => string.Join(' ', o.Listeners), AddListener, o => o with { Listeners = [] }),
         new("http-listen", "ADDR:PORT", "HTTP health-check listener (GET /primary, /replica...), repeatable",
-            o => o.HttpListeners.Count == 0 ? "none" : string.Join(' ', o.HttpListeners), AddHttpListener, o => o with { HttpListeners = [] }),
+            o => o.HttpListeners.Count == 0 ? "none" : string.Join(' ', o.HttpListeners.Select(ListenSocket.Show)), AddHttpListener, o => o with { HttpListeners = [] }),
         new("metrics-listen", "ADDR:PORT", "Prometheus /metrics and JSON /status endpoint, repeatable",
-            o => o.MetricsListeners.Count == 0 ? "none" : string.Join(' ', o.MetricsListeners), AddMetricsListener, o => o with { MetricsListeners = [] }),
+            o => o.MetricsListeners.Count == 0 ? "none" : string.Join(' ', o.MetricsListeners.Select(ListenSocket.Show)), AddMetricsListener, o => o with { MetricsListeners = [] }),
         new("allow", "CIDR", "source addresses allowed to connect, repeatable",
             o => o.Allow.Count == 0 ? "any address" : string.Join(' ', o.Allow), AddAllow, o => o with { Allow = [] }),
         new("patroni-url", "URL", "Patroni REST API",
@@ -114,9 +117,6 @@ public static partial class ConfigLoader
             o => o.StateFile, (o, v, _) => o with { StateFile = v }),
     ];
 
-    /// <summary>The --help text: usage, commands, every option with its default.</summary>
-    public static string HelpText { get; } = BuildHelpText();
-
     /// <summary>Parses the command line and merges the configuration sources into validated options.</summary>
     /// <param name="args">The process arguments.</param>
     /// <param name="env">The environment variables.</param>
@@ -132,23 +132,41 @@ public static partial class ConfigLoader
                 return new CommandLine(Command.Version, new AgentOptions());
         }
 
-        (Command command, List<Setting> flags, string? flagConfig, string reason) = ParseArguments(args);
-        (List<Setting> environment, string? envConfig) = ParseEnvironment(env);
-        (string Path, string Origin)? configFile = flagConfig is not null ? (flagConfig, ConfigFlag)
-            : envConfig is not null ? (envConfig, ConfigEnv)
-            : null;
-        List<Setting> file = configFile is { } c ? ParseFile(c.Path, ReadConfigFile(c.Path, c.Origin, readFile)) : [];
+        Arguments arguments = ParseArguments(args);
+        (List<Setting> environment, string? envConfig, string? envInstance) = ParseEnvironment(env);
+        string? instance = arguments.Instance ?? envInstance;
+        List<Setting> file = ReadConfig(arguments.ConfigPath, envConfig, instance, readFile);
 
         Dictionary<string, string> origins = [];
-        AgentOptions options = new();
-        List<Setting>[] sources = [file, environment, flags];
+        AgentOptions options = AgentOptions.ForInstance(instance);
+        List<Setting>[] sources = [file, environment, arguments.Settings];
         foreach (List<Setting> source in sources)
             options = Apply(options, source, origins);
         CheckTogether(options, origins);
         string WhereSet(string key) => sources.SelectMany(s => s).LastOrDefault(s => s.Key.Name == key)?.Where ?? DefaultOrigin;
-        if (command is Command.Run or Command.Check)
+        if (arguments.Command is Command.Run or Command.Check)
             options = options with { PatroniAccess = PatroniAccessLoader.Load(options, WhereSet) };
-        return new CommandLine(command, options, reason);
+        return new CommandLine(arguments.Command, options, arguments.Reason);
+    }
+
+    /// <summary>
+    /// The settings of the config file: the one named by --config or PATRONI_AGENT_CONFIG, else the
+    /// instance's INSTANCE.conf (which must exist), else patroni-agent.conf when it exists, so that a
+    /// command typed on a host set up by the package sees the settings of the running agent.
+    /// </summary>
+    private static List<Setting> ReadConfig(string? flagConfig, string? envConfig, string? instance, Func<string, string> readFile)
+    {
+        if (flagConfig is not null)
+            return ParseFile(flagConfig, ReadConfigFile(flagConfig, ConfigFlag, readFile));
+        if (envConfig is not null)
+            return ParseFile(envConfig, ReadConfigFile(envConfig, ConfigEnv, readFile));
+        if (instance is not null)
+        {
+            string path = AgentOptions.ConfigFileOf(instance);
+            return ParseFile(path, ReadConfigFile(path, $"{InstanceFlag} {instance}", readFile));
+        }
+        string? text = ReadConfigFile(AgentOptions.DefaultConfigFile, $"the default config file ({ConfigFlag} names another)", readFile, optional: true);
+        return text is null ? [] : ParseFile(AgentOptions.DefaultConfigFile, text);
     }
 
     private static AgentOptions Apply(AgentOptions options, List<Setting> source, Dictionary<string, string> origins)
@@ -172,7 +190,10 @@ public static partial class ConfigLoader
                 $"{Show("stale-after", options.StaleAfter)} must be greater than {Show("poll-interval", options.PollInterval)}");
     }
 
-    private static (Command Command, List<Setting> Settings, string? ConfigPath, string Reason) ParseArguments(IReadOnlyList<string> args)
+    /// <summary>What the command line says: the command, its settings, and the flags that are no settings.</summary>
+    private sealed record Arguments(Command Command, List<Setting> Settings, string? ConfigPath, string? Instance, string Reason);
+
+    private static Arguments ParseArguments(IReadOnlyList<string> args)
     {
         Command command = Command.Run;
         int i = 0;
@@ -197,6 +218,7 @@ public static partial class ConfigLoader
         List<Setting> settings = [];
         HashSet<string> given = [];
         string? configPath = null;
+        string? instance = null;
         for (; i < args.Count; i++)
         {
             string arg = args[i];
@@ -221,7 +243,7 @@ public static partial class ConfigLoader
                 continue;
             }
             Key? key = Array.Find(Keys, k => k.Flag == flag);
-            if (key is null && flag != ConfigFlag)
+            if (key is null && flag is not (ConfigFlag or InstanceFlag))
                 throw new ConfigException($"unknown option \"{flag}\" (see --help)");
 
             string value = equals >= 0 ? arg[(equals + 1)..]
@@ -232,37 +254,56 @@ public static partial class ConfigLoader
             if (key is not { IsList: true } && !given.Add(flag))
                 throw Error(flag, "given more than once");
 
-            if (key is null)
+            if (flag == InstanceFlag)
+                instance = ParseInstance(value, flag);
+            else if (key is null)
                 configPath = value;
             else
                 settings.Add(new Setting(key, value, flag, flag));
         }
-        return (command, settings, configPath, reason);
+        return new Arguments(command, settings, configPath, instance, reason);
     }
 
-    private static (List<Setting> Settings, string? ConfigPath) ParseEnvironment(IReadOnlyDictionary<string, string> env)
+    /// <summary>
+    /// An instance name: it becomes part of file and socket paths (and of a systemd unit's name), so
+    /// letters, digits, '-', '_' and '.', starting with a letter or digit, at most 64 characters.
+    /// </summary>
+    private static string ParseInstance(string text, string where)
+    {
+        if (!InstanceName().IsMatch(text))
+            throw Error(where, $"\"{text}\" is not an instance name: letters, digits, '-', '_' and '.', starting with a letter or a digit, at most 64 characters, e.g. main or 15-main");
+        return text;
+    }
+
+    [GeneratedRegex(@"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
+    private static partial Regex InstanceName();
+
+    private static (List<Setting> Settings, string? ConfigPath, string? Instance) ParseEnvironment(IReadOnlyDictionary<string, string> env)
     {
         List<Setting> settings = [];
         string? configPath = null;
+        string? instance = null;
         foreach ((string name, string rawValue) in env.OrderBy(e => e.Key, StringComparer.Ordinal))
         {
             if (!name.StartsWith(EnvPrefix, StringComparison.Ordinal) || IsServiceLink(name, rawValue))
                 continue;
             Key? key = Array.Find(Keys, k => k.Env == name);
-            if (key is null && name != ConfigEnv)
-                throw Error(name, $"unknown environment variable; the known ones are {ConfigEnv}, {string.Join(", ", Keys.Select(k => k.Env))}");
+            if (key is null && name is not (ConfigEnv or InstanceEnv))
+                throw Error(name, $"unknown environment variable; the known ones are {ConfigEnv}, {InstanceEnv}, {string.Join(", ", Keys.Select(k => k.Env))}");
 
             string value = rawValue.Trim();
             if (value.Length == 0)
                 continue;
-            if (key is null)
+            if (name == InstanceEnv)
+                instance = ParseInstance(value, name);
+            else if (key is null)
                 configPath = value;
             else if (key.IsList)
                 settings.AddRange(SplitList(value, name).Select(entry => new Setting(key, entry, name, name)));
             else
                 settings.Add(new Setting(key, value, name, name));
         }
-        return (settings, configPath);
+        return (settings, configPath, instance);
     }
 
     /// <summary>
@@ -287,11 +328,16 @@ public static partial class ConfigLoader
         return entries;
     }
 
-    private static string ReadConfigFile(string path, string origin, Func<string, string> readFile)
+    /// <summary>The text of a config file; null when it is <paramref name="optional"/> and does not exist.</summary>
+    private static string? ReadConfigFile(string path, string origin, Func<string, string> readFile, bool optional)
     {
         try
         {
             return readFile(path);
+        }
+        catch (Exception e) when (optional && e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return null;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -304,6 +350,9 @@ public static partial class ConfigLoader
             throw Error(origin, $"cannot read config file {path}: {reason}");
         }
     }
+
+    private static string ReadConfigFile(string path, string origin, Func<string, string> readFile) =>
+        ReadConfigFile(path, origin, readFile, optional: false)!;
 
     private static List<Setting> ParseFile(string path, string text)
     {
@@ -320,6 +369,8 @@ public static partial class ConfigLoader
             string normalized = name.ToLowerInvariant().Replace('_', '-');
             if (normalized == "config")
                 throw new ConfigException($"{origin}: \"{name}\" cannot be set in the config file; use {ConfigFlag} or {ConfigEnv}");
+            if (normalized == "instance")
+                throw new ConfigException($"{origin}: \"{name}\" cannot be set in the config file; use {InstanceFlag} or {InstanceEnv}");
             Key key = Array.Find(Keys, k => k.Name == normalized)
                 ?? throw new ConfigException(
                     $"{origin}: unknown key \"{name}\"; the known keys are {string.Join(", ", Keys.Select(k => k.Name))}");
@@ -382,9 +433,9 @@ public static partial class ConfigLoader
     private static AgentOptions AddMetricsListener(AgentOptions options, string text, string where)
     {
         IPEndPoint endPoint = ParseEndPoint(text, text, where, "e.g. 127.0.0.1:9187 or *:9187");
-        if (endPoint.Port != 0 && (options.MetricsListeners.Contains(endPoint)
-            || options.HttpListeners.Contains(endPoint) || options.Listeners.Any(l => l.EndPoint.Equals(endPoint))))
-            throw Error(where, $"{endPoint} is listed more than once, or is also a check listener; the metrics endpoint needs an address of its own");
+        if (endPoint.Port != 0 && options.MetricsListeners.Concat(options.HttpListeners).Concat(options.Listeners.Select(l => l.EndPoint))
+            .Any(e => Overlap(e, endPoint)))
+            throw Error(where, $"{ListenSocket.Show(endPoint)} is listed more than once, or overlaps a check listener (* covers every address); the metrics endpoint needs an address of its own");
         return options with { MetricsListeners = [.. options.MetricsListeners, endPoint] };
     }
 
@@ -425,22 +476,41 @@ public static partial class ConfigLoader
     }
 
     /// <summary>
-    /// Refuses an address that a listener already has (port 0 excepted). The listeners already set are
-    /// those of this source and of earlier sources whose lists this one keeps, since a source's lists
-    /// are cleared before its entries are added: the merged configuration never has an address twice.
+    /// Refuses an address that a listener already has, or that overlaps one on the same port (port 0
+    /// excepted): <c>*</c> covers every address and <c>0.0.0.0</c> every IPv4 address, and the kernel lets
+    /// only one of two overlapping sockets listen. The listeners already set are those of this source and
+    /// of earlier sources whose lists this one keeps, since a source's lists are cleared before its entries
+    /// are added: the merged configuration never has an address twice.
     /// </summary>
     private static void CheckNewEndPoint(AgentOptions options, IPEndPoint endPoint, bool http, string where)
     {
         if (endPoint.Port == 0)
             return;
-        bool agentHasIt = options.Listeners.Any(l => l.EndPoint.Equals(endPoint));
-        bool httpHasIt = options.HttpListeners.Contains(endPoint);
-        if (http ? httpHasIt : agentHasIt)
-            throw Error(where, $"{endPoint} is listed more than once");
-        if (agentHasIt)
-            throw Error(where, $"{endPoint} is also a listen address; an address serves agent checks or HTTP checks, not both");
-        if (httpHasIt)
-            throw Error(where, $"{endPoint} is also an http-listen address; an address serves agent checks or HTTP checks, not both");
+        IPEndPoint? agentHasIt = options.Listeners.Select(l => l.EndPoint).FirstOrDefault(e => Overlap(e, endPoint));
+        IPEndPoint? httpHasIt = options.HttpListeners.FirstOrDefault(e => Overlap(e, endPoint));
+        const string Wildcards = "* covers every address and 0.0.0.0 every IPv4 address";
+        const string NotBoth = "an address serves agent checks or HTTP checks, not both";
+        string address = ListenSocket.Show(endPoint);
+        if ((http ? httpHasIt : agentHasIt) is { } same)
+            throw Error(where, same.Equals(endPoint)
+                ? $"{address} is listed more than once"
+                : $"{address} overlaps {ListenSocket.Show(same)} ({Wildcards}); list one of them");
+        foreach ((IPEndPoint? other, string kind) in new[] { (agentHasIt, "listen"), (httpHasIt, "http-listen") })
+        {
+            if (other is null)
+                continue;
+            throw Error(where, other.Equals(endPoint)
+                ? $"{address} is also a{(kind == "listen" ? "" : "n")} {kind} address; {NotBoth}"
+                : $"{address} overlaps the {kind} address {ListenSocket.Show(other)} ({Wildcards}); {NotBoth}");
+        }
+    }
+
+    /// <summary>Whether two sockets on these addresses cannot both listen: the same port and the same address, or one a wildcard covering the other.</summary>
+    private static bool Overlap(IPEndPoint a, IPEndPoint b)
+    {
+        static bool Covers(IPAddress wide, IPAddress other) =>
+            wide.Equals(IPAddress.IPv6Any) || (wide.Equals(IPAddress.Any) && other.AddressFamily == AddressFamily.InterNetwork);
+        return a.Port == b.Port && (a.Address.Equals(b.Address) || Covers(a.Address, b.Address) || Covers(b.Address, a.Address));
     }
 
     private static ListenerConfig ParseListener(string text, string where)
@@ -470,7 +540,7 @@ public static partial class ConfigLoader
     private static IPAddress ParseAddress(string host, string text, string where)
     {
         if (host == "*")
-            return IPAddress.Any;
+            return IPAddress.IPv6Any;
         if (host.Equals("localhost", StringComparison.OrdinalIgnoreCase))
             return IPAddress.Loopback;
         if (host.StartsWith('[') && host.EndsWith(']'))
@@ -629,58 +699,134 @@ public static partial class ConfigLoader
 
     private static ConfigException Error(string where, string problem) => new($"{where}: {problem}");
 
-    private static string BuildHelpText()
+    /// <summary>A command as --help, the man page and the shell completion show it.</summary>
+    public sealed record CommandHelp(string Name, string Arguments, string Description);
+
+    /// <summary>An option as --help, the man page and the shell completion show it; <paramref name="Placeholder"/> is empty for a flag without a value.</summary>
+    public sealed record OptionHelp(string Flag, string Placeholder, string Description, string? Default);
+
+    /// <summary>Every command, <c>run</c> (the default) first.</summary>
+    public static IReadOnlyList<CommandHelp> Commands { get; } =
+    [
+        new("run", "[OPTION...]", "serve agent checks and HTTP health checks (the default)"),
+        new("check", "[OPTION...]", "poll Patroni once, print what every mode would answer (with the override) and exit"),
+        new("notify", "[ACTION ROLE SCOPE] [OPTION...]",
+            $"tell the running agent a role change is under way: it polls Patroni at once, then every {RoleWatcher.RoleChangeInterval.TotalMilliseconds} ms for {RoleWatcher.RoleChangeWindow.TotalSeconds} s; for Patroni's callbacks, which pass ACTION ROLE SCOPE"),
+        new("callbacks", "[OPTION...]", "print the lines of patroni.yml that make Patroni run notify as its callbacks"),
+        new("drain", "[--reason TEXT] [OPTION...]",
+            $"operator override: answer drain where the answer would be ready, with \"#operator: TEXT\"; kept in state-file across restarts. TEXT: printable ASCII without #, at most {OperatorOverride.MaxReasonLength} characters"),
+        new("maint", "[--reason TEXT] [OPTION...]", "operator override: answer maint where the answer would be ready, as drain does"),
+        new("ready", "[OPTION...]", "clear the operator override"),
+        new("haproxy-config", "(--member NAME=HOST... | --patroni-url URL) [OPTION...]",
+            "print an HAProxy configuration for the cluster (haproxy-config --help)"),
+    ];
+
+    /// <summary>Every option of the agent's commands, with its built-in default.</summary>
+    public static IReadOnlyList<OptionHelp> Options { get; } = BuildOptions();
+
+    /// <summary>The placeholders of option values and what they take.</summary>
+    public static IReadOnlyList<(string Name, string Description)> Values { get; } =
+    [
+        ("ADDR", "an IPv4 address, [IPv6 address], * (every IPv4 and IPv6 address) or localhost (127.0.0.1)"),
+        ("CIDR", "an IPv4 or IPv6 address, or a prefix: 10.0.0.0/8, 192.0.2.7, fd00::/8"),
+        ("MODE", $"primary when omitted, or one of: {ModeNames.Accepted}"),
+        ("DURATION", "a number and a unit: ms, s or m, e.g. 250ms, 1.5s, 1m"),
+        ("LEVEL", "trace, debug, information (info), warning (warn), error, critical, none"),
+        ("WORDS", "up, down, fail, stopped, maint, drain, a weight N% (0..256); never ready, and at least one of down, fail, stopped or maint"),
+        ("NAME", "an instance: letters, digits, '-', '_' and '.', e.g. main or 15-main"),
+    ];
+
+    /// <summary>How the sources of settings combine, as --help and the man page say it.</summary>
+    public static IReadOnlyList<string> SourcesText { get; } =
+    [
+        "Each option can also be set in the config file, as \"key = value\" (poll-interval = 500ms), and in the environment, as PATRONI_AGENT_KEY (PATRONI_AGENT_POLL_INTERVAL=500ms); in the environment, repeatable entries are separated by commas.",
+        $"Later sources override earlier ones: defaults < config file < environment < command line. The config file is the one {ConfigFlag} or {ConfigEnv} names; else, with {InstanceFlag} NAME (or {InstanceEnv}), {AgentOptions.ConfigFileOf("NAME")}; else {AgentOptions.DefaultConfigFile} when it exists.",
+    ];
+
+    /// <summary>The --help text: usage, commands, every option with its default.</summary>
+    public static string HelpText { get; } = BuildHelpText();
+
+    private static List<OptionHelp> BuildOptions()
     {
         AgentOptions defaults = new();
-        List<(string Option, string Description)> rows =
+        return
         [
-            ($"{ConfigFlag} FILE", "config file (default: none)"),
-            .. Keys.Select(k => ($"{k.Flag} {k.Placeholder}", $"{k.Description} (default: {k.ShowDefault(defaults)})")),
-            ("-h, --help", "print this help and exit"),
-            ("--version", "print the version and exit"),
+            new(ConfigFlag, "FILE", "config file", $"{AgentOptions.DefaultConfigFile} if it exists"),
+            new(InstanceFlag, "NAME",
+                $"one of several agents on this host: reads {AgentOptions.ConfigFileOf("NAME")}, uses {AgentOptions.ForInstance("NAME").ControlSocket} and {AgentOptions.ForInstance("NAME").StateFile}",
+                "none"),
+            .. Keys.Select(k => new OptionHelp(k.Flag, k.Placeholder, k.Description, k.ShowDefault(defaults))),
+            new("-h, --help", "", "print this help and exit", null),
+            new("--version", "", "print the version and exit", null),
         ];
-        int width = rows.Max(r => r.Option.Length) + 2;
+    }
 
+    private static string BuildHelpText()
+    {
+        const int Width = 100;
         StringBuilder text = new();
-        text.AppendLine("Usage: patroni-agent [run | check] [OPTION...]");
-        text.AppendLine("       patroni-agent notify [ACTION ROLE SCOPE] [OPTION...]");
-        text.AppendLine("       patroni-agent callbacks [OPTION...]");
-        text.AppendLine("       patroni-agent drain | maint [--reason TEXT] [OPTION...]");
-        text.AppendLine("       patroni-agent ready [OPTION...]");
-        text.AppendLine("       patroni-agent haproxy-config (--member NAME=HOST... | --patroni-url URL) [OPTION...]");
+        string usage = "Usage: ";
+        foreach (CommandHelp command in Commands)
+        {
+            string name = command.Name == "run" ? "[run]" : command.Name;
+            text.Append(usage).AppendLine($"patroni-agent {name} {command.Arguments}");
+            usage = "       ";
+        }
         text.AppendLine();
         text.AppendLine("HAProxy agent-check daemon for Patroni.");
         text.AppendLine();
         text.AppendLine("Commands:");
-        text.AppendLine("  run             serve agent checks and HTTP health checks (the default)");
-        text.AppendLine("  check           poll Patroni once, print what every mode would answer (with the override) and exit");
-        text.AppendLine("  notify          tell the running agent a role change is under way: it polls Patroni at once, then");
-        text.AppendLine($"                  every {RoleWatcher.RoleChangeInterval.TotalMilliseconds} ms for {RoleWatcher.RoleChangeWindow.TotalSeconds} s; for Patroni's callbacks");
-        text.AppendLine("  callbacks       print the lines of patroni.yml that make Patroni run notify as its callbacks");
-        text.AppendLine("  drain, maint    operator override: answer drain or maint where the answer would be ready,");
-        text.AppendLine("                  with \"#operator: TEXT\"; kept in state-file across restarts. --reason TEXT:");
-        text.AppendLine($"                  printable ASCII without #, at most {OperatorOverride.MaxReasonLength} characters");
-        text.AppendLine("  ready           clear the operator override");
-        text.AppendLine("  haproxy-config  print an HAProxy configuration for the cluster (haproxy-config --help)");
+        int commandWidth = Commands.Max(c => c.Name.Length) + 2;
+        foreach (CommandHelp command in Commands)
+            AppendRow(text, command.Name, commandWidth, command.Description, Width);
         text.AppendLine();
         text.AppendLine("Options:");
+        List<(string Option, string Description)> rows = Options
+            .Select(o => ((o.Placeholder.Length == 0 ? o.Flag : $"{o.Flag} {o.Placeholder}"), o.Default is null ? o.Description : $"{o.Description} (default: {o.Default})"))
+            .ToList();
+        int optionWidth = rows.Max(r => r.Option.Length) + 2;
         foreach ((string option, string description) in rows)
-            text.Append("  ").Append(option.PadRight(width)).AppendLine(description);
+            AppendRow(text, option, optionWidth, description, Width);
         text.AppendLine();
         text.AppendLine("Values:");
-        text.AppendLine("  ADDR      an IPv4 address, [IPv6 address], * (0.0.0.0) or localhost (127.0.0.1)");
-        text.AppendLine("  CIDR      an IPv4 or IPv6 address, or a prefix: 10.0.0.0/8, 192.0.2.7, fd00::/8");
-        text.AppendLine("  MODE      primary when omitted, or one of:");
-        text.AppendLine($"            {ModeNames.Accepted}");
-        text.AppendLine("  DURATION  a number and a unit: ms, s or m, e.g. 250ms, 1.5s, 1m");
-        text.AppendLine("  LEVEL     trace, debug, information (info), warning (warn), error, critical, none");
-        text.AppendLine("  WORDS     up, down, fail, stopped, maint, drain, a weight N% (0..256); never ready,");
-        text.AppendLine("            and at least one of down, fail, stopped or maint");
+        int valueWidth = Values.Max(v => v.Name.Length) + 2;
+        foreach ((string name, string description) in Values)
+            AppendRow(text, name, valueWidth, description, Width);
         text.AppendLine();
-        text.AppendLine("Each option can also be set in the config file, as \"key = value\" (poll-interval = 500ms),");
-        text.AppendLine("and in the environment, as PATRONI_AGENT_KEY (PATRONI_AGENT_POLL_INTERVAL=500ms);");
-        text.AppendLine($"{ConfigEnv} names the config file. In the environment, repeatable entries are separated by commas.");
-        text.AppendLine("Later sources override earlier ones: defaults < config file < environment < command line.");
+        foreach (string paragraph in SourcesText)
+            AppendWrapped(text, "", paragraph, Width);
         return text.ToString();
+    }
+
+    /// <summary>Appends "  NAME  description", the description wrapped at <paramref name="width"/> and indented under itself.</summary>
+    private static void AppendRow(StringBuilder text, string name, int nameWidth, string description, int width)
+    {
+        string indent = new(' ', 2 + nameWidth);
+        if (name.Length > nameWidth - 2)
+        {
+            text.Append("  ").AppendLine(name);
+            AppendWrapped(text, indent, description, width);
+            return;
+        }
+        AppendWrapped(text, indent, description, width, firstPrefix: "  " + name.PadRight(nameWidth));
+    }
+
+    /// <summary>Appends <paramref name="paragraph"/> word-wrapped at <paramref name="width"/>, each line after <paramref name="indent"/> (the first after <paramref name="firstPrefix"/>).</summary>
+    private static void AppendWrapped(StringBuilder text, string indent, string paragraph, int width, string? firstPrefix = null)
+    {
+        string line = firstPrefix ?? indent;
+        bool empty = true;
+        foreach (string word in paragraph.Split(' '))
+        {
+            if (!empty && line.Length + 1 + word.Length > width)
+            {
+                text.AppendLine(line);
+                line = indent;
+                empty = true;
+            }
+            line += empty ? word : " " + word;
+            empty = false;
+        }
+        text.AppendLine(line);
     }
 }

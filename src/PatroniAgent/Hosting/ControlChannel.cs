@@ -47,6 +47,7 @@ public sealed partial class ControlChannel : IDisposable
     /// <exception cref="IOException">The socket cannot be created, with the reason.</exception>
     public void Start()
     {
+        CreateDirectory();
         RemoveStaleSocket();
         var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         try
@@ -64,6 +65,32 @@ public sealed partial class ControlChannel : IDisposable
         _accepting = Task.Run(AcceptAsync);
         LogListening(_logger, _path);
     }
+
+    /// <summary>
+    /// Creates the socket's directory when it is missing, as for an agent started by hand: under systemd,
+    /// RuntimeDirectory= has made it. Mode 0755: the socket's own mode (0660) decides who may connect.
+    /// </summary>
+    private void CreateDirectory()
+    {
+        string directory = Path.GetDirectoryName(Path.GetFullPath(_path))!;
+        if (Directory.Exists(directory))
+        {
+            return;
+        }
+        try
+        {
+            Directory.CreateDirectory(directory, DirectoryMode);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            string why = e is UnauthorizedAccessException ? "permission denied" : e.Message;
+            throw new IOException($"cannot create the directory {directory} of the control socket {_path}: {why}", e);
+        }
+    }
+
+    /// <summary>rwxr-xr-x, for the directories the agent and its commands create.</summary>
+    public const UnixFileMode DirectoryMode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
+        | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute;
 
     private void RemoveStaleSocket()
     {

@@ -32,14 +32,18 @@ public static class ControlCommand
     public static readonly string[] PatroniCallbacks = ["on_role_change", "on_stop", "on_start", "on_restart"];
 
     /// <summary>
-    /// Prints the lines of patroni.yml that make Patroni run <c>notify</c> (this binary, with the control
-    /// socket when it is not the default) as each of <see cref="PatroniCallbacks"/>: promotion, demotion, a
+    /// Prints the lines of patroni.yml that make Patroni run <c>notify</c> (this binary, with the instance,
+    /// and the control socket when it is not the instance's default) as each of <see cref="PatroniCallbacks"/>: promotion, demotion, a
     /// stop, start or restart of PostgreSQL then reach HAProxy at the next agent check instead of the next poll.
     /// </summary>
     public static int Callbacks(AgentOptions options, string binary, TextWriter output)
     {
         string command = binary + " notify";
-        if (options.ControlSocket != new AgentOptions().ControlSocket)
+        if (options.Instance is { } instance)
+        {
+            command += " --instance " + instance;
+        }
+        if (options.ControlSocket != AgentOptions.ForInstance(options.Instance).ControlSocket)
         {
             command += " --control-socket " + options.ControlSocket;
         }

@@ -27,7 +27,7 @@ public static class OverrideFile
             return;
         }
         string directory = Path.GetDirectoryName(Path.GetFullPath(path))!;
-        Directory.CreateDirectory(directory);
+        Directory.CreateDirectory(directory, ControlChannel.DirectoryMode);
         string temporary = Path.Combine(directory, $".{Path.GetFileName(path)}.{Environment.ProcessId}.tmp");
         try
         {

@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using PatroniAgent.HttpCheck;
+using PatroniAgent.Server;
 
 namespace PatroniAgent.Metrics;
 
@@ -48,19 +49,18 @@ public sealed partial class MetricsServer : IDisposable
     {
         foreach (var endPoint in _endPoints)
         {
-            var socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
             try
             {
-                socket.Bind(endPoint);
-                socket.Listen(64);
+                // Served by a thread that waits in Select and then accepts: blocking, as sockets are made.
+                var socket = ListenSocket.Open(endPoint, 64);
+                socket.Blocking = true;
+                _sockets.Add(socket);
             }
             catch (SocketException e)
             {
-                socket.Dispose();
                 Stop();
-                throw new SocketException((int)e.SocketErrorCode, $"cannot listen for metrics on {endPoint}: {e.Message}");
+                throw new SocketException((int)e.SocketErrorCode, $"metrics: {e.Message}");
             }
-            _sockets.Add(socket);
         }
         _thread = new Thread(Run) { IsBackground = true, Name = "metrics" };
         _thread.Start();

@@ -115,28 +115,10 @@ public sealed class AgentServer : IDisposable
         }
     }
 
-    private Socket Bind(ListenerOptions listener)
-    {
-        var endPoint = listener.EndPoint;
-        var socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-        try
-        {
-            if (listener.ResetAfterReply)
-            {
-                // Accepted connections inherit the listening socket's linger setting: no call per connection.
-                socket.LingerState = new LingerOption(true, 0);
-            }
-            socket.Bind(endPoint);
-            socket.Listen(_options.Backlog);
-            socket.Blocking = false;
-            return socket;
-        }
-        catch (SocketException e)
-        {
-            socket.Dispose();
-            throw new SocketException((int)e.SocketErrorCode, $"cannot listen on {endPoint}: {e.Message}");
-        }
-    }
+    private Socket Bind(ListenerOptions listener) =>
+        // Accepted connections inherit the listening socket's linger setting: no call per connection.
+        ListenSocket.Open(listener.EndPoint, _options.Backlog,
+            listener.ResetAfterReply ? static socket => socket.LingerState = new LingerOption(true, 0) : null);
 
     /// <summary>Stops accepting, ends the event loops and closes the listeners and held connections.</summary>
     public void Stop()

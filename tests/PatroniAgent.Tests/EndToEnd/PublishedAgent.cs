@@ -94,8 +94,22 @@ public sealed class AgentProcess : IDisposable
 
     /// <summary>Starts the agent with <paramref name="environment"/> added to the test's own environment.</summary>
     public AgentProcess(IDictionary<string, string> environment, params string[] args)
+        : this([], environment, args)
     {
-        var info = new ProcessStartInfo(PublishedAgent.Path) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+    }
+
+    /// <summary>
+    /// Starts the agent through <paramref name="launcher"/>, a command that runs the command line after it
+    /// in place of itself (e.g. <c>nsenter --target PID --mount --</c>), so that the process is the agent.
+    /// </summary>
+    public AgentProcess(string[] launcher, IDictionary<string, string> environment, params string[] args)
+    {
+        var info = new ProcessStartInfo(launcher.Length == 0 ? PublishedAgent.Path : launcher[0])
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+        };
+        foreach (var arg in launcher.Skip(1)) info.ArgumentList.Add(arg);
+        if (launcher.Length > 0) info.ArgumentList.Add(PublishedAgent.Path);
         foreach (var arg in args) info.ArgumentList.Add(arg);
         if (!args.Contains("--send-wait"))
         {

@@ -203,6 +203,45 @@ public class PublishedBinaryTests
     }
 
     [Fact]
+    public async Task Star_listens_on_ipv4_and_ipv6_and_the_allow_list_sees_ipv4_clients_as_ipv4()
+    {
+        await using var patroni = new FakePatroni().Status(PatroniFixtures.Load("v4.1.4-primary"));
+        const string ready = "up ready 100% #primary, timeline 1\n";
+        int port = PublishedAgent.FreePort();
+        using var agent = new AgentProcess("--listen", $"*:{port}", "--patroni-url", patroni.Url.ToString(), "--allow", "127.0.0.1", "--allow", "::1");
+
+        await AgentClient.EventuallyAsync(new IPEndPoint(IPAddress.Loopback, port), "primary\n", ready);
+        Assert.Equal(ready, await AgentClient.CheckAsync(new IPEndPoint(IPAddress.IPv6Loopback, port), "primary\n"));
+        Assert.Equal(("", "reset"), await AgentClient.ReadUntilTheEndAsync(new IPEndPoint(IPAddress.Loopback, port), "primary\n", IPAddress.Parse("127.0.0.2")));
+        await agent.EventuallyLoggedAsync($"listening for agent checks on *:{port}, default mode primary");
+    }
+
+    /// <summary>
+    /// Runs the command after it with socket(AF_INET6, ...) failing as on a host booted with ipv6.disable=1
+    /// (EAFNOSUPPORT), through a seccomp filter that execve keeps.
+    /// </summary>
+    private const string WithoutIPv6 = """
+        import errno, os, socket, sys
+        import seccomp
+        rules = seccomp.SyscallFilter(defaction=seccomp.ALLOW)
+        rules.add_rule(seccomp.ERRNO(errno.EAFNOSUPPORT), "socket", seccomp.Arg(0, seccomp.EQ, socket.AF_INET6))
+        rules.load()
+        os.execv(sys.argv[1], sys.argv[1:])
+        """;
+
+    [Fact]
+    public async Task On_a_host_without_ipv6_star_listens_on_ipv4_and_says_so()
+    {
+        await using var patroni = new FakePatroni().Status(PatroniFixtures.Load("v4.1.4-primary"));
+        int port = PublishedAgent.FreePort();
+        using var agent = new AgentProcess(["/usr/bin/python3", "-c", WithoutIPv6], new Dictionary<string, string>(),
+            "--listen", $"*:{port}", "--patroni-url", patroni.Url.ToString());
+
+        await AgentClient.EventuallyAsync(new IPEndPoint(IPAddress.Loopback, port), "primary\n", "up ready 100% #primary, timeline 1\n");
+        await agent.EventuallyLoggedAsync($"listening for agent checks on 0.0.0.0:{port} (IPv4 only: this host has no IPv6), default mode primary");
+    }
+
+    [Fact]
     public void A_bad_allow_prefix_stops_the_start()
     {
         var result = PublishedAgent.Run(PublishedAgent.Path, ["--allow", "10.0.0.1/8"], Limit);

@@ -37,7 +37,7 @@ public class ConfigLoaderTests
 
         Assert.Equal(Command.Run, result.Command);
         AgentOptions o = result.Options;
-        Assert.Equal([Listener("0.0.0.0", 5555, Mode.Primary)], o.Listeners);
+        Assert.Equal([Listener("::", 5555, Mode.Primary)], o.Listeners);
         Assert.Empty(o.HttpListeners);
         Assert.Empty(o.MetricsListeners);
         Assert.Equal(new Uri("http://127.0.0.1:8008"), o.PatroniUrl);
@@ -103,14 +103,18 @@ public class ConfigLoaderTests
     [Fact]
     public void HelpNamesTheControlCommandsAndTheirKeys()
     {
-        string help = ConfigLoader.HelpText;
+        string help = Unwrapped(ConfigLoader.HelpText);
         Assert.Contains("patroni-agent notify [ACTION ROLE SCOPE] [OPTION...]", help);
-        Assert.Contains("patroni-agent drain | maint [--reason TEXT] [OPTION...]", help);
-        Assert.Contains("  ready           clear the operator override", help);
+        Assert.Contains("patroni-agent drain [--reason TEXT] [OPTION...]", help);
+        Assert.Contains("patroni-agent maint [--reason TEXT] [OPTION...]", help);
+        Assert.Contains(" ready clear the operator override", System.Text.RegularExpressions.Regex.Replace(help, " +", " "));
         Assert.Contains("printable ASCII without #, at most 120 characters", help);
         Assert.Contains("(default: /run/patroni-agent/control.sock)", help);
         Assert.Contains("(default: /var/lib/patroni-agent/override)", help);
     }
+
+    /// <summary>The help text with each run of spaces and line breaks made one space, as its wrapping does not matter.</summary>
+    private static string Unwrapped(string help) => System.Text.RegularExpressions.Regex.Replace(help, @" *\n *", " ");
 
     [Theory]
     [InlineData("notify")]
@@ -141,6 +145,117 @@ public class ConfigLoaderTests
             Error(["--control-socket", "/" + new string('s', 107)]));
     }
 
+    private const string DefaultFile = "/etc/patroni-agent/patroni-agent.conf";
+
+    private static CommandLine ParseWithFiles(string[] args, Dictionary<string, string> files, Dictionary<string, string>? env = null) =>
+        ConfigLoader.Parse(args, env ?? [], path => files.TryGetValue(path, out string? text) ? text : throw new FileNotFoundException("not found", path));
+
+    [Theory]
+    [InlineData("run")]
+    [InlineData("check")]
+    [InlineData("notify")]
+    [InlineData("callbacks")]
+    [InlineData("drain")]
+    [InlineData("maint")]
+    [InlineData("ready")]
+    public void Every_command_reads_the_default_config_file_when_it_exists(string command)
+    {
+        AgentOptions o = ParseWithFiles([command], new() { [DefaultFile] = "poll-interval = 2s\ncontrol-socket = /run/other.sock" }).Options;
+
+        Assert.Equal(TimeSpan.FromSeconds(2), o.PollInterval);
+        Assert.Equal("/run/other.sock", o.ControlSocket);
+    }
+
+    [Fact]
+    public void A_named_config_file_is_read_instead_of_the_default_one()
+    {
+        Dictionary<string, string> files = new() { [DefaultFile] = "poll-interval = 2s", [ConfPath] = "timeout = 3s" };
+
+        AgentOptions named = ParseWithFiles(["check", "--config", ConfPath], files).Options;
+        AgentOptions fromEnvironment = ParseWithFiles(["check"], files, new() { ["PATRONI_AGENT_CONFIG"] = ConfPath }).Options;
+
+        foreach (AgentOptions o in new[] { named, fromEnvironment })
+        {
+            Assert.Equal(new AgentOptions().PollInterval, o.PollInterval);
+            Assert.Equal(TimeSpan.FromSeconds(3), o.Timeout);
+        }
+    }
+
+    [Fact]
+    public void A_default_config_file_that_cannot_be_read_is_an_error_that_names_it()
+    {
+        string message = Assert.Throws<ConfigException>(() => ConfigLoader.Parse(["check"], new Dictionary<string, string>(),
+            _ => throw new UnauthorizedAccessException())).Message;
+
+        Assert.Equal("the default config file (--config names another): cannot read config file /etc/patroni-agent/patroni-agent.conf: access denied (no permission, or not a file)", message);
+    }
+
+    [Fact]
+    public void An_instance_has_its_own_config_file_control_socket_and_state_file()
+    {
+        Dictionary<string, string> files = new() { [DefaultFile] = "timeout = 3s", ["/etc/patroni-agent/15-main.conf"] = "poll-interval = 2s" };
+
+        AgentOptions fromFlag = ParseWithFiles(["drain", "--instance", "15-main"], files).Options;
+        AgentOptions fromEnvironment = ParseWithFiles(["check"], files, new() { ["PATRONI_AGENT_INSTANCE"] = "15-main" }).Options;
+
+        foreach (AgentOptions o in new[] { fromFlag, fromEnvironment })
+        {
+            Assert.Equal("15-main", o.Instance);
+            Assert.Equal(TimeSpan.FromSeconds(2), o.PollInterval);
+            Assert.Equal(new AgentOptions().Timeout, o.Timeout);
+            Assert.Equal("/run/patroni-agent/15-main/control.sock", o.ControlSocket);
+            Assert.Equal("/var/lib/patroni-agent/15-main/override", o.StateFile);
+        }
+        Assert.Null(ParseWithFiles([], files).Options.Instance);
+    }
+
+    [Fact]
+    public void An_instance_takes_the_named_config_file_and_its_file_may_move_its_paths()
+    {
+        Dictionary<string, string> files = new()
+        {
+            [ConfPath] = "poll-interval = 2s",
+            ["/etc/patroni-agent/b.conf"] = "control-socket = /run/b.sock\nstate-file = /var/lib/b/override",
+        };
+
+        AgentOptions named = ParseWithFiles(["--instance", "a", "--config", ConfPath], files).Options;
+        Assert.Equal(TimeSpan.FromSeconds(2), named.PollInterval);
+        Assert.Equal("/run/patroni-agent/a/control.sock", named.ControlSocket);
+
+        AgentOptions moved = ParseWithFiles(["ready", "--instance", "b"], files).Options;
+        Assert.Equal("/run/b.sock", moved.ControlSocket);
+        Assert.Equal("/var/lib/b/override", moved.StateFile);
+    }
+
+    [Fact]
+    public void An_instance_without_its_config_file_is_an_error()
+    {
+        Assert.Equal("--instance main: cannot read config file /etc/patroni-agent/main.conf: no such file",
+            Error(["check", "--instance", "main"]));
+    }
+
+    [Theory]
+    [InlineData("../etc")]
+    [InlineData(".hidden")]
+    [InlineData("a/b")]
+    [InlineData("two words")]
+    [InlineData("-main")]
+    [InlineData("x12345678901234567890123456789012345678901234567890123456789012345")]
+    public void An_instance_name_that_could_leave_its_directories_is_refused(string name)
+    {
+        string expected = $"\"{name}\" is not an instance name: letters, digits, '-', '_' and '.', starting with a letter or a digit, at most 64 characters, e.g. main or 15-main";
+
+        Assert.Equal("--instance: " + expected, Error([$"--instance={name}"]));
+        Assert.Equal("PATRONI_AGENT_INSTANCE: " + expected, Error([], new() { ["PATRONI_AGENT_INSTANCE"] = name }));
+    }
+
+    [Fact]
+    public void The_instance_cannot_be_set_in_a_config_file_nor_given_twice()
+    {
+        Assert.Equal($"{ConfPath} line 1: \"instance\" cannot be set in the config file; use --instance or PATRONI_AGENT_INSTANCE", FileError("instance = main"));
+        Assert.Equal("--instance: given more than once", Error(["--instance", "a", "--instance", "b"]));
+    }
+
     [Theory]
     [InlineData(new[] { "--help" }, Command.Help)]
     [InlineData(new[] { "-h" }, Command.Help)]
@@ -162,12 +277,16 @@ public class ConfigLoaderTests
     public void HelpTextListsCommandsAndEveryOptionWithItsDefault()
     {
         string help = ConfigLoader.HelpText;
+        Assert.All(help.Split('\n'), line => Assert.True(line.Length <= 100, $"longer than 100 characters: {line}"));
 
-        Assert.StartsWith("Usage: patroni-agent [run | check] [OPTION...]", help);
+        Assert.StartsWith("Usage: patroni-agent [run] [OPTION...]\n       patroni-agent check [OPTION...]\n", help);
+        help = Unwrapped(help);
         foreach (string expected in new[]
         {
             "run ", "check ", "--config FILE", "--version", "-h, --help",
-            "--listen ADDR:PORT[=MODE]", "(default: 0.0.0.0:5555=primary)",
+            "--listen ADDR:PORT[=MODE]", "(default: *:5555=primary)",
+            "--instance NAME", "/etc/patroni-agent/NAME.conf", "/run/patroni-agent/NAME/control.sock",
+            "PATRONI_AGENT_INSTANCE", "/etc/patroni-agent/patroni-agent.conf when it exists",
             "--http-listen ADDR:PORT", "repeatable (default: none)",
             "--metrics-listen ADDR:PORT", "Prometheus /metrics and JSON /status endpoint, repeatable (default: none)",
             "--allow CIDR", "source addresses allowed to connect, repeatable (default: any address)",
@@ -349,7 +468,8 @@ public class ConfigLoaderTests
     }
 
     [Theory]
-    [InlineData("*:5555", "0.0.0.0", 5555, Mode.Primary)]
+    [InlineData("*:5555", "::", 5555, Mode.Primary)]
+    [InlineData("0.0.0.0:5555", "0.0.0.0", 5555, Mode.Primary)]
     [InlineData("localhost:5555=replica", "127.0.0.1", 5555, Mode.Replica)]
     [InlineData("LOCALHOST:5555", "127.0.0.1", 5555, Mode.Primary)]
     [InlineData("[::1]:5555=replica", "::1", 5555, Mode.Replica)]
@@ -399,11 +519,14 @@ public class ConfigLoaderTests
         Assert.Equal("PATRONI_AGENT_LISTEN: [::1]:5555 is listed more than once",
             Error([], new() { ["PATRONI_AGENT_LISTEN"] = "[::1]:5555,[0:0::1]:5555" }));
         Assert.Equal("/etc/patroni-agent.conf line 2: listen: 0.0.0.0:5555 is listed more than once",
-            FileError("listen = *:5555\nlisten = 0.0.0.0:5555=replica"));
+            FileError("listen = 0.0.0.0:5555\nlisten = 0.0.0.0:5555=replica"));
+        Assert.Equal("/etc/patroni-agent.conf line 2: listen: *:5555 is listed more than once",
+            FileError("listen = *:5555\nlisten = [::]:5555=replica"));
     }
 
     [Theory]
-    [InlineData("*:8009", "0.0.0.0", 8009)]
+    [InlineData("*:8009", "::", 8009)]
+    [InlineData("0.0.0.0:8009", "0.0.0.0", 8009)]
     [InlineData("localhost:8009", "127.0.0.1", 8009)]
     [InlineData("[::1]:8009", "::1", 8009)]
     [InlineData("[::]:0", "::", 0)]
@@ -435,7 +558,31 @@ public class ConfigLoaderTests
         Assert.Equal(
             [EndPoint("127.0.0.1", 8012), EndPoint("127.0.0.1", 8013)],
             Options(["--config", ConfPath, "--http-listen", "127.0.0.1:8012", "--http-listen=127.0.0.1:8013"], env, file).HttpListeners);
-        Assert.Equal([Listener("0.0.0.0", 5555, Mode.Primary)], Options(["--config", ConfPath], env, file).Listeners);
+        Assert.Equal([Listener("::", 5555, Mode.Primary)], Options(["--config", ConfPath], env, file).Listeners);
+    }
+
+    [Theory]
+    [InlineData(new[] { "--listen", "*:5555", "--listen", "127.0.0.1:5555" },
+        "--listen: 127.0.0.1:5555 overlaps *:5555 (* covers every address and 0.0.0.0 every IPv4 address); list one of them")]
+    [InlineData(new[] { "--listen", "[::1]:5555", "--listen", "*:5555=replica" },
+        "--listen: *:5555 overlaps [::1]:5555 (* covers every address and 0.0.0.0 every IPv4 address); list one of them")]
+    [InlineData(new[] { "--listen", "0.0.0.0:5555", "--listen", "10.0.0.1:5555" },
+        "--listen: 10.0.0.1:5555 overlaps 0.0.0.0:5555 (* covers every address and 0.0.0.0 every IPv4 address); list one of them")]
+    [InlineData(new[] { "--listen", "0.0.0.0:5555", "--http-listen", "*:5555" },
+        "--http-listen: *:5555 overlaps the listen address 0.0.0.0:5555 (* covers every address and 0.0.0.0 every IPv4 address); an address serves agent checks or HTTP checks, not both")]
+    [InlineData(new[] { "--http-listen", "*:8009", "--metrics-listen", "127.0.0.1:8009" },
+        "--metrics-listen: 127.0.0.1:8009 is listed more than once, or overlaps a check listener (* covers every address); the metrics endpoint needs an address of its own")]
+    public void AddressesThatOverlapOnAPortAreRefused(string[] args, string expected)
+    {
+        Assert.Equal(expected, Error(args));
+    }
+
+    [Fact]
+    public void AnIPv4WildcardAndAnIPv6AddressOnOnePortDoNotOverlap()
+    {
+        AgentOptions o = Options(["--listen", "0.0.0.0:5555", "--listen", "[::1]:5555=replica", "--listen", "*:5556"]);
+
+        Assert.Equal([Listener("0.0.0.0", 5555, Mode.Primary), Listener("::1", 5555, Mode.Replica), Listener("::", 5556, Mode.Primary)], o.Listeners);
     }
 
     [Fact]
@@ -443,7 +590,7 @@ public class ConfigLoaderTests
     {
         Assert.Equal([EndPoint("127.0.0.1", 9187), EndPoint("::1", 9188)],
             Options(["--metrics-listen", "127.0.0.1:9187", "--metrics-listen=[::1]:9188"]).MetricsListeners);
-        Assert.Equal([EndPoint("0.0.0.0", 9187)], FromFile("metrics-listen = *:9187").MetricsListeners);
+        Assert.Equal([EndPoint("::", 9187)], FromFile("metrics-listen = *:9187").MetricsListeners);
         Dictionary<string, string> env = new() { ["PATRONI_AGENT_METRICS_LISTEN"] = "127.0.0.1:9187,127.0.0.2:9187" };
         Assert.Equal([EndPoint("127.0.0.1", 9187), EndPoint("127.0.0.2", 9187)], Options([], env).MetricsListeners);
         Assert.Equal([EndPoint("127.0.0.3", 9187)], Options(["--metrics-listen", "127.0.0.3:9187"], env).MetricsListeners);
@@ -453,11 +600,11 @@ public class ConfigLoaderTests
     [InlineData(new[] { "--metrics-listen", "127.0.0.1" }, "--metrics-listen: \"127.0.0.1\" needs ADDR:PORT, e.g. 127.0.0.1:9187 or *:9187")]
     [InlineData(new[] { "--metrics-listen", "db1:9187" }, "--metrics-listen: \"db1\" in \"db1:9187\" is not an IPv4 address, a bracketed IPv6 address, * or localhost")]
     [InlineData(new[] { "--metrics-listen", "127.0.0.1:9187", "--metrics-listen", "localhost:9187" },
-        "--metrics-listen: 127.0.0.1:9187 is listed more than once, or is also a check listener; the metrics endpoint needs an address of its own")]
+        "--metrics-listen: 127.0.0.1:9187 is listed more than once, or overlaps a check listener (* covers every address); the metrics endpoint needs an address of its own")]
     [InlineData(new[] { "--listen", "127.0.0.1:5555", "--metrics-listen", "127.0.0.1:5555" },
-        "--metrics-listen: 127.0.0.1:5555 is listed more than once, or is also a check listener; the metrics endpoint needs an address of its own")]
+        "--metrics-listen: 127.0.0.1:5555 is listed more than once, or overlaps a check listener (* covers every address); the metrics endpoint needs an address of its own")]
     [InlineData(new[] { "--http-listen", "127.0.0.1:8009", "--metrics-listen", "127.0.0.1:8009" },
-        "--metrics-listen: 127.0.0.1:8009 is listed more than once, or is also a check listener; the metrics endpoint needs an address of its own")]
+        "--metrics-listen: 127.0.0.1:8009 is listed more than once, or overlaps a check listener (* covers every address); the metrics endpoint needs an address of its own")]
     public void A_bad_or_shared_metrics_listen_address_is_an_error(string[] args, string expected)
     {
         Assert.Equal(expected, Error(args));
@@ -469,7 +616,7 @@ public class ConfigLoaderTests
         Assert.Equal("--http-listen: 127.0.0.1:8009 is listed more than once",
             Error(["--http-listen", "127.0.0.1:8009", "--http-listen", "localhost:8009"]));
         Assert.Equal("PATRONI_AGENT_HTTP_LISTEN: 0.0.0.0:8009 is listed more than once",
-            Error([], new() { ["PATRONI_AGENT_HTTP_LISTEN"] = "*:8009,0.0.0.0:8009" }));
+            Error([], new() { ["PATRONI_AGENT_HTTP_LISTEN"] = "0.0.0.0:8009,0.0.0.0:8009" }));
         Assert.Equal([EndPoint("127.0.0.1", 0), EndPoint("127.0.0.1", 0)],
             Options(["--http-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0"]).HttpListeners);
     }
@@ -478,7 +625,7 @@ public class ConfigLoaderTests
     public void ListenAndHttpListenMayNotShareAnAddress()
     {
         const string both = "; an address serves agent checks or HTTP checks, not both";
-        Assert.Equal("--http-listen: 0.0.0.0:5555 is also a listen address" + both,
+        Assert.Equal("--http-listen: *:5555 is also a listen address" + both,
             Error(["--http-listen", "*:5555"]));
         Assert.Equal("--listen: 127.0.0.1:8009 is also an http-listen address" + both,
             Error(["--http-listen", "127.0.0.1:8009", "--listen", "127.0.0.1:8009=replica"]));
@@ -495,13 +642,13 @@ public class ConfigLoaderTests
     public void ASourceThatMovesTheListenersMayReuseTheAddressesItReplaces()
     {
         AgentOptions o = Options(["--config", ConfPath, "--http-listen", "*:5555"], file: "listen = *:5556\nhttp-listen = *:5557");
-        Assert.Equal([Listener("0.0.0.0", 5556, Mode.Primary)], o.Listeners);
-        Assert.Equal([EndPoint("0.0.0.0", 5555)], o.HttpListeners);
+        Assert.Equal([Listener("::", 5556, Mode.Primary)], o.Listeners);
+        Assert.Equal([EndPoint("::", 5555)], o.HttpListeners);
 
         AgentOptions swapped = Options(["--config", ConfPath, "--http-listen", "*:5556", "--listen", "*:5557"],
             file: "listen = *:5556\nhttp-listen = *:5557");
-        Assert.Equal([Listener("0.0.0.0", 5557, Mode.Primary)], swapped.Listeners);
-        Assert.Equal([EndPoint("0.0.0.0", 5556)], swapped.HttpListeners);
+        Assert.Equal([Listener("::", 5557, Mode.Primary)], swapped.Listeners);
+        Assert.Equal([EndPoint("::", 5556)], swapped.HttpListeners);
     }
 
     [Theory]
@@ -745,7 +892,7 @@ public class ConfigLoaderTests
         };
         AgentOptions o = Options([], links);
         Assert.Equal(TimeSpan.FromSeconds(2), o.PollInterval);
-        Assert.Equal([Listener("0.0.0.0", 5555, Mode.Primary)], o.Listeners);
+        Assert.Equal([Listener("::", 5555, Mode.Primary)], o.Listeners);
 
         Assert.StartsWith("PATRONI_AGENT_PORT: unknown environment variable; the known ones are ",
             Error([], new() { ["PATRONI_AGENT_PORT"] = "5555" }));
@@ -758,7 +905,7 @@ public class ConfigLoaderTests
     {
         string message = Error([], new() { ["PATRONI_AGENT_POL_INTERVAL"] = "1s" });
 
-        Assert.StartsWith("PATRONI_AGENT_POL_INTERVAL: unknown environment variable; the known ones are PATRONI_AGENT_CONFIG, PATRONI_AGENT_LISTEN, ", message);
+        Assert.StartsWith("PATRONI_AGENT_POL_INTERVAL: unknown environment variable; the known ones are PATRONI_AGENT_CONFIG, PATRONI_AGENT_INSTANCE, PATRONI_AGENT_LISTEN, ", message);
         Assert.EndsWith(", PATRONI_AGENT_LOG_LEVEL, PATRONI_AGENT_CONTROL_SOCKET, PATRONI_AGENT_STATE_FILE", message);
         Assert.Equal("PATRONI_AGENT_: unknown environment variable", Error([], new() { ["PATRONI_AGENT_"] = "" }).Split(';')[0]);
     }

@@ -143,6 +143,33 @@ public sealed class ControlChannelTests : IAsyncLifetime
     }
 
     [Fact]
+    public void A_missing_directory_is_created_with_mode_0755_and_the_socket_in_it_answers()
+    {
+        string socket = Path.Combine(_directory, "run", "patroni-agent", "main", "control.sock");
+        using var channel = new ControlChannel(socket, Watcher, _log);
+
+        channel.Start();
+
+        const UnixFileMode Expected = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
+            | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute;
+        Assert.Equal(Expected, File.GetUnixFileMode(Path.GetDirectoryName(socket)!));
+        Assert.True(ControlClient.TrySend(socket, "ping", out string reply, out string problem), problem);
+        Assert.Equal("ok", reply);
+    }
+
+    [Fact]
+    public void A_directory_that_cannot_be_created_is_named_with_the_reason()
+    {
+        File.WriteAllText(Path.Combine(_directory, "run"), "a file where the directory would be");
+        string socket = Path.Combine(_directory, "run", "patroni-agent", "control.sock");
+        using var channel = new ControlChannel(socket, Watcher, _log);
+
+        var e = Assert.Throws<IOException>(channel.Start);
+
+        Assert.StartsWith($"cannot create the directory {Path.GetDirectoryName(socket)} of the control socket {socket}: ", e.Message);
+    }
+
+    [Fact]
     public void A_regular_file_is_never_replaced()
     {
         File.WriteAllText(SocketPath, "keep me");

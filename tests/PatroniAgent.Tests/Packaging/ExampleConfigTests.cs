@@ -29,7 +29,7 @@ public partial class ExampleConfigTests
     public void Every_key_of_the_loader_is_in_the_example()
     {
         string[] loaderKeys = HelpFlag().Matches(ConfigLoader.HelpText).Select(m => m.Groups[1].Value)
-            .Where(k => k is not ("config" or "help" or "version"))
+            .Where(k => k is not ("config" or "instance" or "help" or "version"))
             .ToArray();
         string[] exampleKeys = Lines().Select(l => CommentedKey().Match(l)).Where(m => m.Success).Select(m => m.Groups[1].Value).ToArray();
 
@@ -52,7 +52,7 @@ public partial class ExampleConfigTests
 
         AgentOptions loaded = Load(uncommented);
 
-        Assert.Equal([new IPEndPoint(IPAddress.Any, 8009)], loaded.HttpListeners);
+        Assert.Equal([new IPEndPoint(IPAddress.IPv6Any, 8009)], loaded.HttpListeners);
         Assert.Equal([new IPEndPoint(IPAddress.Loopback, 9187)], loaded.MetricsListeners);
         Assert.Equal([IPNetwork.Parse("10.0.0.0/24")], loaded.Allow);
         AssertSameOptions(new AgentOptions(), loaded with { HttpListeners = [], MetricsListeners = [], Allow = [] });
