@@ -48,10 +48,12 @@ public static class Program
                 return ControlCommand.SetOverride(command.Options, command.Command, command.Reason, Console.Out, Console.Error);
         }
 
-        using var loggers = Logging.Create(command.Options.LogLevel, environment);
+        var logLevel = new LogLevelSwitch(command.Options.LogLevel);
+        using var loggers = Logging.Create(logLevel, environment);
         try
         {
-            using var host = new AgentHost(command.Options, loggers, new SystemdNotifier());
+            using var host = new AgentHost(command.Options, loggers, new SystemdNotifier(),
+                () => ConfigLoader.Parse(args, environment, File.ReadAllText).Options, logLevel);
             return host.RunUntilSignalled();
         }
         catch (SocketException e)

@@ -1,3 +1,5 @@
+using System.Diagnostics;
+using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
@@ -19,7 +21,16 @@ namespace PatroniAgent.Hosting;
 /// </summary>
 public sealed partial class AgentHost : IDisposable
 {
-    private readonly AgentOptions _options;
+    /// <summary>The settings a reload applies; the others need a restart (their sockets, threads and files are set up at start).</summary>
+    public static readonly IReadOnlySet<string> ReloadableKeys = new HashSet<string>
+    {
+        "allow", "patroni-url", "patroni-ca-file", "patroni-cert-file", "patroni-key-file", "patroni-auth-file",
+        "poll-interval", "timeout", "stale-after", "unknown-answer", "log-level",
+    };
+
+    private AgentOptions _options;
+    private readonly Func<AgentOptions>? _reload;
+    private readonly LogLevelSwitch? _logLevel;
     private readonly ILogger _logger;
     private readonly RoleWatcher _watcher;
     private readonly AgentServer _server;
@@ -31,10 +42,14 @@ public sealed partial class AgentHost : IDisposable
 
     /// <param name="options">The merged configuration.</param>
     /// <param name="loggers">Where the agent logs.</param>
-    /// <param name="systemd">Told when the agent is ready and when it stops; does nothing outside systemd.</param>
-    public AgentHost(AgentOptions options, ILoggerFactory loggers, ISystemdNotifier systemd)
+    /// <param name="systemd">Told when the agent is ready, reloading and stopping; does nothing outside systemd.</param>
+    /// <param name="reload">Reads the configuration again, for SIGHUP; throws <see cref="ConfigException"/> when it is invalid. Null ignores SIGHUP.</param>
+    /// <param name="logLevel">The level <paramref name="loggers"/> log at, which a reload sets.</param>
+    public AgentHost(AgentOptions options, ILoggerFactory loggers, ISystemdNotifier systemd, Func<AgentOptions>? reload = null, LogLevelSwitch? logLevel = null)
     {
         _options = options;
+        _reload = reload;
+        _logLevel = logLevel;
         _systemd = systemd;
         _logger = loggers.CreateLogger("patroni-agent");
         Board = new AnswerBoard(options.UnknownAnswer, options.StaleAfter);
@@ -140,23 +155,101 @@ public sealed partial class AgentHost : IDisposable
         }
     }
 
-    /// <summary>Runs until SIGTERM, SIGINT or SIGQUIT; returns the exit code.</summary>
+    /// <summary>Runs until SIGTERM, SIGINT or SIGQUIT, reloading the configuration on each SIGHUP; returns the exit code.</summary>
     public int RunUntilSignalled()
     {
-        using var signalled = new ManualResetEventSlim();
-        void OnSignal(PosixSignalContext context)
+        using var stop = new AutoResetEvent(false);
+        using var hangUp = new AutoResetEvent(false);
+        PosixSignalRegistration Handle(PosixSignal signal, AutoResetEvent raised) => PosixSignalRegistration.Create(signal, context =>
         {
             context.Cancel = true;
-            signalled.Set();
-        }
-        using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
-        using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
-        using var quit = PosixSignalRegistration.Create(PosixSignal.SIGQUIT, OnSignal);
+            raised.Set();
+        });
+        using var term = Handle(PosixSignal.SIGTERM, stop);
+        using var interrupt = Handle(PosixSignal.SIGINT, stop);
+        using var quit = Handle(PosixSignal.SIGQUIT, stop);
+        using var reload = Handle(PosixSignal.SIGHUP, hangUp);
         Start();
-        signalled.Wait();
+        while (WaitHandle.WaitAny([stop, hangUp]) == 1)
+        {
+            Reload();
+        }
         LogStopping(_logger);
         Stop();
         return 0;
+    }
+
+    /// <summary>
+    /// Reads the configuration again and applies the settings that can change while running (<see
+    /// cref="ReloadableKeys"/>), logging each change. An invalid configuration is refused and the running
+    /// settings stay; a changed setting that needs a restart is named and keeps its running value. The
+    /// Patroni TLS and auth files are read again even when their names did not change, for renewed certificates.
+    /// </summary>
+    public void Reload()
+    {
+        if (_reload is null)
+        {
+            return;
+        }
+        Notify(new ServiceState(string.Create(CultureInfo.InvariantCulture,
+            $"RELOADING=1\nMONOTONIC_USEC={Stopwatch.GetElapsedTime(0).Ticks / TimeSpan.TicksPerMicrosecond}")));
+        try
+        {
+            Apply(_reload());
+        }
+        catch (ConfigException e)
+        {
+            LogReloadRefused(_logger, e.Message);
+        }
+        Notify(ServiceState.Ready);
+    }
+
+    private void Apply(AgentOptions next)
+    {
+        var before = ConfigLoader.Describe(_options);
+        var after = ConfigLoader.Describe(next);
+        int changes = 0;
+        for (int i = 0; i < before.Count; i++)
+        {
+            (string key, string was) = before[i];
+            string now = after[i].Value;
+            if (was == now)
+            {
+                continue;
+            }
+            changes++;
+            if (ReloadableKeys.Contains(key))
+            {
+                LogReloaded(_logger, key, was, now);
+            }
+            else
+            {
+                LogNeedsRestart(_logger, key, was, now);
+            }
+        }
+        if (changes == 0)
+        {
+            LogReloadUnchanged(_logger);
+        }
+        _options = _options with
+        {
+            Allow = next.Allow,
+            PatroniUrl = next.PatroniUrl,
+            PatroniCaFile = next.PatroniCaFile,
+            PatroniCertFile = next.PatroniCertFile,
+            PatroniKeyFile = next.PatroniKeyFile,
+            PatroniAuthFile = next.PatroniAuthFile,
+            PatroniAccess = next.PatroniAccess,
+            PollInterval = next.PollInterval,
+            Timeout = next.Timeout,
+            StaleAfter = next.StaleAfter,
+            UnknownAnswer = next.UnknownAnswer,
+            LogLevel = next.LogLevel,
+        };
+        _logLevel?.Set(_options.LogLevel);
+        _server.SetAllow(_options.Allow);
+        var client = new PatroniClient(_options.PatroniUrl, _options.Timeout, access: _options.PatroniAccess);
+        _watcher.Reconfigure(client, _options.PollInterval, _options.StaleAfter, _options.UnknownAnswer);
     }
 
     /// <summary>Tells systemd the agent is stopping (the first time only), stops polling and closes the listeners.</summary>
@@ -224,6 +317,18 @@ public sealed partial class AgentHost : IDisposable
 
     [LoggerMessage(EventId = 209, Level = LogLevel.Warning, Message = "operator override from {Path}: {Override}")]
     private static partial void LogStoredOverride(ILogger logger, string @override, string path);
+
+    [LoggerMessage(EventId = 211, Level = LogLevel.Information, Message = "reload: {Key} {Before} -> {After}")]
+    private static partial void LogReloaded(ILogger logger, string key, string before, string after);
+
+    [LoggerMessage(EventId = 212, Level = LogLevel.Warning, Message = "reload: {Key} {Before} -> {After} needs a restart; running with {Before} until then")]
+    private static partial void LogNeedsRestart(ILogger logger, string key, string before, string after);
+
+    [LoggerMessage(EventId = 213, Level = LogLevel.Information, Message = "reload: the configuration is unchanged")]
+    private static partial void LogReloadUnchanged(ILogger logger);
+
+    [LoggerMessage(EventId = 214, Level = LogLevel.Error, Message = "reload refused, the running settings stay: {Problem}")]
+    private static partial void LogReloadRefused(ILogger logger, string problem);
 
     [LoggerMessage(EventId = 206, Level = LogLevel.Warning, Message = "cannot tell systemd {State} through NOTIFY_SOCKET: {Reason}")]
     private static partial void LogNotifyFailed(ILogger logger, string state, string reason);

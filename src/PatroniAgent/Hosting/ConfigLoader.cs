@@ -60,7 +60,7 @@ public static partial class ConfigLoader
         string Name,
         string Placeholder,
         string Description,
-        Func<AgentOptions, string> ShowDefault,
+        Func<AgentOptions, string> Show,
         Func<AgentOptions, string, string, AgentOptions> Apply,
         Func<AgentOptions, AgentOptions>? Clear = null)
     {
@@ -116,6 +116,10 @@ public static partial class ConfigLoader
         new("state-file", "PATH", "file keeping the drain or maint override across restarts",
             o => o.StateFile, (o, v, _) => o with { StateFile = v }),
     ];
+
+    /// <summary>Every setting of <paramref name="options"/> by its config-file key, shown as --help shows defaults.</summary>
+    public static IReadOnlyList<(string Key, string Value)> Describe(AgentOptions options) =>
+        Keys.Select(k => (k.Name, k.Show(options))).ToList();
 
     /// <summary>Parses the command line and merges the configuration sources into validated options.</summary>
     /// <param name="args">The process arguments.</param>
@@ -755,7 +759,7 @@ public static partial class ConfigLoader
             new(InstanceFlag, "NAME",
                 $"one of several agents on this host: reads {AgentOptions.ConfigFileOf("NAME")}, uses {AgentOptions.ForInstance("NAME").ControlSocket} and {AgentOptions.ForInstance("NAME").StateFile}",
                 "none"),
-            .. Keys.Select(k => new OptionHelp(k.Flag, k.Placeholder, k.Description, k.ShowDefault(defaults))),
+            .. Keys.Select(k => new OptionHelp(k.Flag, k.Placeholder, k.Description, k.Show(defaults))),
             new("-h, --help", "", "print this help and exit", null),
             new("--version", "", "print the version and exit", null),
         ];

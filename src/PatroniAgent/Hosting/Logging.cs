@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Text;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace PatroniAgent.Hosting;
 
@@ -12,15 +13,67 @@ namespace PatroniAgent.Hosting;
 /// </summary>
 public static class Logging
 {
-    public static ILoggerFactory Create(LogLevel level, IReadOnlyDictionary<string, string> environment)
+    /// <param name="level">The least severe level logged; a reload may change it.</param>
+    /// <param name="environment">The process environment, which says whether journald reads standard error.</param>
+    public static ILoggerFactory Create(LogLevelSwitch level, IReadOnlyDictionary<string, string> environment)
     {
         bool journal = environment.ContainsKey("JOURNAL_STREAM") || environment.ContainsKey("INVOCATION_ID");
         var writer = new LogWriter(Console.OpenStandardError());
-        var factory = new LoggerFactory([], new LoggerFilterOptions { MinLevel = level });
+        var factory = new LoggerFactory([], level);
         // Added, not passed to the constructor: the factory disposes only the providers added to it, and
         // disposing the provider writes the lines still waiting (the last ones before an exit).
         factory.AddProvider(new LineLoggerProvider(writer, journal));
         return factory;
+    }
+}
+
+/// <summary>
+/// The least severe level logged, as the filter options of a <see cref="LoggerFactory"/>: the factory
+/// applies a new level to every logger it made as soon as <see cref="Set"/> is called.
+/// </summary>
+public sealed class LogLevelSwitch(LogLevel level) : IOptionsMonitor<LoggerFilterOptions>
+{
+    private readonly List<Action<LoggerFilterOptions, string?>> _listeners = [];
+    private volatile LoggerFilterOptions _current = new() { MinLevel = level };
+
+    public LogLevel Level => _current.MinLevel;
+
+    public LoggerFilterOptions CurrentValue => _current;
+
+    public LoggerFilterOptions Get(string? name) => _current;
+
+    public void Set(LogLevel level)
+    {
+        _current = new LoggerFilterOptions { MinLevel = level };
+        Action<LoggerFilterOptions, string?>[] listeners;
+        lock (_listeners)
+        {
+            listeners = [.. _listeners];
+        }
+        foreach (var listener in listeners)
+        {
+            listener(_current, null);
+        }
+    }
+
+    public IDisposable OnChange(Action<LoggerFilterOptions, string?> listener)
+    {
+        lock (_listeners)
+        {
+            _listeners.Add(listener);
+        }
+        return new Subscription(this, listener);
+    }
+
+    private sealed class Subscription(LogLevelSwitch owner, Action<LoggerFilterOptions, string?> listener) : IDisposable
+    {
+        public void Dispose()
+        {
+            lock (owner._listeners)
+            {
+                owner._listeners.Remove(listener);
+            }
+        }
     }
 }
 

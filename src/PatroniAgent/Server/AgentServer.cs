@@ -120,6 +120,19 @@ public sealed class AgentServer : IDisposable
         ListenSocket.Open(listener.EndPoint, _options.Backlog,
             listener.ResetAfterReply ? static socket => socket.LingerState = new LingerOption(true, 0) : null);
 
+    /// <summary>
+    /// Replaces the allow list (a reload): connections accepted from now on are checked against
+    /// <paramref name="allow"/>; empty allows any address.
+    /// </summary>
+    public void SetAllow(IReadOnlyList<IPNetwork> allow)
+    {
+        var list = allow.Count == 0 ? null : new AllowList(allow);
+        foreach (var loop in _loops)
+        {
+            loop.SetAllow(list);
+        }
+    }
+
     /// <summary>Stops accepting, ends the event loops and closes the listeners and held connections.</summary>
     public void Stop()
     {

@@ -19,20 +19,29 @@ public sealed class AnswerBoard
 
     private readonly TimeProvider _time;
     /// <summary>Stale-after in timestamp units, computed in integers: through seconds as a double it came out one unit short for some values (43 ms, 1001 ms).</summary>
-    private readonly long _staleAfterTicks;
+    private long _staleAfterTicks;
     private readonly long[] _transitions = new long[ModeNames.All.Length];
     private volatile Snapshot _current;
 
     public AnswerBoard(string unknownWords, TimeSpan staleAfter, TimeProvider? time = null)
     {
         _time = time ?? TimeProvider.System;
-        _staleAfterTicks = (long)((Int128)staleAfter.Ticks * _time.TimestampFrequency / TimeSpan.TicksPerSecond);
-        Unknown = UnknownAnswer.For(unknownWords, staleAfter);
+        Reconfigure(unknownWords, staleAfter);
         _current = Snapshot.Unknown(Unknown, "waiting for the first answer from patroni");
     }
 
     /// <summary>The words answered while Patroni's state is unknown, and the reason given when answers go stale.</summary>
-    public UnknownAnswer Unknown { get; }
+    public UnknownAnswer Unknown { get; private set; } = UnknownAnswer.Default;
+
+    /// <summary>
+    /// Takes new unknown-answer words and stale-after (a reload): the next snapshot published is fresh for
+    /// the new time and goes stale to the new words. Called by the watcher, the only one that publishes.
+    /// </summary>
+    public void Reconfigure(string unknownWords, TimeSpan staleAfter)
+    {
+        _staleAfterTicks = (long)((Int128)staleAfter.Ticks * _time.TimestampFrequency / TimeSpan.TicksPerSecond);
+        Unknown = UnknownAnswer.For(unknownWords, staleAfter);
+    }
 
     /// <summary>Every check answered, by protocol, mode and answer kind.</summary>
     public CheckCounters Checks { get; } = new();

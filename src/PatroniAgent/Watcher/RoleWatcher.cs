@@ -23,10 +23,12 @@ public sealed partial class RoleWatcher
     /// </summary>
     public static readonly TimeSpan RoleChangeWindow = TimeSpan.FromSeconds(5);
 
-    private readonly IPatroniPoller _poller;
     private readonly AnswerBoard _board;
-    private readonly TimeSpan _interval;
-    private readonly TimeSpan _staleAfter;
+    private IPatroniPoller _poller;
+    private TimeSpan _interval;
+    private TimeSpan _staleAfter;
+    private Settings? _reconfigured;
+    private bool _redecide;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private long _lastSuccess;
@@ -96,8 +98,41 @@ public sealed partial class RoleWatcher
     }
 
     /// <summary>The wait from the start of one poll to the start of the next, now.</summary>
-    public TimeSpan CurrentInterval =>
-        _time.GetTimestamp() < Interlocked.Read(ref _roleChangeEnds) && _interval > RoleChangeInterval ? RoleChangeInterval : _interval;
+    public TimeSpan CurrentInterval
+    {
+        get
+        {
+            TimeSpan interval = Volatile.Read(ref _reconfigured)?.Interval ?? _interval;
+            return _time.GetTimestamp() < Interlocked.Read(ref _roleChangeEnds) && interval > RoleChangeInterval ? RoleChangeInterval : interval;
+        }
+    }
+
+    /// <summary>What a reload may change in the watcher.</summary>
+    private sealed record Settings(IPatroniPoller Poller, TimeSpan Interval, TimeSpan StaleAfter, string UnknownWords);
+
+    /// <summary>
+    /// Takes new settings (a reload): the next poll, which starts at once, asks <paramref name="poller"/>,
+    /// and its answers are decided again with the new unknown-answer words and stale-after.
+    /// </summary>
+    public void Reconfigure(IPatroniPoller poller, TimeSpan interval, TimeSpan staleAfter, string unknownWords)
+    {
+        Volatile.Write(ref _reconfigured, new Settings(poller, interval, staleAfter, unknownWords));
+        PollNow();
+    }
+
+    /// <summary>Applies the settings of <see cref="Reconfigure"/>, on the watcher's thread, before a poll.</summary>
+    private void ApplyReconfiguration()
+    {
+        if (Interlocked.Exchange(ref _reconfigured, null) is not { } settings)
+        {
+            return;
+        }
+        _poller = settings.Poller;
+        _interval = settings.Interval;
+        _staleAfter = settings.StaleAfter;
+        _board.Reconfigure(settings.UnknownWords, settings.StaleAfter);
+        _redecide = true;
+    }
 
     /// <summary>The operator's override now applied; null for none.</summary>
     public OperatorOverride? Override => _override;
@@ -115,6 +150,7 @@ public sealed partial class RoleWatcher
     /// <summary>Polls once and publishes what follows from it; true when Patroni answered usably.</summary>
     public bool PollOnce(CancellationToken cancellationToken)
     {
+        ApplyReconfiguration();
         long started = _time.GetTimestamp();
         var result = _poller.Poll(cancellationToken);
         Polls.Record(_time.GetElapsedTime(started), result);
@@ -137,11 +173,12 @@ public sealed partial class RoleWatcher
         }
         var current = _board.Current;
         var applied = _override;
-        if (status.Equals(current.Status) && Equals(applied, current.Override))
+        if (!_redecide && status.Equals(current.Status) && Equals(applied, current.Override))
         {
             _board.PublishFresh(current, polledAt);
             return;
         }
+        _redecide = false;
         var next = Snapshot.FromStatus(status, _board.Unknown, applied);
         string summary = Summary(next);
         if (current.Status is null || Summary(current) != summary)
@@ -161,12 +198,14 @@ public sealed partial class RoleWatcher
         }
         var current = _board.Current;
         var applied = _override;
-        if (current.Status is not null && !Equals(applied, current.Override))
+        bool redecide = _redecide;
+        _redecide = false;
+        if (current.Status is not null && (redecide || !Equals(applied, current.Override)))
         {
-            _lastKnown = current.WithOverride(applied);
+            _lastKnown = current.With(applied, _board.Unknown);
             _board.Republish(_lastKnown);
         }
-        if (_time.GetElapsedTime(_lastSuccess) < _staleAfter || _board.Current.UnknownReason == error)
+        if (_time.GetElapsedTime(_lastSuccess) < _staleAfter || (_board.Current.UnknownReason == error && !redecide))
         {
             return;
         }

@@ -74,20 +74,20 @@ public sealed class Snapshot
                 staleOverMaxLag[(int)mode] = Encoded.Unknown(unknown, unknown.StaleReason, over);
             }
         }
-        return new Snapshot(status, applied, null, decided, answers, overMaxLag, stale, staleOverMaxLag) { Unknowns = unknown };
+        return new Snapshot(status, applied, null, decided, answers, overMaxLag, stale, staleOverMaxLag);
     }
 
-    /// <summary>The unknown answer this snapshot's stale answers come from.</summary>
-    private UnknownAnswer Unknowns { get; init; } = UnknownAnswer.Default;
-
-    /// <summary>The answers of the same status with <paramref name="applied"/> instead, fresh until the same time as these.</summary>
-    public Snapshot WithOverride(OperatorOverride? applied)
+    /// <summary>
+    /// The answers of the same status with <paramref name="applied"/> and <paramref name="unknown"/> instead,
+    /// fresh until the same time as these.
+    /// </summary>
+    public Snapshot With(OperatorOverride? applied, UnknownAnswer unknown)
     {
         if (Status is null)
         {
             return this;
         }
-        var next = FromStatus(Status, Unknowns, applied);
+        var next = FromStatus(Status, unknown, applied);
         next._freshUntil = Volatile.Read(ref _freshUntil);
         return next;
     }

@@ -76,6 +76,9 @@ public static partial class PublishedAgent
     private static partial int kill(int pid, int signal);
 
     public static void Terminate(Process process) => kill(process.Id, 15);
+
+    /// <summary>Sends SIGHUP, the reload signal.</summary>
+    public static void HangUp(Process process) => kill(process.Id, 1);
 }
 
 /// <summary>

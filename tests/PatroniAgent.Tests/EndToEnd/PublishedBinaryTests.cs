@@ -242,6 +242,38 @@ public class PublishedBinaryTests
     }
 
     [Fact]
+    public async Task Sighup_reloads_the_config_file_and_a_bad_file_is_refused_while_checks_go_on()
+    {
+        await using var primary = new FakePatroni().Status(PatroniFixtures.Load("v4.1.4-primary"));
+        await using var replica = new FakePatroni().Status(PatroniFixtures.Load("v4.1.4-replica"));
+        int port = PublishedAgent.FreePort();
+        var endPoint = new IPEndPoint(IPAddress.Loopback, port);
+        string directory = Directory.CreateTempSubdirectory("patroni-agent-reload-").FullName;
+        string config = Path.Combine(directory, "agent.conf");
+        try
+        {
+            File.WriteAllText(config, $"listen = 127.0.0.1:{port}\npatroni-url = {primary.Url}\n");
+            using var agent = new AgentProcess("--config", config);
+            await AgentClient.EventuallyAsync(endPoint, "primary\n", "up ready 100% #primary, timeline 1\n");
+
+            File.WriteAllText(config, $"listen = 127.0.0.1:{port}\npatroni-url = {replica.Url}\n");
+            PublishedAgent.HangUp(agent.Process);
+            await AgentClient.EventuallyAsync(endPoint, "primary\n", "up maint #replica, lag unknown\n");
+            await agent.EventuallyLoggedAsync($"reload: patroni-url {primary.Url} -> {replica.Url}");
+
+            File.WriteAllText(config, "poll-interval = fast\n");
+            PublishedAgent.HangUp(agent.Process);
+            await agent.EventuallyLoggedAsync($"reload refused, the running settings stay: {config} line 1: poll-interval: \"fast\" is not a duration");
+            Assert.Equal("up maint #replica, lag unknown\n", await AgentClient.CheckAsync(endPoint, "primary\n"));
+            Assert.False(agent.Process.HasExited);
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Fact]
     public void A_bad_allow_prefix_stops_the_start()
     {
         var result = PublishedAgent.Run(PublishedAgent.Path, ["--allow", "10.0.0.1/8"], Limit);

@@ -51,17 +51,6 @@ public class AgentHostNotifyTests
         public void Notify(ServiceState state) => throw new SocketException((int)SocketError.ConnectionRefused);
     }
 
-    private sealed class ListLoggerFactory(ListLogger logger) : ILoggerFactory
-    {
-        public ILogger CreateLogger(string categoryName) => logger;
-
-        public void AddProvider(ILoggerProvider provider) => throw new NotSupportedException();
-
-        public void Dispose()
-        {
-        }
-    }
-
     [Fact]
     public async Task Ready_once_the_listeners_are_bound_and_stopping_once()
     {

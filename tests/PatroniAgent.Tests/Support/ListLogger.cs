@@ -30,3 +30,15 @@ public sealed class ListLogger : ILogger
         }
     }
 }
+
+/// <summary>Hands every category the same <see cref="ListLogger"/>.</summary>
+public sealed class ListLoggerFactory(ListLogger logger) : ILoggerFactory
+{
+    public ILogger CreateLogger(string categoryName) => logger;
+
+    public void AddProvider(ILoggerProvider provider) => throw new NotSupportedException();
+
+    public void Dispose()
+    {
+    }
+}

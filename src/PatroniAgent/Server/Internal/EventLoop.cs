@@ -29,7 +29,7 @@ internal sealed unsafe partial class EventLoop : IDisposable
     private readonly DeadlineQueue[] _deadlines;
     private readonly long[] _queueWaits;
     private readonly int _maxConnections;
-    private readonly AllowList? _allow;
+    private volatile AllowList? _allow;
     private readonly RefusalLog _refusals;
     private readonly ILogger _logger;
     private readonly ConnectionTable _table;
@@ -86,6 +86,9 @@ internal sealed unsafe partial class EventLoop : IDisposable
 
     /// <summary>Connections answered before their request was complete, to make room for a new one.</summary>
     public long Evicted => Volatile.Read(ref _evicted);
+
+    /// <summary>The allow list of the connections accepted from now on; null allows any address.</summary>
+    public void SetAllow(AllowList? allow) => _allow = allow;
 
     /// <summary>Connections this loop holds open waiting for their request, as of its last turn.</summary>
     public int Held => Volatile.Read(ref _held);
@@ -151,10 +154,7 @@ internal sealed unsafe partial class EventLoop : IDisposable
                 }
             }
             ExpireDeadlines();
-            if (_allow is not null)
-            {
-                _refusals.Report(Stopwatch.GetTimestamp());
-            }
+            _refusals.Report(Stopwatch.GetTimestamp());
             Volatile.Write(ref _held, _table.Count);
             Volatile.Write(ref _allocatedBytes, GC.GetAllocatedBytesForCurrentThread());
         }
@@ -174,10 +174,7 @@ internal sealed unsafe partial class EventLoop : IDisposable
         {
             next = Math.Min(next, _acceptPausedUntil);
         }
-        if (_allow is not null)
-        {
-            next = Math.Min(next, _refusals.NextReport);
-        }
+        next = Math.Min(next, _refusals.NextReport);
         if (next == long.MaxValue)
         {
             return -1;
@@ -188,10 +185,11 @@ internal sealed unsafe partial class EventLoop : IDisposable
 
     private void AcceptAll(int listener)
     {
+        var allow = _allow;
         for (int i = 0; i < AcceptBatch; i++)
         {
             *_peerLength = Native.SockaddrStorageSize;
-            int fd = _allow is null
+            int fd = allow is null
                 ? Native.accept4(_listeners[listener].Fd, 0, 0, Native.SOCK_NONBLOCK | Native.SOCK_CLOEXEC)
                 : Native.accept4(_listeners[listener].Fd, (nint)_peer, (nint)_peerLength, Native.SOCK_NONBLOCK | Native.SOCK_CLOEXEC);
             if (fd < 0)
@@ -211,7 +209,7 @@ internal sealed unsafe partial class EventLoop : IDisposable
                 }
                 return;
             }
-            if (_allow is not null && !_allow.Allows(PeerAddress()))
+            if (allow is not null && !allow.Allows(PeerAddress()))
             {
                 Refuse(fd, listener);
                 continue;
