@@ -52,14 +52,14 @@ public sealed partial class MetricsServer : IDisposable
             try
             {
                 // Served by a thread that waits in Select and then accepts: blocking, as sockets are made.
-                var socket = ListenSocket.Open(endPoint, 64);
+                var socket = ListenSocket.Open(endPoint, 64, purpose: " for metrics");
                 socket.Blocking = true;
                 _sockets.Add(socket);
             }
-            catch (SocketException e)
+            catch (SocketException)
             {
                 Stop();
-                throw new SocketException((int)e.SocketErrorCode, $"metrics: {e.Message}");
+                throw;
             }
         }
         _thread = new Thread(Run) { IsBackground = true, Name = "metrics" };

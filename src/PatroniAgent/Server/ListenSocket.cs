@@ -14,8 +14,9 @@ public static class ListenSocket
     /// <param name="endPoint">The address and port; port 0 takes a free port.</param>
     /// <param name="backlog">The listen backlog asked of the kernel.</param>
     /// <param name="configure">Set on the socket before it is bound, e.g. its linger option.</param>
+    /// <param name="purpose">What the socket is for, in the error message: "cannot listen{purpose} on ADDRESS".</param>
     /// <exception cref="SocketException">The socket cannot be bound; the message names the address.</exception>
-    public static Socket Open(IPEndPoint endPoint, int backlog, Action<Socket>? configure = null)
+    public static Socket Open(IPEndPoint endPoint, int backlog, Action<Socket>? configure = null, string purpose = "")
     {
         Socket socket;
         try
@@ -24,7 +25,7 @@ public static class ListenSocket
         }
         catch (SocketException e) when (e.SocketErrorCode == SocketError.AddressFamilyNotSupported && endPoint.Address.Equals(IPAddress.IPv6Any))
         {
-            return Open(new IPEndPoint(IPAddress.Any, endPoint.Port), backlog, configure);
+            return Open(new IPEndPoint(IPAddress.Any, endPoint.Port), backlog, configure, purpose);
         }
         try
         {
@@ -41,7 +42,7 @@ public static class ListenSocket
         catch (SocketException e)
         {
             socket.Dispose();
-            throw new SocketException((int)e.SocketErrorCode, $"cannot listen on {Show(endPoint)}: {e.Message}");
+            throw new SocketException((int)e.SocketErrorCode, $"cannot listen{purpose} on {Show(endPoint)}: {e.Message}");
         }
     }
 
