@@ -16,9 +16,13 @@ public static class HttpCheckParser
     /// <summary>How long a connection may take to send its request; HTTP checks send it at once.</summary>
     public static readonly TimeSpan RequestWait = TimeSpan.FromSeconds(1);
 
-    /// <summary>The check paths, matched exactly and case-sensitively, and the mode each names.</summary>
+    /// <summary>
+    /// The check paths, matched exactly and case-sensitively, and the mode each names. <c>/</c> is a
+    /// primary check, as on Patroni's port: Patroni's HAProxy template asks a bare <c>OPTIONS /</c>.
+    /// </summary>
     private static readonly (byte[] Path, Mode Mode)[] Paths =
     [
+        ("/"u8.ToArray(), Mode.Primary),
         ("/primary"u8.ToArray(), Mode.Primary),
         ("/master"u8.ToArray(), Mode.Primary),
         ("/read-write"u8.ToArray(), Mode.Primary),
@@ -37,7 +41,7 @@ public static class HttpCheckParser
 
     /// <summary>The accepted paths, for error messages and documentation.</summary>
     public const string AcceptedPaths =
-        "/primary (/master, /read-write), /replica, /read-only (/read_only), /sync (/synchronous), /async (/asynchronous), /standby-leader (/standby_leader), /leader, /health";
+        "/primary (/, /master, /read-write), /replica, /read-only (/read_only), /sync (/synchronous), /async (/asynchronous), /standby-leader (/standby_leader), /leader, /health";
 
     /// <summary>Whether <paramref name="received"/> holds the whole head of a request: it ends with an empty line.</summary>
     public static bool IsComplete(ReadOnlySpan<byte> received) =>

@@ -11,6 +11,7 @@ public class HttpCheckParserTests
     private static HttpCheckRequest Get(string target) => Parse($"GET {target} HTTP/1.1\r\nHost: db1:8009\r\n\r\n");
 
     [Theory]
+    [InlineData("/", Mode.Primary)]
     [InlineData("/primary", Mode.Primary)]
     [InlineData("/master", Mode.Primary)]
     [InlineData("/read-write", Mode.Primary)]
@@ -35,7 +36,7 @@ public class HttpCheckParserTests
     }
 
     [Theory]
-    [InlineData("/")]
+    [InlineData("//")]
     [InlineData("/Primary")]
     [InlineData("/PRIMARY")]
     [InlineData("/primary/")]
@@ -97,6 +98,7 @@ public class HttpCheckParserTests
 
     [Theory]
     [InlineData("OPTIONS /primary HTTP/1.0\r\n\r\n", HttpCheckMethod.Options, Mode.Primary)]
+    [InlineData("OPTIONS / HTTP/1.0\r\n\r\n", HttpCheckMethod.Options, Mode.Primary)]
     [InlineData("GET /primary HTTP/1.0\r\n\r\n", HttpCheckMethod.Get, Mode.Primary)]
     [InlineData("GET /replica HTTP/1.0\n\n", HttpCheckMethod.Get, Mode.Replica)]
     [InlineData("GET /replica HTTP/1.1\r\n\n", HttpCheckMethod.Get, Mode.Replica)]

@@ -37,6 +37,7 @@ public class HttpCheckServerTests
         CheckAsync(endPoint, $"GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: test\r\n\r\n");
 
     [Theory]
+    [InlineData("/", 200, PrimaryReady)]
     [InlineData("/primary", 200, PrimaryReady)]
     [InlineData("/master", 200, PrimaryReady)]
     [InlineData("/read-write", 200, PrimaryReady)]
@@ -90,6 +91,15 @@ public class HttpCheckServerTests
     }
 
     [Fact]
+    public async Task Patroni_templates_bare_OPTIONS_slash_is_a_primary_check_as_on_patronis_port()
+    {
+        using var primary = new TestServer([Mode.Primary], httpListeners: 1).WithPrimary();
+        Assert.Equal(200, (await CheckAsync(primary.HttpEndPoint, "OPTIONS / HTTP/1.0\r\n\r\n")).Status);
+        using var replica = new TestServer([Mode.Primary], httpListeners: 1).WithReplica();
+        Assert.Equal(503, (await CheckAsync(replica.HttpEndPoint, "OPTIONS / HTTP/1.0\r\n\r\n")).Status);
+    }
+
+    [Fact]
     public async Task HAProxy_OPTIONS_check_without_headers_gets_the_status()
     {
         using var server = new TestServer([Mode.Primary], httpListeners: 1).WithPrimary();
@@ -116,7 +126,7 @@ public class HttpCheckServerTests
     }
 
     [Theory]
-    [InlineData("/")]
+    [InlineData("//")]
     [InlineData("/Primary")]
     [InlineData("/primary/")]
     [InlineData("/quorum")]
