@@ -1,7 +1,9 @@
 using System.Collections;
 using System.Net;
 using System.Text.RegularExpressions;
+using PatroniAgent.HaproxyConfig;
 using PatroniAgent.Hosting;
+using PatroniAgent.Policy;
 using PatroniAgent.Tests.EndToEnd;
 
 namespace PatroniAgent.Tests.Packaging;
@@ -12,9 +14,12 @@ public partial class ExampleConfigTests
     private static readonly string ExamplePath =
         Path.Combine(PublishedAgent.RepositoryRoot, "src", "PatroniAgent", "Packaging", "patroni-agent.conf");
 
-    /// <summary>A key of the example, commented out: <c>#key = value</c>.</summary>
-    [GeneratedRegex(@"^#([a-z][a-z-]*) = (.*)$")]
-    private static partial Regex CommentedKey();
+    /// <summary>A key of the example, commented out (<c>#key = value</c>) or set (<c>key = value</c>).</summary>
+    [GeneratedRegex(@"^#?([a-z][a-z-]*) = (.*)$")]
+    private static partial Regex ShownKey();
+
+    /// <summary>The listeners the README's HAProxy recipe and haproxy-config's output check: agent port 5555, HTTP port 8009.</summary>
+    private static readonly AgentOptions Shipped = new AgentOptions() with { HttpListeners = [new IPEndPoint(IPAddress.IPv6Any, 8009)] };
 
     /// <summary>A flag of the help text's option list, e.g. <c>  --poll-interval DURATION</c>.</summary>
     [GeneratedRegex(@"^  --([a-z][a-z-]*) ", RegexOptions.Multiline)]
@@ -31,16 +36,22 @@ public partial class ExampleConfigTests
         string[] loaderKeys = HelpFlag().Matches(ConfigLoader.HelpText).Select(m => m.Groups[1].Value)
             .Where(k => k is not ("config" or "instance" or "help" or "version"))
             .ToArray();
-        string[] exampleKeys = Lines().Select(l => CommentedKey().Match(l)).Where(m => m.Success).Select(m => m.Groups[1].Value).ToArray();
+        string[] exampleKeys = Lines().Select(l => ShownKey().Match(l)).Where(m => m.Success).Select(m => m.Groups[1].Value).ToArray();
 
         Assert.Contains("poll-interval", loaderKeys);
         Assert.Equal(loaderKeys.Order(), exampleKeys.Order());
     }
 
     [Fact]
-    public void As_shipped_it_sets_nothing()
+    public void As_shipped_it_sets_the_agent_and_http_listeners_that_haproxy_config_checks()
     {
-        AssertSameOptions(new AgentOptions(), Load(File.ReadAllText(ExamplePath)));
+        AgentOptions loaded = Load(File.ReadAllText(ExamplePath));
+
+        var defaults = new HaproxyConfigOptions();
+        Assert.Equal([new ListenerConfig(new IPEndPoint(IPAddress.IPv6Any, defaults.AgentPort), Mode.Primary)], loaded.Listeners);
+        Assert.Equal([new IPEndPoint(IPAddress.IPv6Any, defaults.HttpCheckPort)], loaded.HttpListeners);
+        Assert.Equal(["listen", "http-listen"], Lines().Select(l => ShownKey().Match(l)).Where(m => m.Success && !m.Value.StartsWith('#')).Select(m => m.Groups[1].Value));
+        AssertSameOptions(Shipped, loaded);
     }
 
     [Fact]
@@ -48,14 +59,14 @@ public partial class ExampleConfigTests
     {
         // The TLS and auth files are examples of paths, read at start: they are shown, not loaded here.
         static bool IsFileExample(Match key) => key.Groups[1].Value is "patroni-ca-file" or "patroni-cert-file" or "patroni-key-file" or "patroni-auth-file";
-        string uncommented = string.Join('\n', Lines().Select(l => CommentedKey().Match(l) is { Success: true } key && !IsFileExample(key) ? l[1..] : l));
+        string uncommented = string.Join('\n', Lines().Select(l => l.StartsWith('#') && ShownKey().Match(l) is { Success: true } key && !IsFileExample(key) ? l[1..] : l));
 
         AgentOptions loaded = Load(uncommented);
 
         Assert.Equal([new IPEndPoint(IPAddress.IPv6Any, 8009)], loaded.HttpListeners);
         Assert.Equal([new IPEndPoint(IPAddress.Loopback, 9187)], loaded.MetricsListeners);
         Assert.Equal([IPNetwork.Parse("10.0.0.0/24")], loaded.Allow);
-        AssertSameOptions(new AgentOptions(), loaded with { HttpListeners = [], MetricsListeners = [], Allow = [] });
+        AssertSameOptions(Shipped, loaded with { MetricsListeners = [], Allow = [] });
     }
 
     /// <summary>Compares every property, lists by their items.</summary>
