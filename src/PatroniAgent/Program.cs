@@ -13,9 +13,20 @@ public static class Program
         var environment = Environment.GetEnvironmentVariables()
             .Cast<DictionaryEntry>()
             .ToDictionary(e => (string)e.Key, e => (string?)e.Value ?? "");
-        if (args is ["haproxy-config", ..])
+        switch (args)
         {
-            return HaproxyConfigCommand.Run(args[1..], Console.Out, Console.Error);
+            case [HaproxyConfigCommand.Name, ..]:
+                return HaproxyConfigCommand.Run(args[1..], Console.Out, Console.Error);
+            case ["manpage"]:
+                Console.Out.Write(ManPage.Render(Version));
+                return 0;
+            case ["completion", "bash"]:
+                Console.Out.Write(BashCompletion.Render());
+                return 0;
+            case ["manpage" or "completion", ..]:
+                var usage = ConfigLoader.Commands.Single(c => c.Name == args[0]);
+                Console.Error.WriteLine($"patroni-agent: usage: patroni-agent {usage.Name} {usage.Arguments}".TrimEnd());
+                return 2;
         }
 
         CommandLine command;

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text;
 using PatroniAgent.Hosting;
 using PatroniAgent.Patroni;
 
@@ -14,43 +15,71 @@ public static class HaproxyConfigCommand
     /// <summary>How long reading <c>GET /cluster</c> may take.</summary>
     public static readonly TimeSpan PatroniTimeout = TimeSpan.FromSeconds(5);
 
-    public const string HelpText = """
-        Usage: patroni-agent haproxy-config (--member NAME=HOST... | --patroni-url URL) [OPTION...]
+    /// <summary>The command's name, the first argument.</summary>
+    public const string Name = "haproxy-config";
 
-        Prints a complete HAProxy configuration for a Patroni cluster whose hosts each run patroni-agent:
-        a read-write frontend and backend (the primary only), a read-only one (the replicas within
-        --max-lag), optionally sync and async ones, and a stats page.
+    /// <summary>What the command does, as --help and the man page say it.</summary>
+    public const string Summary =
+        "Prints a complete HAProxy configuration for a Patroni cluster whose hosts each run patroni-agent: a read-write frontend and backend (the primary only), a read-only one (the replicas within --max-lag), optionally sync and async ones, and a stats page.";
 
-        Members:
-          --member NAME=HOST      a Patroni member and its host (IP address or DNS name), repeatable
-          --patroni-url URL       read the members from this Patroni's GET /cluster instead
-                                  (their names, hosts and PostgreSQL ports)
-          --patroni-ca-file FILE  PEM CA certificates its TLS certificate must chain to
-          --patroni-cert-file FILE, --patroni-key-file FILE
-                                  PEM client certificate shown to it, and its private key
-                                  (when not in the certificate's file)
-          --patroni-auth-file FILE
-                                  file whose first line is username:password, for basic auth
-                                  (the agent's files of the same names serve)
+    /// <summary>The exit statuses, as --help and the man page say them.</summary>
+    public const string ExitStatus = "Exit status: 0 printed, 1 Patroni unreachable or its answer unusable, 2 bad command line.";
 
-        Options (default):
-          --postgres-port N       PostgreSQL port of --member hosts, and of members Patroni gives none (5432)
-          --agent-port N          the agents' agent-check port, their listen (5555)
-          --http-check-port N     port of the regular HTTP check: the agents' http-listen, or Patroni's 8008 (8009)
-          --bind ADDR             address the frontends and the stats page bind: * or an IP address (*)
-          --read-write-port N     read-write frontend (5000)
-          --read-only-port N      read-only frontend (5001)
-          --sync                  add a frontend of the synchronous standbys
-          --sync-port N           its port (5002)
-          --async                 add a frontend of the asynchronous replicas
-          --async-port N          its port (5003)
-          --stats-port N          HAProxy's stats page (7000)
-          --max-lag SIZE          most replay lag of a replica that takes reads, e.g. 16MB (16MB)
-          -h, --help              print this help and exit
+    /// <summary>Where the members come from: one of the first two, and Patroni's access files with the second.</summary>
+    public static IReadOnlyList<OptionHelp> MemberOptions { get; } =
+    [
+        new("--member", "NAME=HOST", "a Patroni member and its host (IP address or DNS name), repeatable", null),
+        new("--patroni-url", "URL", "read the members from this Patroni's GET /cluster instead (their names, hosts and PostgreSQL ports)", null),
+        new("--patroni-ca-file", "FILE", "PEM CA certificates its TLS certificate must chain to", null),
+        new("--patroni-cert-file", "FILE", "PEM client certificate shown to it", null),
+        new("--patroni-key-file", "FILE", "its private key, when not in the certificate's file", null),
+        new("--patroni-auth-file", "FILE", "file whose first line is username:password, for basic auth (the agent's files of the same names serve)", null),
+    ];
 
-        Exit status: 0 printed, 1 Patroni unreachable or its answer unusable, 2 bad command line.
+    /// <summary>The choices of the configuration, with their defaults.</summary>
+    public static IReadOnlyList<OptionHelp> Options { get; } = BuildOptions();
 
-        """;
+    /// <summary>The --help text, built from <see cref="MemberOptions"/> and <see cref="Options"/>.</summary>
+    public static string HelpText { get; } = BuildHelpText();
+
+    private static List<OptionHelp> BuildOptions()
+    {
+        HaproxyConfigOptions defaults = new();
+        static string Port(int port) => port.ToString(CultureInfo.InvariantCulture);
+        return
+        [
+            new("--postgres-port", "N", "PostgreSQL port of --member hosts, and of members Patroni gives none", "5432"),
+            new("--agent-port", "N", "the agents' agent-check port, their listen", Port(defaults.AgentPort)),
+            new("--http-check-port", "N", "port of the regular HTTP check: the agents' http-listen, or Patroni's 8008", Port(defaults.HttpCheckPort)),
+            new("--bind", "ADDR", "address the frontends and the stats page bind: * or an IP address", defaults.BindAddress),
+            new("--read-write-port", "N", "read-write frontend", Port(defaults.ReadWritePort)),
+            new("--read-only-port", "N", "read-only frontend", Port(defaults.ReadOnlyPort)),
+            new("--sync", "", "add a frontend of the synchronous standbys", null),
+            new("--sync-port", "N", "its port", Port(defaults.SyncPort)),
+            new("--async", "", "add a frontend of the asynchronous replicas", null),
+            new("--async-port", "N", "its port", Port(defaults.AsyncPort)),
+            new("--stats-port", "N", "HAProxy's stats page", Port(defaults.StatsPort)),
+            new("--max-lag", "SIZE", "most replay lag of a replica that takes reads, e.g. 16MB", defaults.MaxLag),
+            new("-h, --help", "", "print this help and exit", null),
+        ];
+    }
+
+    private static string BuildHelpText()
+    {
+        StringBuilder text = new();
+        text.AppendLine($"Usage: patroni-agent {Name} {ConfigLoader.Commands.Single(c => c.Name == Name).Arguments}");
+        text.AppendLine();
+        HelpLayout.AppendWrapped(text, "", Summary, HelpLayout.Width);
+        text.AppendLine();
+        text.AppendLine("Members:");
+        HelpLayout.AppendOptions(text, MemberOptions);
+        text.AppendLine();
+        text.AppendLine("Options:");
+        HelpLayout.AppendOptions(text, Options);
+        text.AppendLine();
+        text.AppendLine(ExitStatus);
+        return text.ToString();
+    }
 
     /// <summary>Where the members come from.</summary>
     private sealed record Request(

@@ -212,7 +212,7 @@ public static partial class ConfigLoader
                 "drain" => Command.Drain,
                 "maint" => Command.Maint,
                 "ready" => Command.Ready,
-                _ => throw new ConfigException($"unknown command \"{args[0]}\"; the commands are run, check, notify, callbacks, drain, maint, ready and haproxy-config (see --help)"),
+                _ => throw new ConfigException($"unknown command \"{args[0]}\"; the commands are {string.Join(", ", Commands.Select(c => c.Name).SkipLast(1))} and {Commands[^1].Name} (see --help)"),
             };
             i = 1;
         }
@@ -703,12 +703,6 @@ public static partial class ConfigLoader
 
     private static ConfigException Error(string where, string problem) => new($"{where}: {problem}");
 
-    /// <summary>A command as --help, the man page and the shell completion show it.</summary>
-    public sealed record CommandHelp(string Name, string Arguments, string Description);
-
-    /// <summary>An option as --help, the man page and the shell completion show it; <paramref name="Placeholder"/> is empty for a flag without a value.</summary>
-    public sealed record OptionHelp(string Flag, string Placeholder, string Description, string? Default);
-
     /// <summary>Every command, <c>run</c> (the default) first.</summary>
     public static IReadOnlyList<CommandHelp> Commands { get; } =
     [
@@ -723,7 +717,12 @@ public static partial class ConfigLoader
         new("ready", "[OPTION...]", "clear the operator override"),
         new("haproxy-config", "(--member NAME=HOST... | --patroni-url URL) [OPTION...]",
             "print an HAProxy configuration for the cluster (haproxy-config --help)"),
+        new("manpage", "", "print the man page patroni-agent(1), in roff; the packages install it"),
+        new("completion", "bash", "print the bash completion of patroni-agent; the packages install it"),
     ];
+
+    /// <summary>The names the log-level option takes, as the completion offers them.</summary>
+    public static IReadOnlyList<string> LogLevels { get; } = ["trace", "debug", "information", "warning", "error", "critical", "none"];
 
     /// <summary>Every option of the agent's commands, with its built-in default.</summary>
     public static IReadOnlyList<OptionHelp> Options { get; } = BuildOptions();
@@ -767,7 +766,7 @@ public static partial class ConfigLoader
 
     private static string BuildHelpText()
     {
-        const int Width = 100;
+        const int Width = HelpLayout.Width;
         StringBuilder text = new();
         string usage = "Usage: ";
         foreach (CommandHelp command in Commands)
@@ -782,55 +781,18 @@ public static partial class ConfigLoader
         text.AppendLine("Commands:");
         int commandWidth = Commands.Max(c => c.Name.Length) + 2;
         foreach (CommandHelp command in Commands)
-            AppendRow(text, command.Name, commandWidth, command.Description, Width);
+            HelpLayout.AppendRow(text, command.Name, commandWidth, command.Description, Width);
         text.AppendLine();
         text.AppendLine("Options:");
-        List<(string Option, string Description)> rows = Options
-            .Select(o => ((o.Placeholder.Length == 0 ? o.Flag : $"{o.Flag} {o.Placeholder}"), o.Default is null ? o.Description : $"{o.Description} (default: {o.Default})"))
-            .ToList();
-        int optionWidth = rows.Max(r => r.Option.Length) + 2;
-        foreach ((string option, string description) in rows)
-            AppendRow(text, option, optionWidth, description, Width);
+        HelpLayout.AppendOptions(text, Options);
         text.AppendLine();
         text.AppendLine("Values:");
         int valueWidth = Values.Max(v => v.Name.Length) + 2;
         foreach ((string name, string description) in Values)
-            AppendRow(text, name, valueWidth, description, Width);
+            HelpLayout.AppendRow(text, name, valueWidth, description, Width);
         text.AppendLine();
         foreach (string paragraph in SourcesText)
-            AppendWrapped(text, "", paragraph, Width);
+            HelpLayout.AppendWrapped(text, "", paragraph, Width);
         return text.ToString();
-    }
-
-    /// <summary>Appends "  NAME  description", the description wrapped at <paramref name="width"/> and indented under itself.</summary>
-    private static void AppendRow(StringBuilder text, string name, int nameWidth, string description, int width)
-    {
-        string indent = new(' ', 2 + nameWidth);
-        if (name.Length > nameWidth - 2)
-        {
-            text.Append("  ").AppendLine(name);
-            AppendWrapped(text, indent, description, width);
-            return;
-        }
-        AppendWrapped(text, indent, description, width, firstPrefix: "  " + name.PadRight(nameWidth));
-    }
-
-    /// <summary>Appends <paramref name="paragraph"/> word-wrapped at <paramref name="width"/>, each line after <paramref name="indent"/> (the first after <paramref name="firstPrefix"/>).</summary>
-    private static void AppendWrapped(StringBuilder text, string indent, string paragraph, int width, string? firstPrefix = null)
-    {
-        string line = firstPrefix ?? indent;
-        bool empty = true;
-        foreach (string word in paragraph.Split(' '))
-        {
-            if (!empty && line.Length + 1 + word.Length > width)
-            {
-                text.AppendLine(line);
-                line = indent;
-                empty = true;
-            }
-            line += empty ? word : " " + word;
-            empty = false;
-        }
-        text.AppendLine(line);
     }
 }

@@ -22,6 +22,31 @@ public class PublishedBinaryTests
     }
 
     [Fact]
+    public void Manpage_and_completion_print_what_the_packages_install()
+    {
+        var version = PublishedAgent.Run(PublishedAgent.Path, ["--version"], Limit).Output.Trim().Split(' ')[1];
+        var manpage = PublishedAgent.Run(PublishedAgent.Path, ["manpage"], Limit);
+        Assert.Equal(0, manpage.ExitCode);
+        Assert.Equal(PatroniAgent.Hosting.ManPage.Render(version), manpage.Output);
+
+        var completion = PublishedAgent.Run(PublishedAgent.Path, ["completion", "bash"], Limit);
+        Assert.Equal(0, completion.ExitCode);
+        Assert.Equal(PatroniAgent.Hosting.BashCompletion.Render(), completion.Output);
+    }
+
+    [Theory]
+    [InlineData(new[] { "completion" }, "patroni-agent: usage: patroni-agent completion bash\n")]
+    [InlineData(new[] { "completion", "zsh" }, "patroni-agent: usage: patroni-agent completion bash\n")]
+    [InlineData(new[] { "manpage", "--help" }, "patroni-agent: usage: patroni-agent manpage\n")]
+    public void Manpage_and_completion_refuse_other_arguments(string[] args, string error)
+    {
+        var result = PublishedAgent.Run(PublishedAgent.Path, args, Limit);
+        Assert.Equal(2, result.ExitCode);
+        Assert.Equal(error, result.Error);
+        Assert.Equal("", result.Output);
+    }
+
+    [Fact]
     public void Invalid_configuration_stops_the_start_with_a_message()
     {
         var result = PublishedAgent.Run(PublishedAgent.Path, ["--poll-interval", "5"], Limit);

@@ -317,7 +317,7 @@ public class ConfigLoaderTests
     [InlineData("serve")]
     public void UnknownCommandIsAnError(string command)
     {
-        Assert.Equal($"unknown command \"{command}\"; the commands are run, check, notify, callbacks, drain, maint, ready and haproxy-config (see --help)", Error([command]));
+        Assert.Equal($"unknown command \"{command}\"; the commands are run, check, notify, callbacks, drain, maint, ready, haproxy-config, manpage and completion (see --help)", Error([command]));
     }
 
     [Fact]

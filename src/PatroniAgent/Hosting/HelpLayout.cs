@@ -1,0 +1,70 @@
+using System.Text;
+
+namespace PatroniAgent.Hosting;
+
+/// <summary>A command as --help, the man page and the shell completion show it.</summary>
+public sealed record CommandHelp(string Name, string Arguments, string Description);
+
+/// <summary>
+/// An option as --help, the man page and the shell completion show it. <paramref name="Flag"/> may
+/// name two spellings (<c>-h, --help</c>); <paramref name="Placeholder"/> is empty for a flag
+/// without a value; <paramref name="Default"/> is null where there is none to show.
+/// </summary>
+public sealed record OptionHelp(string Flag, string Placeholder, string Description, string? Default)
+{
+    /// <summary>Every spelling of the flag: <c>-h, --help</c> gives <c>-h</c> and <c>--help</c>.</summary>
+    public IEnumerable<string> Spellings => Flag.Split(", ");
+
+    /// <summary>The flag with its value, as the first column of --help shows it.</summary>
+    public string Usage => Placeholder.Length == 0 ? Flag : $"{Flag} {Placeholder}";
+
+    /// <summary>The description with the default, as --help shows it.</summary>
+    public string DescriptionWithDefault => Default is null ? Description : $"{Description} (default: {Default})";
+}
+
+/// <summary>The plain-text layout of --help: rows of a name and its wrapped description.</summary>
+public static class HelpLayout
+{
+    /// <summary>The width --help is wrapped at.</summary>
+    public const int Width = 100;
+
+    /// <summary>Appends one row per option: its flag and value, then its description and default.</summary>
+    public static void AppendOptions(StringBuilder text, IReadOnlyList<OptionHelp> options)
+    {
+        int width = options.Max(o => o.Usage.Length) + 2;
+        foreach (OptionHelp option in options)
+            AppendRow(text, option.Usage, width, option.DescriptionWithDefault, Width);
+    }
+
+    /// <summary>Appends "  NAME  description", the description wrapped at <paramref name="width"/> and indented under itself.</summary>
+    public static void AppendRow(StringBuilder text, string name, int nameWidth, string description, int width)
+    {
+        string indent = new(' ', 2 + nameWidth);
+        if (name.Length > nameWidth - 2)
+        {
+            text.Append("  ").AppendLine(name);
+            AppendWrapped(text, indent, description, width);
+            return;
+        }
+        AppendWrapped(text, indent, description, width, firstPrefix: "  " + name.PadRight(nameWidth));
+    }
+
+    /// <summary>Appends <paramref name="paragraph"/> word-wrapped at <paramref name="width"/>, each line after <paramref name="indent"/> (the first after <paramref name="firstPrefix"/>).</summary>
+    public static void AppendWrapped(StringBuilder text, string indent, string paragraph, int width, string? firstPrefix = null)
+    {
+        string line = firstPrefix ?? indent;
+        bool empty = true;
+        foreach (string word in paragraph.Split(' '))
+        {
+            if (!empty && line.Length + 1 + word.Length > width)
+            {
+                text.AppendLine(line);
+                line = indent;
+                empty = true;
+            }
+            line += empty ? word : " " + word;
+            empty = false;
+        }
+        text.AppendLine(line);
+    }
+}
