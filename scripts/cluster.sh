@@ -4,6 +4,7 @@
 #
 # Each node has its own loopback address, with the same ports on each, like three hosts:
 #   node N (N = 1..3)  127.0.1.N   PostgreSQL :5432  Patroni :8008  agent :5555  agent HTTP :8009
+#   (each agent runs with src/PatroniAgent/Packaging/patroni-agent.conf, * replaced by 127.0.1.N)
 #   etcd               127.0.0.1:2379
 #   HAProxy            read-write 127.0.0.1:5000, read-only 127.0.0.1:5001, stats http://127.0.0.1:7000/
 #
@@ -201,10 +202,12 @@ EOF
     } >"$dir/haproxy.cfg"
 }
 
+# Each agent runs with the packages' config file, its listeners bound to the node's address instead
+# of * (three hosts share this machine); the node's own Patroni, control socket and state file are flags.
 start_agent() {
     local n=$1 a; a=$(addr "$n")
-    spawn "agent$n" "$bin" \
-        --listen "$a:5555=primary" --http-listen "$a:8009" \
+    sed -e "s/^\(listen\|http-listen\) = \*:/\1 = $a:/" "$repo/src/PatroniAgent/Packaging/patroni-agent.conf" >"$dir/agent$n/patroni-agent.conf"
+    spawn "agent$n" "$bin" --config "$dir/agent$n/patroni-agent.conf" \
         --control-socket "$dir/agent$n/control.sock" --state-file "$dir/agent$n/override" \
         --patroni-url "http://$a:8008" ${AGENT_POLL_INTERVAL:+--poll-interval "$AGENT_POLL_INTERVAL"}
 }

@@ -85,6 +85,15 @@ public sealed class Cluster : IAsyncLifetime
         System.IO.Directory.GetFiles(Path.Combine(Directory, "log"), "patroni*.log")
             .Sum(file => File.ReadLines(file).Count(line => line.Contains("Exception happened during processing of request", StringComparison.Ordinal)));
 
+    /// <summary>The copy of patroni-agent that the agents and Patroni's callbacks run.</summary>
+    public static string AgentBinary => Path.Combine(Directory, "bin", "patroni-agent");
+
+    /// <summary>The config file one node's agent runs with.</summary>
+    public static string AgentConfig(string node) => Path.Combine(Directory, $"agent{node[2..]}", "patroni-agent.conf");
+
+    /// <summary>A directory of the cluster's for a test's own files.</summary>
+    public static string TestDirectory(string name) => System.IO.Directory.CreateDirectory(Path.Combine(Directory, name)).FullName;
+
     /// <summary>The lines one node's agent has logged so far.</summary>
     public static string[] AgentLog(string node) => File.ReadAllLines(Path.Combine(Directory, "log", $"agent{node[2..]}.log"));
 
@@ -118,14 +127,18 @@ public sealed class Cluster : IAsyncLifetime
         return view;
     }
 
-    private static List<ServerState> ReadServers()
+    private static List<ServerState> ReadServers() =>
+        ShowStat(HaproxySocket).Where(s => s.Backend.StartsWith("read_") && s.Server.StartsWith("pg")).ToList();
+
+    /// <summary>Every server line of <c>show stat</c> of the HAProxy whose admin socket is <paramref name="socket"/>.</summary>
+    public static List<ServerState> ShowStat(string socket)
     {
-        var lines = Haproxy("show stat").Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        var lines = Haproxy("show stat", socket).Split('\n', StringSplitOptions.RemoveEmptyEntries);
         var header = CsvFields(lines[0].TrimStart('#', ' '));
         int status = header.IndexOf("status"), agent = header.IndexOf("last_agt");
         return lines.Skip(1)
             .Select(CsvFields)
-            .Where(f => f[0].StartsWith("read_") && f[1].StartsWith("pg"))
+            .Where(f => f[1] is not ("FRONTEND" or "BACKEND"))
             .Select(f => new ServerState(f[0], f[1], f[status], f[agent]))
             .ToList();
     }
@@ -150,11 +163,14 @@ public sealed class Cluster : IAsyncLifetime
 
     public ServerState Server(string backend, string node) => Servers().Single(s => s.Backend == backend && s.Server == node);
 
-    /// <summary>Sends one command to HAProxy's admin socket and returns its answer.</summary>
-    public static string Haproxy(string command)
+    /// <summary>The admin socket of the cluster's HAProxy.</summary>
+    private static string HaproxySocket => Path.Combine(Directory, "haproxy.sock");
+
+    /// <summary>Sends one command to HAProxy's admin socket (by default the cluster's HAProxy) and returns its answer.</summary>
+    public static string Haproxy(string command, string? socketPath = null)
     {
         using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        socket.Connect(new UnixDomainSocketEndPoint(Path.Combine(Directory, "haproxy.sock")));
+        socket.Connect(new UnixDomainSocketEndPoint(socketPath ?? HaproxySocket));
         socket.Send(Encoding.ASCII.GetBytes(command + "\n"));
         using var stream = new NetworkStream(socket);
         using var reader = new StreamReader(stream);
@@ -255,7 +271,7 @@ public sealed class Cluster : IAsyncLifetime
         command.ExecuteNonQuery();
     }
 
-    private static string RepositoryRoot()
+    public static string RepositoryRoot()
     {
         var dir = new DirectoryInfo(AppContext.BaseDirectory);
         while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "PatroniAgent.sln")))
