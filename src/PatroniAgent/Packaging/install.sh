@@ -1,7 +1,8 @@
 #!/bin/sh
-# Installs patroni-agent from this tarball on a host without dpkg, the same files as the .deb:
-#   /usr/bin/patroni-agent, /lib/systemd/system/patroni-agent.service,
-#   /etc/patroni-agent/patroni-agent.conf, /usr/share/doc/patroni-agent/
+# Installs patroni-agent from this tarball on a host without dpkg or rpm, the same files as the .deb:
+#   /usr/bin/patroni-agent, /lib/systemd/system/patroni-agent.service and patroni-agent@.service,
+#   /etc/patroni-agent/patroni-agent.conf, /usr/share/man/man1/patroni-agent.1.gz,
+#   /usr/share/bash-completion/completions/patroni-agent, /usr/share/doc/patroni-agent/
 # Usage: [DESTDIR=/some/root] ./install.sh
 # An existing /etc/patroni-agent/patroni-agent.conf is kept; the shipped one is then written next to
 # it as patroni-agent.conf.new. Only without DESTDIR, as root, it also creates the patroni-agent
@@ -11,9 +12,14 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 root=${DESTDIR:-}
 
-install -d -m 0755 "$root/usr/bin" "$root/lib/systemd/system" "$root/etc/patroni-agent" "$root/usr/share/doc/patroni-agent"
+install -d -m 0755 "$root/usr/bin" "$root/lib/systemd/system" "$root/etc/patroni-agent" "$root/usr/share/doc/patroni-agent" \
+    "$root/usr/share/man/man1" "$root/usr/share/bash-completion/completions"
 install -m 0755 "$here/usr/bin/patroni-agent" "$root/usr/bin/patroni-agent"
-install -m 0644 "$here/lib/systemd/system/patroni-agent.service" "$root/lib/systemd/system/patroni-agent.service"
+for unit in patroni-agent.service patroni-agent@.service; do
+    install -m 0644 "$here/lib/systemd/system/$unit" "$root/lib/systemd/system/$unit"
+done
+install -m 0644 "$here/usr/share/man/man1/patroni-agent.1.gz" "$root/usr/share/man/man1/"
+install -m 0644 "$here/usr/share/bash-completion/completions/patroni-agent" "$root/usr/share/bash-completion/completions/"
 for doc in "$here"/usr/share/doc/patroni-agent/*; do
     install -m 0644 "$doc" "$root/usr/share/doc/patroni-agent/"
 done

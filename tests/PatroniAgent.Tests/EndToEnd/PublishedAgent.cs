@@ -106,13 +106,19 @@ public sealed class AgentProcess : IDisposable
     /// in place of itself (e.g. <c>nsenter --target PID --mount --</c>), so that the process is the agent.
     /// </summary>
     public AgentProcess(string[] launcher, IDictionary<string, string> environment, params string[] args)
+        : this(launcher, PublishedAgent.Path, environment, args)
     {
-        var info = new ProcessStartInfo(launcher.Length == 0 ? PublishedAgent.Path : launcher[0])
+    }
+
+    /// <summary>Starts <paramref name="binary"/>, another build of the agent, through <paramref name="launcher"/> (e.g. qemu-user).</summary>
+    public AgentProcess(string[] launcher, string binary, IDictionary<string, string> environment, params string[] args)
+    {
+        var info = new ProcessStartInfo(launcher.Length == 0 ? binary : launcher[0])
         {
             RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
         };
         foreach (var arg in launcher.Skip(1)) info.ArgumentList.Add(arg);
-        if (launcher.Length > 0) info.ArgumentList.Add(PublishedAgent.Path);
+        if (launcher.Length > 0) info.ArgumentList.Add(binary);
         foreach (var arg in args) info.ArgumentList.Add(arg);
         if (!args.Contains("--send-wait"))
         {

@@ -1,116 +1,70 @@
+using System.IO.Compression;
+using System.Text;
 using System.Text.RegularExpressions;
 using PatroniAgent.Tests.EndToEnd;
 
 namespace PatroniAgent.Tests.Packaging;
 
 /// <summary>
-/// scripts/release.sh, run once into a temporary directory: the .deb and the tarball it makes, read
-/// with Debian's own tools. The package is never installed on this machine with <c>dpkg -i</c>
-/// (its postinst would add a user and enable a unit on the host): its files are unpacked into a
-/// throwaway root with <c>dpkg-deb -x</c>, and its maintainer scripts run in a private mount
-/// namespace over copies of /etc, the unit directory and systemd's state.
+/// The .deb and the tarball of each CPU that scripts/release.sh makes, read with Debian's own tools.
+/// The package is never installed on this machine with <c>dpkg -i</c> (its postinst would add a user
+/// and enable a unit on the host): its files are unpacked into a throwaway root with
+/// <c>dpkg-deb -x</c>, its maintainer scripts run in a private mount namespace over copies of /etc, the
+/// unit directory and systemd's state, and <see cref="Debian11Tests"/> installs it into a Debian 11 root.
 /// </summary>
 [Trait("Category", "Release")]
-public partial class ReleaseScriptTests(ReleaseScriptTests.Release release) : IClassFixture<ReleaseScriptTests.Release>
+[Collection(nameof(ReleaseCollection))]
+public partial class ReleaseScriptTests(ReleaseBuild release)
 {
-    /// <summary>Not the project's version, so the tests see that --version reaches the binary and the names.</summary>
-    private const string Version = "9.8.7";
-
-    private static readonly string Script = Path.Combine(PublishedAgent.RepositoryRoot, "scripts", "release.sh");
-
-    /// <summary>The two files of one run of the script, deleted with their directory at the end.</summary>
-    public sealed class Release : IDisposable
-    {
-        public string Directory { get; } = System.IO.Directory.CreateTempSubdirectory("patroni-agent-release-").FullName;
-
-        public string Deb => Path.Combine(Directory, $"patroni-agent_{Version}_amd64.deb");
-
-        public string Tarball => Path.Combine(Directory, $"patroni-agent-{Version}-linux-x64.tar.gz");
-
-        public PublishedAgent.Result Run { get; }
-
-        public Release()
-        {
-            Run = PublishedAgent.Run(Script, ["--version", Version, "--out", Directory], TimeSpan.FromMinutes(10));
-        }
-
-        /// <summary>A new empty directory inside this run's directory.</summary>
-        public string NewDirectory(string name) => System.IO.Directory.CreateDirectory(Path.Combine(Directory, name)).FullName;
-
-        public void Dispose() => System.IO.Directory.Delete(Directory, recursive: true);
-    }
-
-    /// <summary>The files every install has, with their modes: the .deb's and the tarball's tree.</summary>
-    private static SortedDictionary<string, string> ExpectedFiles()
-    {
-        SortedDictionary<string, string> files = new(StringComparer.Ordinal)
-        {
-            ["usr/bin/patroni-agent"] = "-rwxr-xr-x",
-            ["lib/systemd/system/patroni-agent.service"] = "-rw-r--r--",
-            ["etc/patroni-agent/patroni-agent.conf"] = "-rw-r--r--",
-            ["usr/share/doc/patroni-agent/README.md"] = "-rw-r--r--",
-            ["usr/share/doc/patroni-agent/copyright"] = "-rw-r--r--",
-            ["usr/share/doc/patroni-agent/changelog.gz"] = "-rw-r--r--",
-        };
-        foreach (string doc in Directory.GetFiles(Path.Combine(PublishedAgent.RepositoryRoot, "docs"), "*.md"))
-        {
-            files["usr/share/doc/patroni-agent/" + Path.GetFileName(doc)] = "-rw-r--r--";
-        }
-        return files;
-    }
+    private const string Version = ReleaseBuild.Version;
 
     /// <summary>A line of <c>dpkg-deb --contents</c> or <c>tar -tv</c>: mode, owner, size, date, time, path.</summary>
     [GeneratedRegex(@"^(?<mode>\S+) (?<owner>\S+) +\d+ \S+ \S+ (?<path>.+)$")]
     private static partial Regex ListingLine();
 
-    private static PublishedAgent.Result Run(string file, params string[] args)
-    {
-        var result = PublishedAgent.Run(file, args, TimeSpan.FromMinutes(2));
-        Assert.True(result.ExitCode == 0, $"{file} {string.Join(' ', args)} exited {result.ExitCode}:\n{result.Output}\n{result.Error}");
-        return result;
-    }
+    private static PublishedAgent.Result Run(string file, params string[] args) => ReleaseBuild.Ok(file, args);
 
     private static string ProjectVersion() =>
         Regex.Match(File.ReadAllText(Path.Combine(PublishedAgent.RepositoryRoot, "src", "PatroniAgent", "PatroniAgent.csproj")), "<Version>(.+)</Version>").Groups[1].Value;
 
-    private void AssertBuilt()
+    [Fact]
+    public void It_prints_the_paths_of_the_debs_rpms_and_tarballs_of_both_cpus()
     {
-        Assert.True(release.Run.ExitCode == 0, $"release.sh exited {release.Run.ExitCode}:\n{release.Run.Error}");
-        Assert.Equal($"{release.Deb}\n{release.Tarball}\n", release.Run.Output);
+        release.AssertBuilt();
+        Assert.All(release.Files, file => Assert.True(File.Exists(file), file));
     }
 
-    [Fact]
-    public void It_prints_the_paths_of_the_deb_and_the_tarball()
+    [Theory]
+    [InlineData("amd64")]
+    [InlineData("arm64")]
+    public void The_control_file_names_the_cpu_the_version_the_dependencies_and_the_installed_size(string deb)
     {
-        AssertBuilt();
-        Assert.True(File.Exists(release.Deb));
-        Assert.True(File.Exists(release.Tarball));
-    }
-
-    [Fact]
-    public void The_control_file_names_the_version_the_dependencies_and_the_installed_size()
-    {
-        AssertBuilt();
-        string Field(string name) => Run("dpkg-deb", "--field", release.Deb, name).Output.Trim();
+        release.AssertBuilt();
+        var arch = ReleaseArch.Of(deb);
+        string Field(string name) => Run("dpkg-deb", "--field", release.Deb(arch), name).Output.Trim();
 
         Assert.Equal("patroni-agent", Field("Package"));
         Assert.Equal(Version, Field("Version"));
-        Assert.Equal("amd64", Field("Architecture"));
+        Assert.Equal(deb, Field("Architecture"));
         Assert.Equal("database", Field("Section"));
         Assert.Equal("optional", Field("Priority"));
-        Assert.Matches(@"^libc6 \(>= 2\.\d+\), adduser$", Field("Depends"));
+        Version floor = ReleaseBuild.GlibcFloor(release.Binary(arch));
+        Assert.Equal($"libc6 (>= {floor}), libssl3 | libssl3t64 | libssl1.1, adduser", Field("Depends"));
+        Assert.True(floor <= new Version(2, 31), $"the binary needs glibc {floor}");
         Assert.StartsWith("HAProxy agent-check daemon for Patroni clusters\n ", Field("Description"));
-        long binaryKiB = new FileInfo(Path.Combine(Unpacked(), "usr", "bin", "patroni-agent")).Length / 1024;
+        long binaryKiB = new FileInfo(release.Binary(arch)).Length / 1024;
         long installedKiB = long.Parse(Field("Installed-Size"));
         Assert.InRange(installedKiB, binaryKiB, binaryKiB + 1024);
     }
 
-    [Fact]
-    public void The_deb_holds_the_expected_files_with_their_modes_all_owned_by_root()
+    [Theory]
+    [InlineData("amd64")]
+    [InlineData("arm64")]
+    public void The_deb_holds_the_expected_files_with_their_modes_all_owned_by_root(string deb)
     {
-        AssertBuilt();
+        release.AssertBuilt();
         SortedDictionary<string, string> files = new(StringComparer.Ordinal);
-        foreach (string line in Run("dpkg-deb", "--contents", release.Deb).Output.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        foreach (string line in Run("dpkg-deb", "--contents", release.Deb(ReleaseArch.Of(deb))).Output.Split('\n', StringSplitOptions.RemoveEmptyEntries))
         {
             Match entry = ListingLine().Match(line);
             Assert.True(entry.Success, $"not a listing line: {line}");
@@ -124,31 +78,37 @@ public partial class ReleaseScriptTests(ReleaseScriptTests.Release release) : IC
             files[path] = entry.Groups["mode"].Value;
         }
 
-        Assert.Equal(ExpectedFiles(), files);
+        SortedDictionary<string, string> expected = ReleaseBuild.ExpectedFiles();
+        expected["usr/share/doc/patroni-agent/changelog.gz"] = "-rw-r--r--";
+        Assert.Equal(expected, files);
     }
 
-    [Fact]
-    public void The_config_file_is_a_conffile_and_the_maintainer_scripts_are_executable_shell()
+    [Theory]
+    [InlineData("amd64")]
+    [InlineData("arm64")]
+    public void The_config_file_is_a_conffile_and_the_maintainer_scripts_are_executable_shell(string deb)
     {
-        AssertBuilt();
-        string control = release.NewDirectory("control");
-        Run("dpkg-deb", "--control", release.Deb, control);
+        release.AssertBuilt();
+        string control = release.NewDirectory($"control-{deb}");
+        Run("dpkg-deb", "--control", release.Deb(ReleaseArch.Of(deb)), control);
 
         Assert.Equal("/etc/patroni-agent/patroni-agent.conf\n", File.ReadAllText(Path.Combine(control, "conffiles")));
         foreach (string script in new[] { "postinst", "prerm", "postrm" })
         {
             string path = Path.Combine(control, script);
             Assert.Equal("-rwxr-xr-x", Run("stat", "-c", "%A", path).Output.Trim());
-            Assert.StartsWith("#!/bin/sh\n", File.ReadAllText(path));
+            Assert.Equal(File.ReadAllText(Path.Combine(ReleaseBuild.Packaging, "deb", script)), File.ReadAllText(path));
             Run("sh", "-n", path);
         }
     }
 
-    [Fact]
-    public void Lintian_finds_no_error()
+    [Theory]
+    [InlineData("amd64")]
+    [InlineData("arm64")]
+    public void Lintian_finds_no_error(string deb)
     {
-        AssertBuilt();
-        var result = PublishedAgent.Run("lintian", ["--fail-on", "error", release.Deb], TimeSpan.FromMinutes(5));
+        release.AssertBuilt();
+        var result = PublishedAgent.Run("lintian", ["--fail-on", "error", release.Deb(ReleaseArch.Of(deb))], TimeSpan.FromMinutes(5));
 
         Assert.True(result.ExitCode == 0, $"lintian exited {result.ExitCode}:\n{result.Output}\n{result.Error}");
         Assert.DoesNotContain("E: ", result.Output);
@@ -190,10 +150,10 @@ public partial class ReleaseScriptTests(ReleaseScriptTests.Release release) : IC
     [Fact]
     public void The_maintainer_scripts_add_the_system_user_put_postgres_in_its_group_and_enable_mask_and_forget_the_unit_without_systemd_running()
     {
-        AssertBuilt();
+        release.AssertBuilt();
         string control = release.NewDirectory("scripts-control");
-        Run("dpkg-deb", "--control", release.Deb, control);
-        string unit = Path.Combine(Unpacked(), "lib", "systemd", "system", "patroni-agent.service");
+        Run("dpkg-deb", "--control", release.Deb(ReleaseArch.X64), control);
+        string unit = Path.Combine(release.Unpacked(ReleaseArch.X64), "lib", "systemd", "system", "patroni-agent.service");
 
         var result = Run("unshare", "--mount", "--propagation", "private", "sh", "-c", MaintainerScriptsHarness,
             "harness", control, release.NewDirectory("scripts-root"), unit);
@@ -216,39 +176,48 @@ public partial class ReleaseScriptTests(ReleaseScriptTests.Release release) : IC
         ], lines[1..]);
     }
 
-    /// <summary>The .deb's files unpacked into a throwaway root, once.</summary>
-    private string Unpacked()
-    {
-        string root = Path.Combine(release.Directory, "deb-root");
-        lock (release)
-        {
-            if (!Directory.Exists(root))
-            {
-                Run("dpkg-deb", "--extract", release.Deb, release.NewDirectory("deb-root"));
-            }
-        }
-        return root;
-    }
-
     [Fact]
-    public void The_binary_in_the_deb_prints_the_release_version()
+    public void The_x64_binary_prints_the_release_version()
     {
-        AssertBuilt();
-        var result = Run(Path.Combine(Unpacked(), "usr", "bin", "patroni-agent"), "--version");
+        release.AssertBuilt();
+        var result = Run(release.Binary(ReleaseArch.X64), "--version");
 
         Assert.Equal($"patroni-agent {Version}\n", result.Output);
     }
 
-    [Fact]
-    public void The_deb_ships_the_repository_unit_and_example_config_unchanged()
+    [Theory]
+    [InlineData("amd64")]
+    [InlineData("arm64")]
+    public void The_deb_ships_the_repository_units_and_example_config_unchanged(string deb)
     {
-        AssertBuilt();
-        string packaging = Path.Combine(PublishedAgent.RepositoryRoot, "src", "PatroniAgent", "Packaging");
+        release.AssertBuilt();
+        string root = release.Unpacked(ReleaseArch.Of(deb));
 
-        Assert.Equal(File.ReadAllText(Path.Combine(packaging, "patroni-agent.service")),
-            File.ReadAllText(Path.Combine(Unpacked(), "lib", "systemd", "system", "patroni-agent.service")));
-        Assert.Equal(File.ReadAllText(Path.Combine(packaging, "patroni-agent.conf")),
-            File.ReadAllText(Path.Combine(Unpacked(), "etc", "patroni-agent", "patroni-agent.conf")));
+        foreach (string unit in new[] { "patroni-agent.service", "patroni-agent@.service" })
+        {
+            Assert.Equal(File.ReadAllText(Path.Combine(ReleaseBuild.Packaging, unit)),
+                File.ReadAllText(Path.Combine(root, "lib", "systemd", "system", unit)));
+        }
+        Assert.Equal(File.ReadAllText(Path.Combine(ReleaseBuild.Packaging, "patroni-agent.conf")),
+            File.ReadAllText(Path.Combine(root, "etc", "patroni-agent", "patroni-agent.conf")));
+        Assert.Equal(File.ReadAllText(Path.Combine(PublishedAgent.RepositoryRoot, "src", "PatroniAgent", "Packaging", "copyright")),
+            File.ReadAllText(Path.Combine(root, "usr", "share", "doc", "patroni-agent", "copyright")));
+    }
+
+    [Theory]
+    [InlineData("amd64")]
+    [InlineData("arm64")]
+    public void The_man_page_and_the_completion_are_what_the_release_binary_prints(string deb)
+    {
+        release.AssertBuilt();
+        string root = release.Unpacked(ReleaseArch.Of(deb));
+        using var gzip = new GZipStream(File.OpenRead(Path.Combine(root, "usr", "share", "man", "man1", "patroni-agent.1.gz")), CompressionMode.Decompress);
+        using var man = new StreamReader(gzip, Encoding.UTF8);
+
+        Assert.Equal(Run(release.Binary(ReleaseArch.X64), "manpage").Output, man.ReadToEnd());
+        Assert.Equal(Run(release.Binary(ReleaseArch.X64), "completion", "bash").Output,
+            File.ReadAllText(Path.Combine(root, "usr", "share", "bash-completion", "completions", "patroni-agent")));
+        Assert.Contains($"\"patroni\\-agent {Version}\"", Run(release.Binary(ReleaseArch.X64), "manpage").Output);
     }
 
     /// <summary>The regular files under a directory, relative, with their modes as <c>ls -l</c> shows them.</summary>
@@ -262,38 +231,46 @@ public partial class ReleaseScriptTests(ReleaseScriptTests.Release release) : IC
         return files;
     }
 
-    [Fact]
-    public void The_tarballs_install_sh_installs_the_debs_tree_into_DESTDIR_and_keeps_a_changed_config()
+    [Theory]
+    [InlineData("amd64")]
+    [InlineData("arm64")]
+    public void The_tarballs_install_sh_installs_the_debs_tree_into_DESTDIR_and_keeps_a_changed_config(string deb)
     {
-        AssertBuilt();
-        string unpacked = release.NewDirectory("tarball");
-        Run("tar", "-xzf", release.Tarball, "-C", unpacked);
-        string installer = Path.Combine(unpacked, $"patroni-agent-{Version}-linux-x64", "install.sh");
-        string destination = release.NewDirectory("destdir");
+        release.AssertBuilt();
+        var arch = ReleaseArch.Of(deb);
+        string unpacked = release.NewDirectory($"tarball-{deb}");
+        Run("tar", "-xzf", release.Tarball(arch), "-C", unpacked);
+        string installer = Path.Combine(unpacked, $"patroni-agent-{Version}-linux-{arch.Dotnet}", "install.sh");
+        string destination = release.NewDirectory($"destdir-{deb}");
         var environment = new Dictionary<string, string> { ["DESTDIR"] = destination };
 
         var first = PublishedAgent.Run(installer, [], TimeSpan.FromMinutes(1), environment);
         Assert.True(first.ExitCode == 0, first.Error);
-        Assert.Equal(ExpectedFiles(), FilesUnder(destination));
-        Assert.Equal(File.ReadAllBytes(Path.Combine(Unpacked(), "usr", "bin", "patroni-agent")),
-            File.ReadAllBytes(Path.Combine(destination, "usr", "bin", "patroni-agent")));
+        Assert.Equal(ReleaseBuild.ExpectedFiles(), FilesUnder(destination));
+        foreach (string file in ReleaseBuild.ExpectedFiles().Keys)
+        {
+            Assert.Equal(File.ReadAllBytes(Path.Combine(release.Unpacked(arch), file)), File.ReadAllBytes(Path.Combine(destination, file)));
+        }
 
         string config = Path.Combine(destination, "etc", "patroni-agent", "patroni-agent.conf");
         File.WriteAllText(config, "listen = *:6000=replica\n");
         var second = PublishedAgent.Run(installer, [], TimeSpan.FromMinutes(1), environment);
         Assert.True(second.ExitCode == 0, second.Error);
         Assert.Equal("listen = *:6000=replica\n", File.ReadAllText(config));
-        Assert.Equal(File.ReadAllText(Path.Combine(Unpacked(), "etc", "patroni-agent", "patroni-agent.conf")), File.ReadAllText(config + ".new"));
+        Assert.Equal(File.ReadAllText(Path.Combine(release.Unpacked(arch), "etc", "patroni-agent", "patroni-agent.conf")), File.ReadAllText(config + ".new"));
         Assert.Contains("kept /etc/patroni-agent/patroni-agent.conf", second.Error);
     }
 
-    [Fact]
-    public void The_tarball_holds_the_same_tree_and_install_sh_owned_by_root()
+    [Theory]
+    [InlineData("amd64")]
+    [InlineData("arm64")]
+    public void The_tarball_holds_the_same_tree_and_install_sh_owned_by_root(string deb)
     {
-        AssertBuilt();
-        string prefix = $"patroni-agent-{Version}-linux-x64/";
+        release.AssertBuilt();
+        var arch = ReleaseArch.Of(deb);
+        string prefix = $"patroni-agent-{Version}-linux-{arch.Dotnet}/";
         SortedDictionary<string, string> files = new(StringComparer.Ordinal);
-        foreach (string line in Run("tar", "-tvzf", release.Tarball).Output.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        foreach (string line in Run("tar", "-tvzf", release.Tarball(arch)).Output.Split('\n', StringSplitOptions.RemoveEmptyEntries))
         {
             Match entry = ListingLine().Match(line);
             Assert.True(entry.Success, $"not a listing line: {line}");
@@ -305,7 +282,7 @@ public partial class ReleaseScriptTests(ReleaseScriptTests.Release release) : IC
             }
         }
 
-        SortedDictionary<string, string> expected = ExpectedFiles();
+        SortedDictionary<string, string> expected = ReleaseBuild.ExpectedFiles();
         expected["install.sh"] = "-rwxr-xr-x";
         Assert.Equal(expected, files);
     }
@@ -313,7 +290,7 @@ public partial class ReleaseScriptTests(ReleaseScriptTests.Release release) : IC
     [Fact]
     public void Without_version_it_builds_the_projects_version_and_an_unusable_out_dir_fails_before_building()
     {
-        var result = PublishedAgent.Run(Script, ["--out", "/dev/null/release"], TimeSpan.FromMinutes(1));
+        var result = PublishedAgent.Run(ReleaseBuild.Script, ["--out", "/dev/null/release"], TimeSpan.FromMinutes(1));
 
         Assert.NotEqual(0, result.ExitCode);
         Assert.Contains($"release: patroni-agent {ProjectVersion()} into /dev/null/release", result.Error);
@@ -327,7 +304,7 @@ public partial class ReleaseScriptTests(ReleaseScriptTests.Release release) : IC
     [InlineData("1.2.3;rm", "release: version must be X.Y.Z (digits), not '1.2.3;rm'")]
     public void A_version_that_is_not_digits_and_dots_is_refused(string version, string message)
     {
-        var result = PublishedAgent.Run(Script, ["--version", version, "--out", "/dev/null/never"], TimeSpan.FromMinutes(1));
+        var result = PublishedAgent.Run(ReleaseBuild.Script, ["--version", version, "--out", "/dev/null/never"], TimeSpan.FromMinutes(1));
 
         Assert.NotEqual(0, result.ExitCode);
         Assert.Equal(message + "\n", result.Error);
@@ -339,7 +316,7 @@ public partial class ReleaseScriptTests(ReleaseScriptTests.Release release) : IC
     [InlineData(new[] { "--out" }, "release: --out needs a value\n")]
     public void Bad_arguments_are_refused_with_a_message(string[] args, string message)
     {
-        var result = PublishedAgent.Run(Script, args, TimeSpan.FromMinutes(1));
+        var result = PublishedAgent.Run(ReleaseBuild.Script, args, TimeSpan.FromMinutes(1));
 
         Assert.NotEqual(0, result.ExitCode);
         Assert.Equal(message, result.Error);
