@@ -76,7 +76,7 @@ check_tools() {
 ensure_agent() {
     if [ ! -x "$agent" ]; then
         say "publishing patroni-agent (native AOT) to $(dirname "$agent")"
-        dotnet publish "$repo/src/PatroniAgent" -c Release -r linux-x64 -o "$(dirname "$agent")" -nologo >/dev/null
+        "$repo/scripts/publish.sh" x64 "$(dirname "$agent")" >/dev/null
     fi
 }
 

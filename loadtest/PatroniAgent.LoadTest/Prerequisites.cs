@@ -28,7 +28,7 @@ internal static class Prerequisites
         if (!File.Exists(path))
         {
             log.WriteLine($"{path} is missing: publishing it");
-            Execute("dotnet", ["publish", "src/PatroniAgent", "-c", "Release", "-r", "linux-x64", "-o", "artifacts/publish", "-nologo"], root, TimeSpan.FromMinutes(10));
+            Execute(Path.Combine(root, "scripts", "publish.sh"), ["x64", "artifacts/publish"], root, TimeSpan.FromMinutes(10));
         }
         return path;
     }

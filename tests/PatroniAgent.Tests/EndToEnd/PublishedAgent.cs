@@ -8,7 +8,7 @@ namespace PatroniAgent.Tests.EndToEnd;
 
 /// <summary>
 /// The native AOT binary, as users get it: taken from AGENT_UNDER_TEST when set (CI publishes it
-/// first), otherwise published once per test run into artifacts/publish.
+/// first), otherwise published once per test run into artifacts/publish by scripts/publish.sh.
 /// </summary>
 public static partial class PublishedAgent
 {
@@ -37,10 +37,10 @@ public static partial class PublishedAgent
             return File.Exists(fromEnvironment) ? fromEnvironment : throw new FileNotFoundException("AGENT_UNDER_TEST does not exist", fromEnvironment);
         }
         var output = System.IO.Path.Combine(RepositoryRoot, "artifacts", "publish");
-        var publish = Run("dotnet", ["publish", System.IO.Path.Combine(RepositoryRoot, "src", "PatroniAgent"), "-c", "Release", "-r", "linux-x64", "-o", output], TimeSpan.FromMinutes(8));
+        var publish = Run(System.IO.Path.Combine(RepositoryRoot, "scripts", "publish.sh"), ["x64", output], TimeSpan.FromMinutes(8));
         if (publish.ExitCode != 0)
         {
-            throw new InvalidOperationException("dotnet publish failed:\n" + publish.Output);
+            throw new InvalidOperationException("scripts/publish.sh failed:\n" + publish.Error);
         }
         return System.IO.Path.Combine(output, "patroni-agent");
     }

@@ -50,7 +50,7 @@ public class Debian11Tests(ReleaseBuild release) : IClassFixture<Debian11Root>
     }
 
     [Fact]
-    public async Task Apt_installs_it_with_its_dependencies_and_it_reads_patroni_over_https_with_openssl_1_1()
+    public async Task Apt_installs_it_on_debian_11_and_it_reads_patroni_over_https_with_openssl_1_1()
     {
         release.AssertBuilt();
         Ok("dpkg --purge patroni-agent >/dev/null 2>&1; true");
