@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Publishes the native AOT binary of patroni-agent for linux-x64 or linux-arm64 so that it runs on glibc 2.31
-# and later (Debian 11, Ubuntu 20.04 and newer): it links against a sysroot made from Debian 11 (bullseye)
-# packages instead of this machine's glibc, fails on any build warning, and checks that the binary needs no
-# GLIBC_ symbol version above 2.31. arm64 is cross-compiled (clang --target, lld, aarch64-linux-gnu-objcopy).
+# Publishes the native AOT binary of patroni-agent for linux-x64 or linux-arm64 so that it runs on glibc 2.28
+# and later (RHEL 8, Debian 10, Ubuntu 18.04 and newer): it links against a sysroot made from Debian 11
+# (bullseye) packages instead of this machine's glibc, with log and pow bound to their oldest versions
+# (src/PatroniAgent/Native/glibc-compat.c), fails on any build warning, and checks that the binary needs no
+# GLIBC_ symbol version above 2.28. arm64 is cross-compiled (clang --target, aarch64-linux-gnu-ld and -objcopy).
 # Usage: scripts/publish.sh ARCH OUTDIR [extra dotnet publish args...]
 #   ARCH     x64 or arm64
 #   OUTDIR   where dotnet publish writes patroni-agent
@@ -13,7 +14,7 @@ set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 usage="usage: scripts/publish.sh x64|arm64 OUTDIR [extra dotnet publish args...]"
-max_glibc=2.31
+max_glibc=2.28
 sysroot_packages=(libc6 libc6-dev linux-libc-dev libgcc-10-dev libgcc-s1)
 
 die() { echo "publish: $*" >&2; exit 1; }
@@ -22,9 +23,9 @@ die() { echo "publish: $*" >&2; exit 1; }
 arch=$1 out=$2
 shift 2
 case $arch in
-    x64) deb_arch=amd64; tools=(clang binutils); props=() ;;
+    x64) deb_arch=amd64; triple=x86_64-linux-gnu; tools=(clang binutils); props=() ;;
     # The ILCompiler package sets TargetTriple (aarch64-linux-gnu) itself when the RID's architecture is not the host's.
-    arm64) deb_arch=arm64; tools=(clang lld binutils-aarch64-linux-gnu); props=(-p:LinkerFlavor=lld -p:ObjCopyName=aarch64-linux-gnu-objcopy) ;;
+    arm64) deb_arch=arm64; triple=aarch64-linux-gnu; tools=(clang binutils-aarch64-linux-gnu); props=(-p:ObjCopyName=aarch64-linux-gnu-objcopy) ;;
     *) die "$usage" ;;
 esac
 sysroot=$(realpath -m "${PATRONI_AGENT_SYSROOT_DIR:-$repo/artifacts/sysroot/bullseye-$arch}")
@@ -98,8 +99,14 @@ fi
 # plain publish linked against this machine's glibc would otherwise be taken as up to date.
 mkdir -p "$out" || die "cannot create the output directory $out"
 out=$(cd "$out" && pwd)
+# log and pow at their oldest versions: glibc 2.29's would raise the floor above RHEL 8's 2.28. (lld keeps a
+# wrapped symbol's default version among the binary's needs, so arm64 links with binutils' ld too.)
+native=$repo/artifacts/native/linux-$arch-bullseye
+mkdir -p "$native"
+clang --target="$triple" --sysroot="$sysroot" -O2 -fPIC -Wall -Werror -c "$repo/src/PatroniAgent/Native/glibc-compat.c" \
+    -o "$native/glibc-compat.o" || die "cannot compile src/PatroniAgent/Native/glibc-compat.c"
 dotnet publish "$repo/src/PatroniAgent" -c Release -r "linux-$arch" -o "$out" -nologo \
-    -p:SysRoot="$sysroot" -p:NativeOutputPath="$repo/artifacts/native/linux-$arch-bullseye/" "${props[@]}" "$@" \
+    -p:SysRoot="$sysroot" -p:NativeOutputPath="$native/" -p:GlibcCompatObject="$native/glibc-compat.o" "${props[@]}" "$@" \
     2>&1 | tee "$work/publish.log" >&2 || die "dotnet publish failed"
 if grep -qiE "warning [A-Z]+[0-9]+" "$work/publish.log"; then
     die "the build gave warnings"

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds a release of patroni-agent for linux-x64 and linux-arm64: the native AOT binaries, linked for
-# glibc 2.31 and later (scripts/publish.sh, failing on any build warning), then for each CPU
-#   patroni-agent_V_amd64.deb      patroni-agent_V_arm64.deb        Debian 11+, Ubuntu 20.04+ (dpkg-deb)
-#   patroni-agent-V-1.x86_64.rpm   patroni-agent-V-1.aarch64.rpm    RHEL 9 family, Fedora... (rpmbuild)
+# glibc 2.28 and later (scripts/publish.sh, failing on any build warning), then for each CPU
+#   patroni-agent_V_amd64.deb      patroni-agent_V_arm64.deb        Debian 10+, Ubuntu 18.04+ (dpkg-deb)
+#   patroni-agent-V-1.x86_64.rpm   patroni-agent-V-1.aarch64.rpm    RHEL 8+ family, Fedora (rpmbuild)
 #   patroni-agent-V-linux-x64.tar.gz  patroni-agent-V-linux-arm64.tar.gz   the files and an install.sh
 # Usage: scripts/release.sh [--version V] [--out DIR]
 #   --version V   X.Y.Z (default: <Version> of src/PatroniAgent/PatroniAgent.csproj)

@@ -13,7 +13,7 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPE
 echo "== build"
 dotnet build PatroniAgent.sln -c Release -warnaserror -nologo -clp:NoSummary
 
-echo "== publish (native AOT, linked for glibc 2.31 as released; fails on any warning)"
+echo "== publish (native AOT, linked for glibc 2.28 as released; fails on any warning)"
 rm -rf artifacts/publish
 scripts/publish.sh x64 artifacts/publish
 ls -l artifacts/publish/patroni-agent

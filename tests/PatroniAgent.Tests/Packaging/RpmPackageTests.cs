@@ -70,7 +70,7 @@ public partial class RpmPackageTests(ReleaseBuild release)
             .Concat(Regex.Matches(requires, @"^libm\.so\.6\(GLIBC_(\d+\.\d+)\)\(64bit\)$", RegexOptions.Multiline).Select(m => Version.Parse(m.Groups[1].Value)))
             .Max()!;
         Assert.Equal(ReleaseBuild.GlibcFloor(release.Binary(arch)), highest);
-        Assert.True(highest <= new Version(2, 31), $"the rpm requires glibc {highest}");
+        Assert.True(highest <= new Version(2, 28), $"the rpm requires glibc {highest}");
     }
 
     [Theory]

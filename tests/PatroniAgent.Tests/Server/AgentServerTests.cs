@@ -348,6 +348,8 @@ public class AgentServerAllocationTests
             (Bytes("HEAD /primary HTTP/1.1\r\n\r\n"),
                 Bytes("HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 29\r\nConnection: close\r\n\r\n")),
             (Bytes("GET / HTTP/1.1\r\n\r\n"),
+                Bytes("HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 29\r\nConnection: close\r\n\r\nup maint #replica, lag 20 MB\n")),
+            (Bytes("GET /nowhere HTTP/1.1\r\n\r\n"),
                 Bytes($"HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: {HttpCheckParser.ErrorReason(HttpCheckError.UnknownPath).Length + 7}\r\nConnection: close\r\n\r\ndown #{HttpCheckParser.ErrorReason(HttpCheckError.UnknownPath)}\n")),
         ];
         Assert.Equal(5000, RunHttpChecks(server.HttpEndPoint, exchanges, 5000));
