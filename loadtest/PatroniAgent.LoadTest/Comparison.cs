@@ -51,6 +51,8 @@ internal sealed class Comparison(CompareOptions options, TextWriter output)
     private const string Reference = "c-reference";
     private const string ReadingReference = "c-read-line";
     private const string Agent = "patroni-agent";
+    private const string SaeaPipe = "saea-pipe";
+    private const string SaeaDirect = "saea-direct";
     private const string Baseline = "seed-baseline";
 
     private readonly List<string> _failures = [];
@@ -64,6 +66,7 @@ internal sealed class Comparison(CompareOptions options, TextWriter output)
         PrintMachine();
         var agentPath = options.Agent ?? Prerequisites.Agent(root, output);
         var responderPath = Prerequisites.Responder(root, output);
+        var saeaPath = Prerequisites.SaeaResponder(root, output);
         var fixture = options.Fixture ?? Path.Combine(root, "tests", "PatroniAgent.Tests", "Fixtures", "patroni", "v4.1.4-primary.json");
         var recording = PatroniRecording.Load(fixture);
         var send = options.Send.Length == 0 ? [] : Encoding.ASCII.GetBytes(options.Send + "\n");
@@ -74,7 +77,7 @@ internal sealed class Comparison(CompareOptions options, TextWriter output)
         output.WriteLine();
 
         using var patroni = new StandInPatroni(recording);
-        var context = new Context(root, agentPath, responderPath, patroni, recording, send, expected);
+        var context = new Context(root, agentPath, responderPath, saeaPath, patroni, recording, send, expected);
         Step("start-up and idle memory", () => StartUp(context));
         Step("closed loop", () => ClosedLoop(context, shape));
         Step("open loop", () => OpenLoop(context, shape with { Clients = 0, Rate = options.Rate }));
@@ -96,7 +99,7 @@ internal sealed class Comparison(CompareOptions options, TextWriter output)
         return 1;
     }
 
-    private sealed record Context(string Root, string AgentPath, string ResponderPath, StandInPatroni Patroni, PatroniRecording Recording, byte[] Send, string Expected)
+    private sealed record Context(string Root, string AgentPath, string ResponderPath, string SaeaPath, StandInPatroni Patroni, PatroniRecording Recording, byte[] Send, string Expected)
     {
         public string SendText => Encoding.ASCII.GetString(Send);
 
@@ -147,6 +150,24 @@ internal sealed class Comparison(CompareOptions options, TextWriter output)
         int port = Loopback.FreePort();
         string[] arguments = ["127.0.0.1", port.ToString(System.Globalization.CultureInfo.InvariantCulture), context.Expected];
         var target = TargetProcess.Start(read ? ReadingReference : Reference, context.ResponderPath, read ? [.. arguments, "read"] : arguments, port, context.Expected);
+        return Ready(target, context.SendText);
+    }
+
+    /// <summary>
+    /// The design card's acceptor (loadtest/saea-responder): accept on a reused SocketAsyncEventArgs, the line
+    /// read through a PipeReader (<paramref name="pipe"/>) or a pooled receive SocketAsyncEventArgs.
+    /// </summary>
+    private static TargetProcess StartSaea(Context context, bool pipe)
+    {
+        int port = Loopback.FreePort(), statsPort = Loopback.FreePort();
+        while (statsPort == port)
+        {
+            statsPort = Loopback.FreePort();
+        }
+        string[] arguments = [port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--read", pipe ? "pipe" : "saea",
+            "--stats-port", statsPort.ToString(System.Globalization.CultureInfo.InvariantCulture)];
+        var target = TargetProcess.Start(pipe ? SaeaPipe : SaeaDirect, context.SaeaPath, arguments, port, context.Expected);
+        target.StatsEndPoint = new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, statsPort);
         return Ready(target, context.SendText);
     }
 
@@ -255,12 +276,14 @@ internal sealed class Comparison(CompareOptions options, TextWriter output)
         using (var reference = StartReference(context, read: false))
         using (var reading = StartReference(context, read: true))
         using (var agent = Ready(StartAgent(context), context.SendText))
+        using (var pipe = StartSaea(context, pipe: true))
+        using (var direct = StartSaea(context, pipe: false))
         {
             for (int round = 1; round <= options.Rounds; round++)
             {
                 // Every other round in reverse order, so that a machine slowing down or speeding up within
                 // a round favours no target.
-                TargetProcess[] order = round % 2 == 1 ? [reference, reading, agent] : [agent, reading, reference];
+                TargetProcess[] order = round % 2 == 1 ? [reference, reading, agent, pipe, direct] : [direct, pipe, agent, reading, reference];
                 foreach (var target in order)
                 {
                     results.Add(Load(target, shape, options.Duration, round));
@@ -288,13 +311,14 @@ internal sealed class Comparison(CompareOptions options, TextWriter output)
         var medians = results.GroupBy(r => r.Target).Select(g => Median(g.ToList())).ToList();
         var c = medians.First(m => m.Target == Reference);
         var ratios = new Table(options.Rounds > 1 ? "median of the rounds" : "target", "checks/s", "CPU µs/check", "p99 µs", "p99.9 µs",
-            "throughput vs C", "CPU vs C", "p99 vs C", "p99.9 vs C");
+            "RSS MB", "throughput vs C", "CPU vs C", "p99 vs C", "p99.9 vs C");
         foreach (var m in medians)
         {
-            ratios.Add(m.Target, Show.Count(m.ChecksPerSecond), Show.Micros(m.CpuMicros), Show.Nanos(m.P99), Show.Nanos(m.P999),
+            ratios.Add(m.Target, Show.Count(m.ChecksPerSecond), Show.Micros(m.CpuMicros), Show.Nanos(m.P99), Show.Nanos(m.P999), Show.Megabytes((long)m.Rss),
                 Show.Ratio(m.ChecksPerSecond / c.ChecksPerSecond), Show.Ratio(m.CpuMicros / c.CpuMicros), Show.Ratio(m.P99 / c.P99), Show.Ratio(m.P999 / c.P999));
         }
         ratios.Print(output);
+        PrintCounters(results);
         var paired = Paired(results.Where(r => r.Target != Baseline).ToList(), Reference);
         if (options.Rounds > 1)
         {
@@ -345,14 +369,17 @@ internal sealed class Comparison(CompareOptions options, TextWriter output)
         using (var reference = StartReference(context, read: false))
         using (var reading = StartReference(context, read: true))
         using (var agent = Ready(StartAgent(context), context.SendText))
+        using (var pipe = StartSaea(context, pipe: true))
+        using (var direct = StartSaea(context, pipe: false))
         {
-            foreach (var target in new[] { reference, reading, agent })
+            foreach (var target in new[] { reference, reading, agent, pipe, direct })
             {
                 results.Add(Load(target, shape, options.Duration, 1));
             }
         }
         output.WriteLine($"== {shape.Describe()}, {options.Duration.TotalSeconds:0.#} s per run (latency from each check's connect)");
         PrintLoad(results);
+        PrintCounters(results);
         var schedule = new Table("from the schedule", "p50 µs", "p99 µs", "p99.9 µs", "max µs", "generator late p99 µs", "late max µs");
         foreach (var r in results)
         {
@@ -447,7 +474,22 @@ internal sealed class Comparison(CompareOptions options, TextWriter output)
     private LoadResult Load(TargetProcess target, LoadShape shape, TimeSpan duration, int round)
     {
         using var address = new Loopback(target.EndPoint);
-        var result = LoadRun.Run(target.Name, address, shape, options.Threads, options.Warmup, duration, target.Pid);
+        RuntimeCounters? start = null, end = null;
+        Action? atStart = null, atEnd = null;
+        if (target.StatsEndPoint is not null)
+        {
+            atStart = () => start = target.ReadCounters();
+            atEnd = () => end = target.ReadCounters();
+        }
+        var result = LoadRun.Run(target.Name, address, shape, options.Threads, options.Warmup, duration, target.Pid, atWindowStart: atStart, atWindowEnd: atEnd);
+        if (start is not null && end is not null)
+        {
+            result = result with { Counters = end - start };
+        }
+        else if (target.StatsEndPoint is not null)
+        {
+            output.WriteLine($"{target.Name}: its counters could not be read on {target.StatsEndPoint}");
+        }
         var wrong = result.Answers.CountOtherThan(target.Expected);
         if (result.Errors.Total > 0)
         {
@@ -530,8 +572,34 @@ internal sealed class Comparison(CompareOptions options, TextWriter output)
             Mid(runs.Select(r => r.ChecksPerSecond)),
             Mid(runs.Select(r => r.CpuMicrosecondsPerCheck ?? double.NaN)),
             Mid(runs.Select(r => (double)r.Latency.Percentile(99))),
-            Mid(runs.Select(r => (double)r.Latency.Percentile(99.9))));
+            Mid(runs.Select(r => (double)r.Latency.Percentile(99.9))))
+        {
+            Rss = Mid(runs.Select(r => (double)(r.TargetResidentBytes ?? 0))),
+        };
     }
 
-    private sealed record MedianRow(string Target, double ChecksPerSecond, double CpuMicros, double P99, double P999);
+    private sealed record MedianRow(string Target, double ChecksPerSecond, double CpuMicros, double P99, double P999)
+    {
+        public double Rss { get; init; } = double.NaN;
+    }
+
+    /// <summary>The .NET responders' own counters over their measured windows, all rounds together.</summary>
+    private void PrintCounters(List<LoadResult> results)
+    {
+        var withCounters = results.Where(r => r.Counters is not null).GroupBy(r => r.Target).ToList();
+        if (withCounters.Count == 0)
+        {
+            return;
+        }
+        var table = new Table("responder's own counters", "checks answered", "bytes allocated", "bytes/check", "gen0 GCs", "gen1 GCs", "gen2 GCs", "GCs/1,000 checks");
+        foreach (var group in withCounters)
+        {
+            var sum = group.Select(r => r.Counters!).Aggregate((a, b) => a + b);
+            table.Add(group.Key, Show.Count(sum.Answered), Show.Count(sum.AllocatedBytes), Show.Fixed(sum.BytesPerCheck, "0.#"),
+                sum.Gen0.ToString(System.Globalization.CultureInfo.InvariantCulture), sum.Gen1.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                sum.Gen2.ToString(System.Globalization.CultureInfo.InvariantCulture), Show.Fixed(1000 * sum.CollectionsPerCheck, "0.###"));
+        }
+        output.WriteLine("the .NET responders' GC.GetTotalAllocatedBytes(true) and GC.CollectionCount over the measured windows (stats port, read as each window opens and after its last check):");
+        table.Print(output);
+    }
 }

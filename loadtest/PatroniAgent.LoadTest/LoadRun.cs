@@ -26,6 +26,9 @@ internal sealed record LoadResult(
     /// <summary>The answer line every check should have got, when known.</summary>
     public string? Expected { get; init; }
 
+    /// <summary>A .NET responder's own allocation and GC counters over the measured window, when it has them.</summary>
+    public RuntimeCounters? Counters { get; init; }
+
     public double ChecksPerSecond => Checks / Seconds;
 
     /// <summary>CPU time of the target process per check, in microseconds.</summary>

@@ -31,6 +31,12 @@ internal sealed class TargetProcess : IDisposable
 
     public int Pid => _process.Id;
 
+    /// <summary>Where a .NET responder (loadtest/saea-responder) tells its allocation and GC counters, if it does.</summary>
+    public IPEndPoint? StatsEndPoint { get; set; }
+
+    /// <summary>The responder's counters now, or null when it has no stats port or did not answer.</summary>
+    public RuntimeCounters? ReadCounters() => StatsEndPoint is { } stats ? RuntimeCounters.Parse(TryCheck(stats, "")) : null;
+
     /// <summary>Starts <paramref name="file"/> with <paramref name="arguments"/>; it must listen on <paramref name="port"/>.</summary>
     public static TargetProcess Start(string name, string file, IEnumerable<string> arguments, int port, string expected)
     {
@@ -152,4 +158,42 @@ internal sealed class TargetProcess : IDisposable
         }
         _process.Dispose();
     }
+}
+
+/// <summary>
+/// What loadtest/saea-responder tells on its stats port: checks answered, <c>GC.GetTotalAllocatedBytes(true)</c>
+/// and <c>GC.CollectionCount</c> of generations 0 to 2; or the difference of two such readings.
+/// </summary>
+internal sealed record RuntimeCounters(long Answered, long AllocatedBytes, long Gen0, long Gen1, long Gen2)
+{
+    public static RuntimeCounters? Parse(string? line)
+    {
+        var fields = line?.Split(' ');
+        if (fields is not { Length: 5 })
+        {
+            return null;
+        }
+        var values = new long[5];
+        for (int i = 0; i < 5; i++)
+        {
+            if (!long.TryParse(fields[i], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out values[i]))
+            {
+                return null;
+            }
+        }
+        return new RuntimeCounters(values[0], values[1], values[2], values[3], values[4]);
+    }
+
+    public static RuntimeCounters operator -(RuntimeCounters end, RuntimeCounters start) =>
+        new(end.Answered - start.Answered, end.AllocatedBytes - start.AllocatedBytes, end.Gen0 - start.Gen0, end.Gen1 - start.Gen1, end.Gen2 - start.Gen2);
+
+    public static RuntimeCounters operator +(RuntimeCounters a, RuntimeCounters b) =>
+        new(a.Answered + b.Answered, a.AllocatedBytes + b.AllocatedBytes, a.Gen0 + b.Gen0, a.Gen1 + b.Gen1, a.Gen2 + b.Gen2);
+
+    public long Collections => Gen0 + Gen1 + Gen2;
+
+    public double BytesPerCheck => Answered > 0 ? (double)AllocatedBytes / Answered : double.NaN;
+
+    /// <summary>Collections of any generation per check (each counted once: a gen1 collection also counts in gen0's count).</summary>
+    public double CollectionsPerCheck => Answered > 0 ? (double)Gen0 / Answered : double.NaN;
 }
