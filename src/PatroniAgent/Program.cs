@@ -60,7 +60,7 @@ public static class Program
         }
 
         var logLevel = new LogLevelSwitch(command.Options.LogLevel);
-        using var loggers = Logging.Create(logLevel, environment);
+        using var loggers = Logging.Create(logLevel, command.Options.LogFormat, environment);
         try
         {
             using var host = new AgentHost(command.Options, loggers, new SystemdNotifier(),

@@ -43,6 +43,7 @@ public sealed record AgentOptions
     public int Workers { get; init; } = 1;
     public int MaxConnections { get; init; } = 20000;
     public LogLevel LogLevel { get; init; } = LogLevel.Information;
+    public LogFormat LogFormat { get; init; } = LogFormat.Text;
     /// <summary>The instance of several on one host (<c>--instance</c>); null for the host's only agent.</summary>
     public string? Instance { get; init; }
     /// <summary>The unix socket of the control channel (notify, drain, maint, ready).</summary>

@@ -6,7 +6,7 @@ namespace PatroniAgent.Hosting;
 
 /// <summary>
 /// The bash completion of patroni-agent, built from the tables --help is built from: the commands,
-/// each command's options and what their values are (files, a log level, an instance name).
+/// each command's options and what their values are (files, a log level and format, an instance name).
 /// <c>patroni-agent completion bash</c> prints it; the packages install it where bash-completion
 /// loads it.
 /// </summary>
@@ -54,6 +54,9 @@ public static partial class BashCompletion
         script.AppendLine("            return ;;");
         script.AppendLine($"        {Flags(p => p == "LEVEL")})");
         script.AppendLine($"            mapfile -t COMPREPLY < <(compgen -W \"{string.Join(' ', ConfigLoader.LogLevels)}\" -- \"$cur\")");
+        script.AppendLine("            return ;;");
+        script.AppendLine($"        {Flags(p => p == "FORMAT")})");
+        script.AppendLine($"            mapfile -t COMPREPLY < <(compgen -W \"{string.Join(' ', ConfigLoader.LogFormats)}\" -- \"$cur\")");
         script.AppendLine("            return ;;");
         script.AppendLine($"        {Flags(p => p == "NAME")})");
         script.AppendLine("            local file names=()");

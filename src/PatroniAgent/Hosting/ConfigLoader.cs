@@ -111,6 +111,8 @@ public static partial class ConfigLoader
             o => o.MaxConnections, (o, n) => o with { MaxConnections = n }),
         new("log-level", "LEVEL", "least severe level logged",
             o => LogLevelName(o.LogLevel), (o, v, w) => o with { LogLevel = ParseLogLevel(v, w) }),
+        new("log-format", "FORMAT", "log lines as text (journald's priorities under systemd, a UTC time elsewhere) or as JSON objects",
+            o => LogFormatName(o.LogFormat), (o, v, w) => o with { LogFormat = ParseLogFormat(v, w) }),
         new("control-socket", "PATH", "unix socket of notify, drain, maint and ready (mode 0660)",
             o => o.ControlSocket, (o, v, w) => o with { ControlSocket = ParseSocketPath(v, w) }),
         new("state-file", "PATH", "file keeping the drain or maint override across restarts",
@@ -701,6 +703,15 @@ public static partial class ConfigLoader
 
     private static string LogLevelName(LogLevel level) => level.ToString().ToLowerInvariant();
 
+    private static LogFormat ParseLogFormat(string text, string where) => text.ToLowerInvariant() switch
+    {
+        "text" => LogFormat.Text,
+        "json" => LogFormat.Json,
+        _ => throw Error(where, $"unknown log format \"{text}\"; use {string.Join(" or ", LogFormats)}"),
+    };
+
+    private static string LogFormatName(LogFormat format) => format.ToString().ToLowerInvariant();
+
     private static ConfigException Error(string where, string problem) => new($"{where}: {problem}");
 
     /// <summary>Every command, <c>run</c> (the default) first.</summary>
@@ -724,6 +735,9 @@ public static partial class ConfigLoader
     /// <summary>The names the log-level option takes, as the completion offers them.</summary>
     public static IReadOnlyList<string> LogLevels { get; } = ["trace", "debug", "information", "warning", "error", "critical", "none"];
 
+    /// <summary>The names the log-format option takes.</summary>
+    public static IReadOnlyList<string> LogFormats { get; } = [.. Enum.GetValues<LogFormat>().Select(LogFormatName)];
+
     /// <summary>Every option of the agent's commands, with its built-in default.</summary>
     public static IReadOnlyList<OptionHelp> Options { get; } = BuildOptions();
 
@@ -735,6 +749,7 @@ public static partial class ConfigLoader
         ("MODE", $"primary when omitted, or one of: {ModeNames.Accepted}"),
         ("DURATION", "a number and a unit: ms, s or m, e.g. 250ms, 1.5s, 1m"),
         ("LEVEL", "trace, debug, information (info), warning (warn), error, critical, none"),
+        ("FORMAT", "text or json"),
         ("WORDS", "up, down, fail, stopped, maint, drain, a weight N% (0..256); never ready, and at least one of down, fail, stopped or maint"),
         ("NAME", "an instance: letters, digits, '-', '_' and '.', e.g. main or 15-main"),
     ];

@@ -47,6 +47,46 @@ public class PublishedBinaryTests
     }
 
     [Fact]
+    public async Task Under_systemd_each_log_line_starts_with_its_syslog_priority()
+    {
+        int port = PublishedAgent.FreePort();
+        using var agent = new AgentProcess(new Dictionary<string, string> { ["JOURNAL_STREAM"] = "8:12345" },
+            "--listen", $"127.0.0.1:{port}=primary", "--patroni-url", "http://127.0.0.1:1", "--control-socket", ControlSocket());
+
+        await agent.EventuallyLoggedAsync("<4>patroni-agent.watcher[2] patroni poll failed: patroni refused the connection");
+        Assert.Contains($"<6>patroni-agent[202] listening for agent checks on 127.0.0.1:{port}, default mode primary\n", agent.Log);
+        Assert.All(agent.Log.Split('\n', StringSplitOptions.RemoveEmptyEntries), line => Assert.Matches(@"^<[2-7]>patroni-agent(\.[a-z]+)?\[\d+\] ", line));
+    }
+
+    [Fact]
+    public async Task With_log_format_json_each_log_line_is_a_json_object_with_time_level_category_event_and_message()
+    {
+        int port = PublishedAgent.FreePort();
+        using var agent = new AgentProcess(
+            "--listen", $"127.0.0.1:{port}=primary", "--patroni-url", "http://127.0.0.1:1", "--control-socket", ControlSocket(), "--log-format", "json");
+
+        await agent.EventuallyLoggedAsync("patroni poll failed: patroni refused the connection");
+        string[] lines = agent.Log.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.True(lines.Length >= 4, agent.Log);
+        foreach (string line in lines)
+        {
+            using var json = System.Text.Json.JsonDocument.Parse(line);
+            var root = json.RootElement;
+            Assert.Matches(@"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$", root.GetProperty("Timestamp").GetString());
+            Assert.StartsWith("patroni-agent", root.GetProperty("Category").GetString());
+            Assert.True(root.GetProperty("EventId").GetInt32() > 0, line);
+            Assert.Contains(root.GetProperty("LogLevel").GetString(), new[] { "Information", "Warning", "Error", "Critical" });
+        }
+        var failed = lines.Select(l => System.Text.Json.JsonDocument.Parse(l).RootElement).Single(e => e.GetProperty("EventId").GetInt32() == 2);
+        Assert.Equal("Warning", failed.GetProperty("LogLevel").GetString());
+        Assert.Equal("patroni-agent.watcher", failed.GetProperty("Category").GetString());
+        Assert.Equal("patroni refused the connection", failed.GetProperty("State").GetProperty("Error").GetString());
+    }
+
+    /// <summary>A control socket of the test's own, so that agents started side by side do not share one.</summary>
+    private static string ControlSocket() => Path.Combine(Directory.CreateTempSubdirectory("patroni-agent-log-").FullName, "control.sock");
+
+    [Fact]
     public void Invalid_configuration_stops_the_start_with_a_message()
     {
         var result = PublishedAgent.Run(PublishedAgent.Path, ["--poll-interval", "5"], Limit);

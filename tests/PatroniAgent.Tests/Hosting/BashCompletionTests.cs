@@ -79,6 +79,13 @@ public sealed class BashCompletionTests : IDisposable
     }
 
     [Fact]
+    public void Log_formats_are_offered_after_log_format()
+    {
+        Assert.Equal(["text", "json"], Complete("--log-format", ""));
+        Assert.Equal(["json"], Complete("check", "--log-format", "j"));
+    }
+
+    [Fact]
     public void File_options_complete_file_names_and_the_agent_and_haproxy_config_share_them()
     {
         File.WriteAllText(Path.Combine(_directory, "agent.conf"), "");

@@ -906,7 +906,7 @@ public class ConfigLoaderTests
         string message = Error([], new() { ["PATRONI_AGENT_POL_INTERVAL"] = "1s" });
 
         Assert.StartsWith("PATRONI_AGENT_POL_INTERVAL: unknown environment variable; the known ones are PATRONI_AGENT_CONFIG, PATRONI_AGENT_INSTANCE, PATRONI_AGENT_LISTEN, ", message);
-        Assert.EndsWith(", PATRONI_AGENT_LOG_LEVEL, PATRONI_AGENT_CONTROL_SOCKET, PATRONI_AGENT_STATE_FILE", message);
+        Assert.EndsWith(", PATRONI_AGENT_LOG_LEVEL, PATRONI_AGENT_LOG_FORMAT, PATRONI_AGENT_CONTROL_SOCKET, PATRONI_AGENT_STATE_FILE", message);
         Assert.Equal("PATRONI_AGENT_: unknown environment variable", Error([], new() { ["PATRONI_AGENT_"] = "" }).Split(';')[0]);
     }
 
@@ -1019,7 +1019,7 @@ public class ConfigLoaderTests
     }
 
     [Theory]
-    [InlineData("workers = 2\npol-interval = 1s", "/etc/patroni-agent.conf line 2: unknown key \"pol-interval\"; the known keys are listen, http-listen, metrics-listen, allow, patroni-url, patroni-ca-file, patroni-cert-file, patroni-key-file, patroni-auth-file, poll-interval, timeout, stale-after, send-wait, unknown-answer, backlog, workers, max-connections, log-level, control-socket, state-file")]
+    [InlineData("workers = 2\npol-interval = 1s", "/etc/patroni-agent.conf line 2: unknown key \"pol-interval\"; the known keys are listen, http-listen, metrics-listen, allow, patroni-url, patroni-ca-file, patroni-cert-file, patroni-key-file, patroni-auth-file, poll-interval, timeout, stale-after, send-wait, unknown-answer, backlog, workers, max-connections, log-level, log-format, control-socket, state-file")]
     [InlineData("\n\n\nconfig = /other.conf", "/etc/patroni-agent.conf line 4: \"config\" cannot be set in the config file; use --config or PATRONI_AGENT_CONFIG")]
     [InlineData("workers = 2\n# again\nWorkers = 3", "/etc/patroni-agent.conf line 3: workers is already set on line 1")]
     [InlineData("poll_interval = 1s\npoll-interval = 1s", "/etc/patroni-agent.conf line 2: poll-interval is already set on line 1")]

@@ -1,82 +1,123 @@
 using System.Text;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using PatroniAgent.Hosting;
 
 namespace PatroniAgent.Tests.Hosting;
 
+/// <summary>
+/// The console logger as the agent sets it up: the terminal formatter's lines, and the queue that
+/// keeps a stalled standard error from holding up the caller. The systemd and JSON formats are read
+/// off the published binary (<c>PublishedBinaryTests</c>).
+/// </summary>
+[Collection(nameof(StandardErrorCollection))]
 public class LoggingTests
 {
-    [Fact]
-    public void Under_systemd_a_line_starts_with_its_syslog_priority()
+    private static string Format(LogLevel level, string category, int eventId, string message, Exception? exception = null)
     {
-        var output = new MemoryStream();
-        using (var provider = new LineLoggerProvider(new LogWriter(output), journal: true))
-        {
-            var logger = provider.CreateLogger("patroni-agent.watcher");
-            logger.Log(LogLevel.Warning, new EventId(2), "patroni poll failed: timeout", null, (s, _) => s);
-            logger.Log(LogLevel.Information, new EventId(1), "patroni status: role primary", null, (s, _) => s);
-            logger.Log(LogLevel.Error, new EventId(4), "state unknown", null, (s, _) => s);
-        }
-        Assert.Equal(
-            "<4>patroni-agent.watcher[2] patroni poll failed: timeout\n" +
-            "<6>patroni-agent.watcher[1] patroni status: role primary\n" +
-            "<3>patroni-agent.watcher[4] state unknown\n",
-            Encoding.UTF8.GetString(output.ToArray()));
+        var output = new StringWriter();
+        new TerminalFormatter().Write(new LogEntry<string>(level, category, new EventId(eventId), message, exception, (s, _) => s), null, output);
+        return output.ToString();
     }
 
     [Fact]
-    public void Elsewhere_a_line_starts_with_the_utc_time_and_the_level()
+    public void On_a_terminal_a_line_starts_with_the_utc_time_and_the_level()
     {
-        var output = new MemoryStream();
-        using (var provider = new LineLoggerProvider(new LogWriter(output), journal: false))
-        {
-            provider.CreateLogger("patroni-agent").Log(LogLevel.Information, new EventId(200), "started", null, (s, _) => s);
-        }
-        Assert.Matches(@"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z info: patroni-agent\[200\] started\n$", Encoding.UTF8.GetString(output.ToArray()));
+        Assert.Matches(@"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z info: patroni-agent\[200\] started\n$", Format(LogLevel.Information, "patroni-agent", 200, "started"));
+        Assert.Matches(@"Z warn: patroni-agent.watcher\[2\] patroni poll failed: timeout\n$", Format(LogLevel.Warning, "patroni-agent.watcher", 2, "patroni poll failed: timeout"));
+        Assert.Matches(@"Z fail: x\[4\] state unknown\n$", Format(LogLevel.Error, "x", 4, "state unknown"));
     }
 
     [Fact]
     public void An_event_is_one_line_even_with_line_breaks_and_an_exception()
     {
-        var output = new MemoryStream();
-        using (var provider = new LineLoggerProvider(new LogWriter(output), journal: true))
+        Exception thrown;
+        try
         {
-            Exception thrown;
-            try
-            {
-                throw new InvalidOperationException("bad\nthing");
-            }
-            catch (InvalidOperationException e)
-            {
-                thrown = e;
-            }
-            provider.CreateLogger("x").Log(LogLevel.Error, new EventId(102), "first\r\nsecond", thrown, (s, _) => s);
+            throw new InvalidOperationException("bad\nthing");
         }
-        string text = Encoding.UTF8.GetString(output.ToArray());
+        catch (InvalidOperationException e)
+        {
+            thrown = e;
+        }
+        string text = Format(LogLevel.Error, "x", 102, "first\r\nsecond", thrown);
+
         Assert.Single(text.Split('\n', StringSplitOptions.RemoveEmptyEntries));
-        Assert.StartsWith("<3>x[102] first  second System.InvalidOperationException: bad thing", text);
+        Assert.Contains(" fail: x[102] first  second System.InvalidOperationException: bad thing", text);
+    }
+
+    /// <summary>The agent's console logger, writing to <paramref name="stderr"/> instead of the test process's standard error.</summary>
+    private static ILoggerFactory LoggingTo(TextWriter stderr, LogLevelSwitch level)
+    {
+        var saved = Console.Error;
+        Console.SetError(stderr);
+        try
+        {
+            return Logging.Create(level, LogFormat.Text, new Dictionary<string, string>());
+        }
+        finally
+        {
+            Console.SetError(saved);
+        }
     }
 
     [Fact]
-    public void A_blocked_output_never_blocks_the_caller_and_dropped_lines_are_counted()
+    public void A_blocked_output_never_blocks_the_caller_and_the_dropped_lines_are_counted()
     {
-        using var output = new BlockedStream();
-        using var writer = new LogWriter(output);
-        for (int i = 0; i < LogWriter.Capacity + 500; i++)
+        using var output = new BlockedWriter();
+        var loggers = LoggingTo(output, new LogLevelSwitch(LogLevel.Information));
+        var logger = loggers.CreateLogger("patroni-agent.watcher");
+
+        var logging = new Thread(() =>
         {
-            writer.Write($"line {i}\n");
-        }
-        Assert.InRange(writer.Dropped, 499, 501);
+            for (int i = 0; i < Logging.QueueLength + 500; i++)
+            {
+                logger.LogWarning("line {Number}", i);
+            }
+        });
+        logging.Start();
+        Assert.True(logging.Join(TimeSpan.FromSeconds(30)), "logging blocked on a stalled standard error");
+
+        // The console logger says how many it dropped with the next line it queues.
         output.Release();
-        SpinWait.SpinUntil(() => output.Text.Contains("line(s) dropped"), TimeSpan.FromSeconds(10));
-        Assert.Contains("log: ", output.Text);
+        Assert.True(SpinWait.SpinUntil(() => output.Text.Contains($"line {Logging.QueueLength - 1}\n"), TimeSpan.FromSeconds(30)), output.Text);
+        logger.LogWarning("after");
+        loggers.Dispose();
+        Assert.Contains("message(s) dropped because of queue size limit", output.Text);
+        Assert.Matches(@"Z warn: patroni-agent.watcher\[0\] line 0\n", output.Text);
+        Assert.EndsWith("Z warn: patroni-agent.watcher[0] after\n", output.Text);
     }
 
-    /// <summary>A stream whose first write blocks until <see cref="Release"/>, as a full pipe does.</summary>
-    private sealed class BlockedStream : MemoryStream
+    [Fact]
+    public void A_clean_stop_writes_every_line_still_queued_and_the_level_applies_at_once()
+    {
+        using var output = new BlockedWriter();
+        var level = new LogLevelSwitch(LogLevel.Information);
+        var loggers = LoggingTo(output, level);
+        var logger = loggers.CreateLogger("patroni-agent");
+        for (int i = 0; i < 100; i++)
+        {
+            logger.LogInformation("line {Number}", i);
+        }
+        logger.LogDebug("hidden");
+        level.Set(LogLevel.Debug);
+        logger.LogDebug("shown");
+
+        output.Release();
+        loggers.Dispose();
+        string[] lines = output.Text.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(101, lines.Length);
+        Assert.EndsWith("info: patroni-agent[0] line 99", lines[99]);
+        Assert.EndsWith("dbug: patroni-agent[0] shown", lines[100]);
+    }
+
+    /// <summary>A standard error whose writes block until <see cref="Release"/>, as a full pipe does.</summary>
+    private sealed class BlockedWriter : TextWriter
     {
         private readonly ManualResetEventSlim _released = new();
         private readonly StringBuilder _text = new();
+
+        public override Encoding Encoding => Encoding.UTF8;
 
         public string Text
         {
@@ -85,12 +126,14 @@ public class LoggingTests
 
         public void Release() => _released.Set();
 
-        public override void Write(ReadOnlySpan<byte> buffer)
+        public override void Write(char value) => Write(value.ToString());
+
+        public override void Write(string? value)
         {
             _released.Wait();
             lock (_text)
             {
-                _text.Append(Encoding.UTF8.GetString(buffer));
+                _text.Append(value);
             }
         }
 
@@ -101,3 +144,7 @@ public class LoggingTests
         }
     }
 }
+
+/// <summary>Tests that swap the process's standard error for a moment run one at a time.</summary>
+[CollectionDefinition(nameof(StandardErrorCollection), DisableParallelization = true)]
+public sealed class StandardErrorCollection;
