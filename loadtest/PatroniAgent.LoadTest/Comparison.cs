@@ -481,7 +481,16 @@ internal sealed class Comparison(CompareOptions options, TextWriter output)
             atStart = () => start = target.ReadCounters();
             atEnd = () => end = target.ReadCounters();
         }
-        var result = LoadRun.Run(target.Name, address, shape, options.Threads, options.Warmup, duration, target.Pid, atWindowStart: atStart, atWindowEnd: atEnd);
+        LoadResult result;
+        try
+        {
+            result = LoadRun.Run(target.Name, address, shape, options.Threads, options.Warmup, duration, target.Pid, atWindowStart: atStart, atWindowEnd: atEnd);
+        }
+        catch (IOException) when (target.Exited() is { } exited)
+        {
+            // Its /proc entry is gone: say which target died and what it printed.
+            throw exited;
+        }
         if (start is not null && end is not null)
         {
             result = result with { Counters = end - start };

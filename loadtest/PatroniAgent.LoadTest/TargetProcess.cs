@@ -59,6 +59,10 @@ internal sealed class TargetProcess : IDisposable
         return target;
     }
 
+    /// <summary>When the process has exited: an exception naming it, its status and its first lines of output; else null.</summary>
+    public InvalidOperationException? Exited() =>
+        _process.HasExited ? new InvalidOperationException($"{Name} (pid {Pid}) exited with status {_process.ExitCode}: {Output}") : null;
+
     /// <summary>Checks once a millisecond until the expected line comes back; throws after <paramref name="limit"/>.</summary>
     public void WaitUntilAnswering(TimeSpan limit, string send)
     {

@@ -326,10 +326,15 @@ internal sealed class DirectReader
         /// <summary>False when it may not be pooled again (a timer was armed).</summary>
         public bool Reset()
         {
+            if (_late is not null)
+            {
+                // Left as it is: a callback of the disposed timer may still run and must find it answered.
+                return false;
+            }
             _socket = null;
             _have = 0;
             _answered = 0;
-            return _late is null;
+            return true;
         }
 
         private void ReceiveMore()
