@@ -175,7 +175,7 @@ public class AgentServerTests
             var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
             await socket.ConnectAsync(server.EndPoint);
             held.Add(socket);
-            await WaitFor(() => server.Server.Evicted == 0 && server.Server.Answered == 0);
+            await Eventually.WaitFor(() => server.Server.Evicted == 0 && server.Server.Answered == 0, TimeSpan.FromSeconds(10));
         }
 
         // A fourth connection that has sent nothing yet must wait: the first one held is answered for it.
@@ -236,14 +236,6 @@ public class AgentServerTests
         Assert.Equal(ReplicaReady, await AgentClient.CheckAsync(endPoint, "replica\n"));
     }
 
-    private static async Task WaitFor(Func<bool> condition)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(10);
-        while (!condition() && DateTime.UtcNow < deadline)
-        {
-            await Task.Delay(10);
-        }
-    }
 }
 
 public class AgentServerAllocationTests

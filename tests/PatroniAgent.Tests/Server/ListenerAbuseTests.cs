@@ -136,7 +136,7 @@ public partial class ListenerAbuseTests
             Assert.True(RawClient.IsResetUnanswered(server.EndPoint, "replica\n"u8, Outside));
         }
         var elapsed = watch.Elapsed;
-        await WaitFor(() => RefusalCounts(log).Sum() == refusals, TimeSpan.FromSeconds(10));
+        await Eventually.WaitFor(() => RefusalCounts(log).Sum() == refusals, TimeSpan.FromSeconds(10));
 
         var lines = log.Lines.Where(l => l.Message.Contains("allow list")).ToList();
         var counts = RefusalCounts(log);
@@ -202,8 +202,8 @@ public partial class ListenerAbuseTests
         var sockets = await OpenIdle(server.EndPoint, idle);
         try
         {
-            await WaitFor(() => server.Server.Evicted == idle - limit, TimeSpan.FromSeconds(20));
-            await WaitFor(() => sockets.Count(s => !s.Poll(0, SelectMode.SelectRead)) == limit, TimeSpan.FromSeconds(10));
+            await Eventually.WaitFor(() => server.Server.Evicted == idle - limit, TimeSpan.FromSeconds(20));
+            await Eventually.WaitFor(() => sockets.Count(s => !s.Poll(0, SelectMode.SelectRead)) == limit, TimeSpan.FromSeconds(10));
             var held = sockets.Where(s => !s.Poll(0, SelectMode.SelectRead)).ToList();
             Assert.Equal(limit, held.Count);
 
@@ -394,12 +394,4 @@ public partial class ListenerAbuseTests
         return count;
     }
 
-    private static async Task WaitFor(Func<bool> condition, TimeSpan limit)
-    {
-        var deadline = DateTime.UtcNow + limit;
-        while (!condition() && DateTime.UtcNow < deadline)
-        {
-            await Task.Delay(20);
-        }
-    }
 }

@@ -329,7 +329,7 @@ public class RoleWatcherTests
         rig.Fake.Status(new FakeReply.Silence());
 
         var hanging = Task.Run(rig.Poll);
-        await WaitFor(() => rig.Fake.Requests == 2, TimeSpan.FromSeconds(10));
+        await Eventually.WaitFor(() => rig.Fake.Requests == 2, TimeSpan.FromSeconds(10));
         Assert.False(hanging.IsCompleted);
         Assert.Equal(PrimaryAnswers, rig.AllAnswers());
 
@@ -546,10 +546,10 @@ public class RoleWatcherTests
         using var cts = new CancellationTokenSource();
 
         var run = Task.Run(() => watcher.Run(cts.Token));
-        await WaitFor(() => Answer(board, Mode.Replica, "") == "up ready 100% #replica, lag 0 B\n", TimeSpan.FromSeconds(5));
+        await Eventually.WaitFor(() => Answer(board, Mode.Replica, "") == "up ready 100% #replica, lag 0 B\n", TimeSpan.FromSeconds(5));
 
         fake.Status(PatroniFixtures.Load("v4.1.4-primary"));
-        await WaitFor(() => Answer(board, Mode.Primary, "") == "up ready 100% #primary, timeline 1\n", TimeSpan.FromSeconds(10));
+        await Eventually.WaitFor(() => Answer(board, Mode.Primary, "") == "up ready 100% #primary, timeline 1\n", TimeSpan.FromSeconds(10));
         Assert.Equal("up maint #primary, timeline 1\n", Answer(board, Mode.Replica, ""));
 
         cts.Cancel();
@@ -574,7 +574,7 @@ public class RoleWatcherTests
         using var cts = new CancellationTokenSource();
 
         var run = Task.Run(() => watcher.Run(cts.Token));
-        await WaitFor(() => fake.Requests == 1, TimeSpan.FromSeconds(5));
+        await Eventually.WaitFor(() => fake.Requests == 1, TimeSpan.FromSeconds(5));
         cts.Cancel();
         await run.WaitAsync(TimeSpan.FromSeconds(2));
         Assert.Empty(log.Lines);
@@ -585,7 +585,7 @@ public class RoleWatcherTests
     public async Task Run_stops_promptly_while_it_waits_for_the_next_poll()
     {
         await using var running = new RunningWatcher("v4.1.4-primary");
-        await WaitFor(() => Answer(running.Board, Mode.Primary, "") == "up ready 100% #primary, timeline 1\n", TimeSpan.FromSeconds(5));
+        await Eventually.WaitFor(() => Answer(running.Board, Mode.Primary, "") == "up ready 100% #primary, timeline 1\n", TimeSpan.FromSeconds(5));
         await running.StopAsync();
         Assert.Equal(1, running.Fake.Requests);
     }
@@ -660,11 +660,11 @@ public class RoleWatcherTests
     public async Task PollNow_cuts_a_long_wait_short()
     {
         await using var running = new RunningWatcher("v4.1.4-primary");
-        await WaitFor(() => running.Fake.Requests == 1, TimeSpan.FromSeconds(5));
+        await Eventually.WaitFor(() => running.Fake.Requests == 1, TimeSpan.FromSeconds(5));
         running.Watcher.PollNow();
-        await WaitFor(() => running.Fake.Requests == 2, TimeSpan.FromSeconds(5));
+        await Eventually.WaitFor(() => running.Fake.Requests == 2, TimeSpan.FromSeconds(5));
         running.Watcher.PollNow();
-        await WaitFor(() => running.Fake.Requests == 3, TimeSpan.FromSeconds(5));
+        await Eventually.WaitFor(() => running.Fake.Requests == 3, TimeSpan.FromSeconds(5));
         await running.StopAsync();
         Assert.Equal(3, running.Fake.Requests);
     }
@@ -701,12 +701,12 @@ public class RoleWatcherTests
     public async Task A_role_change_keeps_polling_after_the_first_poll()
     {
         await using var running = new RunningWatcher("v4.1.4-replica");
-        await WaitFor(() => Answer(running.Board, Mode.Replica, "").StartsWith("up ready", StringComparison.Ordinal), TimeSpan.FromSeconds(5));
+        await Eventually.WaitFor(() => Answer(running.Board, Mode.Replica, "").StartsWith("up ready", StringComparison.Ordinal), TimeSpan.FromSeconds(5));
         int before = running.Fake.Requests;
         running.Watcher.RoleChanging();
-        await WaitFor(() => running.Fake.Requests >= before + 4, TimeSpan.FromSeconds(4));
+        await Eventually.WaitFor(() => running.Fake.Requests >= before + 4, TimeSpan.FromSeconds(4));
         running.Fake.Status(PatroniFixtures.Load("v4.1.4-primary"));
-        await WaitFor(() => Answer(running.Board, Mode.Primary, "").StartsWith("up ready", StringComparison.Ordinal), TimeSpan.FromSeconds(4));
+        await Eventually.WaitFor(() => Answer(running.Board, Mode.Primary, "").StartsWith("up ready", StringComparison.Ordinal), TimeSpan.FromSeconds(4));
     }
 
     // ---- helpers ----
@@ -720,15 +720,6 @@ public class RoleWatcherTests
         return PatroniDecoder.DecodeStatus(recorded.Status, recorded.Body, out _);
     }
 
-    private static async Task WaitFor(Func<bool> condition, TimeSpan timeout)
-    {
-        var deadline = Stopwatch.StartNew();
-        while (!condition())
-        {
-            Assert.True(deadline.Elapsed < timeout, $"condition not met within {timeout}");
-            await Task.Delay(10);
-        }
-    }
 
     /// <summary>A manual clock that runs an action once, inside the next read of the time.</summary>
     private sealed class HookedTime : ManualTime
