@@ -52,12 +52,12 @@ public static partial class BashCompletion
         script.AppendLine("            compopt -o filenames 2>/dev/null");
         script.AppendLine("            mapfile -t COMPREPLY < <(compgen -f -- \"$cur\")");
         script.AppendLine("            return ;;");
-        script.AppendLine($"        {Flags(p => p == "LEVEL")})");
-        script.AppendLine($"            mapfile -t COMPREPLY < <(compgen -W \"{string.Join(' ', ConfigLoader.LogLevels)}\" -- \"$cur\")");
-        script.AppendLine("            return ;;");
-        script.AppendLine($"        {Flags(p => p == "FORMAT")})");
-        script.AppendLine($"            mapfile -t COMPREPLY < <(compgen -W \"{string.Join(' ', ConfigLoader.LogFormats)}\" -- \"$cur\")");
-        script.AppendLine("            return ;;");
+        foreach ((string placeholder, IReadOnlyList<string> words) in new[] { ("LEVEL", ConfigLoader.LogLevels), ("FORMAT", ConfigLoader.LogFormats) })
+        {
+            script.AppendLine($"        {Flags(p => p == placeholder)})");
+            script.AppendLine($"            mapfile -t COMPREPLY < <(compgen -W \"{string.Join(' ', words)}\" -- \"$cur\")");
+            script.AppendLine("            return ;;");
+        }
         script.AppendLine($"        {Flags(p => p == "NAME")})");
         script.AppendLine("            local file names=()");
         script.AppendLine($"            for file in {AgentOptions.ConfigDirectory}/*.conf; do");
