@@ -225,12 +225,12 @@ public sealed class PatroniClient : IPatroniPoller
         {
             throw new OperationCanceledException(cancellationToken);
         }
-        catch (Exception e) when (e is TimeoutException || (e is not PatroniAnswerException && Stopwatch.GetTimestamp() >= deadline))
+        catch (Exception e) when (e is TimeoutException || (e is not HttpGetException && Stopwatch.GetTimestamp() >= deadline))
         {
             throw new TimeoutException($"no answer from patroni within {_timeout.TotalMilliseconds:0} ms");
         }
         catch (Exception e) when (_certificateAccepted && !_get.Answered
-            && e is AuthenticationException or IOException or SocketException or PatroniAnswerException { Message: HttpGet.CutShortMessage })
+            && e is AuthenticationException or IOException or SocketException or HttpGetException { Failure: HttpGetFailure.CutShort })
         {
             throw new PatroniAnswerException(_access.ClientCertificate is null
                 ? "patroni demands a client certificate"
@@ -251,6 +251,8 @@ public sealed class PatroniClient : IPatroniPoller
             {
                 case PatroniAnswerException answer:
                     return (answer.Message, answer.Kind);
+                case HttpGetException http:
+                    return ("patroni " + http.Message, PollErrorKind.Http);
                 case TimeoutException:
                     return (inner.Message, PollErrorKind.Timeout);
                 case SocketException { SocketErrorCode: SocketError.ConnectionRefused }:

@@ -22,9 +22,6 @@ internal sealed class HttpGet(int maxBodyBytes, SslClientAuthenticationOptions? 
     /// <summary>The most a status line and headers may take.</summary>
     private const int MaxHeadBytes = 64 * 1024;
 
-    /// <summary>The reason given for an answer that ends before its head or body is complete.</summary>
-    public const string CutShortMessage = "patroni answer cut short (ResponseEnded)";
-
     private static ReadOnlySpan<byte> HeadEnd => "\r\n\r\n"u8;
 
     private byte[] _buffer = new byte[16 * 1024];
@@ -37,7 +34,7 @@ internal sealed class HttpGet(int maxBodyBytes, SslClientAuthenticationOptions? 
     /// <param name="authorization">The <c>Authorization</c> header's value; null to send none.</param>
     /// <param name="deadline">A <see cref="Stopwatch"/> timestamp: past it, the GET throws <see cref="TimeoutException"/>.</param>
     /// <exception cref="TimeoutException">The deadline passed.</exception>
-    /// <exception cref="PatroniAnswerException">The answer is not HTTP, is cut short, or is too large.</exception>
+    /// <exception cref="HttpGetException">The answer is not HTTP, is cut short, or is too large.</exception>
     /// <exception cref="SocketException">The name does not resolve, or the connection is refused or fails.</exception>
     /// <exception cref="IOException">The connection fails or TLS fails after the handshake.</exception>
     /// <exception cref="System.Security.Authentication.AuthenticationException">The TLS handshake failed.</exception>
@@ -378,9 +375,26 @@ internal sealed class HttpGet(int maxBodyBytes, SslClientAuthenticationOptions? 
         return (int)Math.Clamp((ticks * 1000 + Stopwatch.Frequency - 1) / Stopwatch.Frequency, 1, int.MaxValue);
     }
 
-    private PatroniAnswerException TooLarge() => new($"patroni answer larger than {maxBodyBytes / 1024} kB", PollErrorKind.Http);
+    private HttpGetException TooLarge() => new(HttpGetFailure.TooLarge, $"answer larger than {maxBodyBytes / 1024} kB");
 
-    private static PatroniAnswerException CutShort() => new(CutShortMessage, PollErrorKind.Http);
+    private static HttpGetException CutShort() => new(HttpGetFailure.CutShort, "answer cut short (ResponseEnded)");
 
-    private static PatroniAnswerException Invalid() => new("patroni request failed (InvalidResponse)", PollErrorKind.Http);
+    private static HttpGetException Invalid() => new(HttpGetFailure.NotHttp, "request failed (InvalidResponse)");
+}
+
+/// <summary>How an answer failed to be HTTP/1.x that <see cref="HttpGet"/> can read.</summary>
+internal enum HttpGetFailure
+{
+    /// <summary>A status line or head that is not HTTP/1.x, or a body it cannot frame.</summary>
+    NotHttp,
+    /// <summary>The connection ended before the head or the body was complete.</summary>
+    CutShort,
+    /// <summary>The head or the body is larger than allowed.</summary>
+    TooLarge,
+}
+
+/// <summary>An answer <see cref="HttpGet"/> cannot use; <see cref="Failure"/> says how, the message in a few words.</summary>
+internal sealed class HttpGetException(HttpGetFailure failure, string message) : Exception(message)
+{
+    public HttpGetFailure Failure { get; } = failure;
 }
