@@ -53,17 +53,9 @@ public static class Logging
         bool journal = environment.ContainsKey("JOURNAL_STREAM") || environment.ContainsKey("INVOCATION_ID");
         var options = new ConsoleLoggerOptions();
         Configure(options);
-        ConsoleLoggerProvider console;
-        if (journal)
-        {
-            options.FormatterName = ConsoleFormatterNames.Systemd;
-            console = new ConsoleLoggerProvider(new FixedOptions(options));
-        }
-        else
-        {
-            options.FormatterName = TerminalFormatter.FormatterName;
-            console = new ConsoleLoggerProvider(new FixedOptions(options), [new TerminalFormatter()]);
-        }
+        // Without formatters of its own the provider makes its built-in ones, the systemd one among them.
+        options.FormatterName = journal ? ConsoleFormatterNames.Systemd : TerminalFormatter.FormatterName;
+        var console = new ConsoleLoggerProvider(new FixedOptions(options), journal ? null : [new TerminalFormatter()]);
         var factory = new LoggerFactory([], level);
         // Added, not passed to the constructor: the factory disposes only the providers added to it, and
         // disposing the provider writes the lines still waiting (the last ones before an exit).
@@ -117,7 +109,7 @@ public sealed class TerminalFormatter() : ConsoleFormatter(FormatterName)
     }
 
     /// <summary>The level as the console logger's simple formatter writes it.</summary>
-    public static string Label(LogLevel level) => level switch
+    private static string Label(LogLevel level) => level switch
     {
         LogLevel.Trace => "trce",
         LogLevel.Debug => "dbug",
