@@ -44,9 +44,11 @@ counters=$(grep -ho '<Counters [^>]*>' artifacts/test-results/*.trx 2>/dev/null 
 count() { echo "$counters" | grep -o " $1=\"[0-9]*\"" | grep -o '[0-9]*' | awk '{s+=$1} END {print s+0}'; }
 passed=$(count passed); failed=$(count failed); total=$(count total); executed=$(count executed)
 skipped=$((total - executed))
-# The names of failed tests go last, next to the totals, where the tail of a long log shows them.
-grep -ho '<UnitTestResult [^>]*outcome="Failed"' artifacts/test-results/*.trx 2>/dev/null \
-    | sed -n 's/.* testName="\([^"]*\)".*/failed: \1/p' || true
+# The failed tests go last, next to the totals, where the tail of a long log shows them: each
+# name with the first lines of its message (a property's replay seed is among them).
+for trx in artifacts/test-results/*.trx; do
+    [ -f "$trx" ] && python3 scripts/failed-tests.py "$trx"
+done
 echo "tests: $passed passed, $failed failed, $skipped skipped"
 if [ "$status" -ne 0 ] || [ "$failed" -ne 0 ] || [ "$skipped" -ne 0 ] || [ "$passed" -eq 0 ]; then
     exit 1

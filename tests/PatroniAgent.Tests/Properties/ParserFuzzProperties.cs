@@ -36,7 +36,7 @@ public class ParserFuzzProperties
             "OPTIONS /primary HTTP/1.0\r\n\r\n", "GET /primary HTTP/1.1\r\nHost: 10.0.0.1:8009\r\nUser-Agent: HAProxy\r\n\r\n",
             "HEAD /master HTTP/1.1\r\n\r\n", "GET /replica?lag=16MB HTTP/1.1\r\nConnection: close\r\n\r\n",
             "GET /read-only?max-lag=1kB&x=1 HTTP/1.0\n\n", "OPTIONS /sync?lag=0 HTTP/1.1\r\n\r\n", "GET /asynchronous HTTP/1.1\r\n\r\n",
-            "GET /standby_leader HTTP/1.1\r\n\r\n", "GET /leader HTTP/1.1\r\n\r\n", "GET /health HTTP/1.1\r\n\r\n",
+            "GET /standby_leader HTTP/1.1\r\n\r\n", "GET /leader HTTP/1.1\r\n\r\n", "GET /health HTTP/1.1\r\n\r\n", "OPTIONS / HTTP/1.0\r\n\r\n",
         }.Select(Encoding.ASCII.GetBytes),
     ];
 

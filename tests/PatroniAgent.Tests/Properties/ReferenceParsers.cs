@@ -23,7 +23,7 @@ public static partial class ReferenceParsers
 
     private static readonly Dictionary<string, Mode> Paths = new()
     {
-        ["/primary"] = Mode.Primary, ["/master"] = Mode.Primary, ["/read-write"] = Mode.Primary, ["/replica"] = Mode.Replica,
+        ["/"] = Mode.Primary, ["/primary"] = Mode.Primary, ["/master"] = Mode.Primary, ["/read-write"] = Mode.Primary, ["/replica"] = Mode.Replica,
         ["/read-only"] = Mode.ReadOnly, ["/read_only"] = Mode.ReadOnly, ["/sync"] = Mode.Sync, ["/synchronous"] = Mode.Sync,
         ["/async"] = Mode.Async, ["/asynchronous"] = Mode.Async, ["/standby-leader"] = Mode.StandbyLeader,
         ["/standby_leader"] = Mode.StandbyLeader, ["/leader"] = Mode.Leader, ["/health"] = Mode.Health,
