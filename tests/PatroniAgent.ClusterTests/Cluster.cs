@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using Npgsql;
@@ -180,13 +179,27 @@ public sealed class Cluster : IAsyncLifetime
     /// <summary>Asks the agent of <paramref name="node"/> as HAProxy does: sends the line, reads one line (the agent then resets the connection).</summary>
     public static string AgentAnswer(string node, string send)
     {
-        using var client = new TcpClient();
-        client.Connect(Address(node), 5555);
-        var stream = client.GetStream();
-        stream.Write(Encoding.ASCII.GetBytes(send));
-        using var reader = new StreamReader(stream);
-        return reader.ReadLine() + "\n";
+        for (int attempt = 1; ; attempt++)
+        {
+            try
+            {
+                using var client = new TcpClient();
+                client.Connect(Address(node), 5555);
+                var stream = client.GetStream();
+                stream.Write(Encoding.ASCII.GetBytes(send));
+                using var reader = new StreamReader(stream);
+                return reader.ReadLine() + "\n";
+            }
+            catch (IOException e) when (attempt < LateSendAttempts && e.InnerException is SocketException { SocketErrorCode: SocketError.ConnectionReset })
+            {
+                // This process, starved on a loaded host, wrote the line after the agent's send-wait
+                // (20 ms): the agent answered the listener's mode and reset, as it does for HAProxy.
+            }
+        }
     }
+
+    /// <summary>How many connections <see cref="AgentAnswer"/> makes before a reset fails it.</summary>
+    private const int LateSendAttempts = 5;
 
     /// <summary>
     /// Waits until the cluster is whole: a leader, every replica streaming, and HAProxy routing
