@@ -1,5 +1,3 @@
-using PatroniAgent.Policy;
-
 namespace PatroniAgent.AgentProtocol;
 
 /// <summary>Why an agent-send line could not be used.</summary>

@@ -1,5 +1,4 @@
 using System.Text;
-using PatroniAgent.Policy;
 
 namespace PatroniAgent.AgentProtocol;
 

@@ -1,4 +1,4 @@
-namespace PatroniAgent.Policy;
+namespace PatroniAgent.AgentProtocol;
 
 /// <summary>What a check asks: may this node take the traffic of this kind of backend?</summary>
 public enum Mode

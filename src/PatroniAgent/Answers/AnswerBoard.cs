@@ -1,10 +1,8 @@
 using PatroniAgent.AgentProtocol;
 using PatroniAgent.HttpCheck;
-using PatroniAgent.Metrics;
-using PatroniAgent.Policy;
 using PatroniAgent.Server;
 
-namespace PatroniAgent.Watcher;
+namespace PatroniAgent.Answers;
 
 /// <summary>
 /// The current answers, shared by all listeners. The watcher publishes snapshots with one reference

@@ -1,6 +1,6 @@
 using PatroniAgent.AgentProtocol;
 
-namespace PatroniAgent.Watcher;
+namespace PatroniAgent.Answers;
 
 /// <summary>What an answer tells HAProxy, in the few words the metrics count it by.</summary>
 public enum AnswerKind

@@ -1,7 +1,6 @@
-using PatroniAgent.Policy;
-using PatroniAgent.Watcher;
+using PatroniAgent.AgentProtocol;
 
-namespace PatroniAgent.Metrics;
+namespace PatroniAgent.Answers;
 
 /// <summary>The two kinds of check the listeners serve.</summary>
 public enum CheckProtocol { Agent, Http }

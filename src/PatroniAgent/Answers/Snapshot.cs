@@ -4,7 +4,7 @@ using PatroniAgent.HttpCheck;
 using PatroniAgent.Patroni;
 using PatroniAgent.Policy;
 
-namespace PatroniAgent.Watcher;
+namespace PatroniAgent.Answers;
 
 /// <summary>
 /// Everything the agent answers, for every mode, from one Patroni status (or from its absence),

@@ -1,8 +1,8 @@
 using System.Text;
 using System.Text.RegularExpressions;
-using PatroniAgent.HaproxyConfig;
+using PatroniAgent.Configuration;
 
-namespace PatroniAgent.Hosting;
+namespace PatroniAgent.Commands;
 
 /// <summary>
 /// The bash completion of patroni-agent, built from the tables --help is built from: the commands,
@@ -28,7 +28,7 @@ public static partial class BashCompletion
                 placeholders[flag] = option.Placeholder;
             }
         }
-        foreach (CommandHelp command in ConfigLoader.Commands)
+        foreach (CommandHelp command in CommandTable.Help)
         {
             foreach (Match flag in CommandFlag().Matches(command.Arguments))
                 placeholders.TryAdd(flag.Groups["flag"].Value, flag.Groups["value"].Value);
@@ -71,7 +71,7 @@ public static partial class BashCompletion
         script.AppendLine("            return ;;");
         script.AppendLine("    esac");
         // The agent's commands share its options: they are written once, as $options.
-        var byWords = ConfigLoader.Commands.GroupBy(command => command.Name switch
+        var byWords = CommandTable.Help.GroupBy(command => command.Name switch
         {
             HaproxyConfigCommand.Name => Words([.. HaproxyConfigCommand.MemberOptions, .. HaproxyConfigCommand.Options]),
             _ when command.Arguments.Contains("[OPTION...]", StringComparison.Ordinal) =>
@@ -84,7 +84,7 @@ public static partial class BashCompletion
             script.AppendLine($"        {string.Join('|', group.Select(c => c.Name))}) words=\"{group.Key}\" ;;");
         script.AppendLine("        *) return ;;");
         script.AppendLine("    esac");
-        script.AppendLine($"    if [[ $COMP_CWORD -eq 1 ]]; then words=\"{string.Join(' ', ConfigLoader.Commands.Select(c => c.Name))} $words\"; fi");
+        script.AppendLine($"    if [[ $COMP_CWORD -eq 1 ]]; then words=\"{string.Join(' ', CommandTable.Help.Select(c => c.Name))} $words\"; fi");
         script.AppendLine("    mapfile -t COMPREPLY < <(compgen -W \"$words\" -- \"$cur\")");
         script.AppendLine("}");
         script.AppendLine("complete -F _patroni_agent patroni-agent");

@@ -1,9 +1,13 @@
 using Microsoft.Extensions.Logging.Abstractions;
+using PatroniAgent.AgentProtocol;
+using PatroniAgent.Answers;
+using PatroniAgent.Configuration;
+using PatroniAgent.Control;
+using PatroniAgent.Hosting;
 using PatroniAgent.Patroni;
-using PatroniAgent.Policy;
 using PatroniAgent.Watcher;
 
-namespace PatroniAgent.Hosting;
+namespace PatroniAgent.Commands;
 
 /// <summary>
 /// <c>patroni-agent check</c>: polls Patroni once and prints what every mode would answer, with the
@@ -14,9 +18,7 @@ public static class CheckCommand
     /// <summary>Returns 0 when Patroni answered, 1 when it did not (the unknown answers are printed then).</summary>
     public static int Run(AgentOptions options, TextWriter output)
     {
-        var client = new PatroniClient(options.PatroniUrl, options.Timeout, access: options.PatroniAccess);
-        var board = new AnswerBoard(options.UnknownAnswer, options.StaleAfter);
-        var watcher = new RoleWatcher(client, board, options.PollInterval, TimeSpan.Zero, NullLogger.Instance);
+        var (client, board, watcher) = PollPath.Build(options, TimeSpan.Zero, NullLogger.Instance);
         var stored = OverrideFile.Read(options.StateFile, out string? problem);
         watcher.SetOverride(stored);
         bool answered = watcher.PollOnce(CancellationToken.None);

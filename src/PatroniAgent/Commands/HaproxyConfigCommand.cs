@@ -1,9 +1,10 @@
 using System.Globalization;
 using System.Text;
-using PatroniAgent.Hosting;
+using PatroniAgent.Configuration;
+using PatroniAgent.HaproxyConfig;
 using PatroniAgent.Patroni;
 
-namespace PatroniAgent.HaproxyConfig;
+namespace PatroniAgent.Commands;
 
 /// <summary>
 /// <c>patroni-agent haproxy-config</c>: prints an HAProxy configuration for the members given with
@@ -67,7 +68,7 @@ public static class HaproxyConfigCommand
     private static string BuildHelpText()
     {
         StringBuilder text = new();
-        text.AppendLine($"Usage: patroni-agent {Name} {ConfigLoader.Commands.Single(c => c.Name == Name).Arguments}");
+        text.AppendLine($"Usage: patroni-agent {Name} {CommandTable.Help.Single(c => c.Name == Name).Arguments}");
         text.AppendLine();
         HelpLayout.AppendWrapped(text, "", Summary, HelpLayout.Width);
         text.AppendLine();
@@ -157,21 +158,17 @@ public static class HaproxyConfigCommand
         Uri? patroniUrl = null;
         int postgresPort = 5432;
         var given = new HashSet<string>();
-        for (int i = 0; i < args.Count; i++)
+        var reader = new ArgumentReader(args);
+        while (reader.MoveNext())
         {
-            string arg = args[i];
-            if (!arg.StartsWith("--", StringComparison.Ordinal))
+            if (!reader.IsOption)
             {
-                throw new ConfigException($"unexpected argument \"{arg}\"");
+                throw new ConfigException($"unexpected argument \"{reader.Current}\"");
             }
-            int equals = arg.IndexOf('=');
-            string flag = equals < 0 ? arg : arg[..equals];
+            string flag = reader.Flag;
             if (flag is "--sync" or "--async")
             {
-                if (equals >= 0)
-                {
-                    throw new ConfigException($"{flag} takes no value");
-                }
+                reader.NoValue();
                 options = flag == "--sync" ? options with { Sync = true } : options with { Async = true };
                 continue;
             }
@@ -179,9 +176,7 @@ public static class HaproxyConfigCommand
             {
                 throw new ConfigException($"{flag}: given more than once");
             }
-            string value = equals >= 0 ? arg[(equals + 1)..]
-                : i + 1 < args.Count && !args[i + 1].StartsWith("--", StringComparison.Ordinal) ? args[++i]
-                : throw new ConfigException($"{flag}: missing value");
+            string value = reader.Value();
             switch (flag)
             {
                 case "--member":

@@ -1,11 +1,11 @@
 using System.Text;
-using PatroniAgent.HaproxyConfig;
+using PatroniAgent.Configuration;
 
-namespace PatroniAgent.Hosting;
+namespace PatroniAgent.Commands;
 
 /// <summary>
 /// The man page patroni-agent(1), in roff (the man macros), built from the tables --help is built
-/// from: <see cref="ConfigLoader.Commands"/>, <see cref="ConfigLoader.Options"/>,
+/// from: <see cref="CommandTable.Help"/>, <see cref="ConfigLoader.Options"/>,
 /// <see cref="ConfigLoader.Values"/> and haproxy-config's options. <c>patroni-agent manpage</c> prints it.
 /// </summary>
 public static class ManPage
@@ -21,7 +21,7 @@ public static class ManPage
 
         Section(page, "SYNOPSIS");
         bool first = true;
-        foreach (CommandHelp command in ConfigLoader.Commands)
+        foreach (CommandHelp command in CommandTable.Help)
         {
             if (!first)
                 page.AppendLine(".br");
@@ -36,7 +36,7 @@ public static class ManPage
             "HAProxy's agent-send line names the mode a check asks for (primary, replica max-lag=16MB, ...); a listener's mode answers checks that name none. patroni-agent check prints what every mode answers now.");
 
         Section(page, "COMMANDS");
-        foreach (CommandHelp command in ConfigLoader.Commands)
+        foreach (CommandHelp command in CommandTable.Help)
             Item(page, $"\\fB{Escape(command.Name)}\\fR {Escape(command.Arguments)}", command.Description);
 
         Section(page, "OPTIONS");

@@ -1,10 +1,10 @@
 using System.Net;
 using Microsoft.Extensions.Logging;
+using PatroniAgent.AgentProtocol;
 using PatroniAgent.Patroni;
-using PatroniAgent.Policy;
 using PatroniAgent.Server;
 
-namespace PatroniAgent.Hosting;
+namespace PatroniAgent.Configuration;
 
 /// <summary>One agent-check listener: where it listens and the mode it answers when the check names none.</summary>
 public sealed record ListenerConfig(IPEndPoint EndPoint, Mode Mode)
@@ -70,4 +70,11 @@ public sealed record AgentOptions
 
     /// <summary>The config file of <paramref name="instance"/>: INSTANCE.conf in <see cref="ConfigDirectory"/>.</summary>
     public static string ConfigFileOf(string instance) => $"{ConfigDirectory}/{instance}.conf";
+}
+
+/// <summary>What the log lines look like: text (journald's or a terminal's), or one JSON object a line.</summary>
+public enum LogFormat
+{
+    Text,
+    Json,
 }

@@ -4,37 +4,20 @@ using System.Net.Sockets;
 using System.Text;
 using System.Text.RegularExpressions;
 using Microsoft.Extensions.Logging;
+using PatroniAgent.AgentProtocol;
 using PatroniAgent.Policy;
 using PatroniAgent.Server;
-using PatroniAgent.Watcher;
 
-namespace PatroniAgent.Hosting;
+namespace PatroniAgent.Configuration;
 
-/// <summary>What the process was asked to do.</summary>
-public enum Command
-{
-    /// <summary>Serve agent checks.</summary>
-    Run,
-    /// <summary>Poll Patroni once and print what every mode would answer.</summary>
-    Check,
-    /// <summary>Print <see cref="ConfigLoader.HelpText"/>; the options are not validated.</summary>
-    Help,
-    /// <summary>Print the version; the options are not validated.</summary>
-    Version,
-    /// <summary>Ask the running agent to poll Patroni at once (Patroni's callbacks).</summary>
-    Notify,
-    /// <summary>Print the lines of Patroni's configuration that run notify as its callbacks.</summary>
-    Callbacks,
-    /// <summary>Set the operator override drain.</summary>
-    Drain,
-    /// <summary>Set the operator override maint.</summary>
-    Maint,
-    /// <summary>Clear the operator override.</summary>
-    Ready,
-}
+/// <summary>
+/// What a command takes besides the options: <c>--reason</c>, up to <paramref name="MaxOperands"/>
+/// operands, and whether it needs Patroni's access files read (the commands that poll Patroni).
+/// </summary>
+public sealed record ArgumentRules(bool TakesReason = false, int MaxOperands = 0, bool LoadsPatroniAccess = false);
 
-/// <summary>The command and the merged configuration; <paramref name="Reason"/> is the <c>--reason</c> of drain and maint.</summary>
-public sealed record CommandLine(Command Command, AgentOptions Options, string Reason = "");
+/// <summary>A command's merged configuration, its <c>--reason</c> and its operands.</summary>
+public sealed record CommandLine(AgentOptions Options, string Reason, IReadOnlyList<string> Operands);
 
 /// <summary>
 /// Builds <see cref="AgentOptions"/> from, each overriding the ones before: the built-in defaults,
@@ -123,22 +106,15 @@ public static partial class ConfigLoader
     public static IReadOnlyList<(string Key, string Value)> Describe(AgentOptions options) =>
         Keys.Select(k => (k.Name, k.Show(options))).ToList();
 
-    /// <summary>Parses the command line and merges the configuration sources into validated options.</summary>
-    /// <param name="args">The process arguments.</param>
+    /// <summary>Parses a command's arguments (those after its name) and merges the configuration sources into validated options.</summary>
+    /// <param name="args">The arguments after the command's name.</param>
+    /// <param name="rules">What the command takes besides the options.</param>
     /// <param name="env">The environment variables.</param>
     /// <param name="readFile">Reads the text of the config file at the given path.</param>
     /// <exception cref="ConfigException">The command line or the configuration is invalid, or the config file cannot be read.</exception>
-    public static CommandLine Parse(IReadOnlyList<string> args, IReadOnlyDictionary<string, string> env, Func<string, string> readFile)
+    public static CommandLine Parse(IReadOnlyList<string> args, ArgumentRules rules, IReadOnlyDictionary<string, string> env, Func<string, string> readFile)
     {
-        foreach (string arg in args)
-        {
-            if (arg is "--help" or "-h")
-                return new CommandLine(Command.Help, new AgentOptions());
-            if (arg is "--version")
-                return new CommandLine(Command.Version, new AgentOptions());
-        }
-
-        Arguments arguments = ParseArguments(args);
+        Arguments arguments = ParseArguments(args, rules);
         (List<Setting> environment, string? envConfig, string? envInstance) = ParseEnvironment(env);
         string? instance = arguments.Instance ?? envInstance;
         List<Setting> file = ReadConfig(arguments.ConfigPath, envConfig, instance, readFile);
@@ -150,9 +126,9 @@ public static partial class ConfigLoader
             options = Apply(options, source, origins);
         CheckTogether(options, origins);
         string WhereSet(string key) => sources.SelectMany(s => s).LastOrDefault(s => s.Key.Name == key)?.Where ?? DefaultOrigin;
-        if (arguments.Command is Command.Run or Command.Check)
+        if (rules.LoadsPatroniAccess)
             options = options with { PatroniAccess = PatroniAccessLoader.Load(options, WhereSet) };
-        return new CommandLine(arguments.Command, options, arguments.Reason);
+        return new CommandLine(options, arguments.Reason, arguments.Operands);
     }
 
     /// <summary>
@@ -196,54 +172,35 @@ public static partial class ConfigLoader
                 $"{Show("stale-after", options.StaleAfter)} must be greater than {Show("poll-interval", options.PollInterval)}");
     }
 
-    /// <summary>What the command line says: the command, its settings, and the flags that are no settings.</summary>
-    private sealed record Arguments(Command Command, List<Setting> Settings, string? ConfigPath, string? Instance, string Reason);
+    /// <summary>What the command line says: its settings, and the flags and operands that are no settings.</summary>
+    private sealed record Arguments(List<Setting> Settings, string? ConfigPath, string? Instance, string Reason, List<string> Operands);
 
-    private static Arguments ParseArguments(IReadOnlyList<string> args)
+    private static Arguments ParseArguments(IReadOnlyList<string> args, ArgumentRules rules)
     {
-        Command command = Command.Run;
-        int i = 0;
-        if (args.Count > 0 && !args[0].StartsWith('-'))
-        {
-            command = args[0] switch
-            {
-                "run" => Command.Run,
-                "check" => Command.Check,
-                "notify" => Command.Notify,
-                "callbacks" => Command.Callbacks,
-                "drain" => Command.Drain,
-                "maint" => Command.Maint,
-                "ready" => Command.Ready,
-                _ => throw new ConfigException($"unknown command \"{args[0]}\"; the commands are {string.Join(", ", Commands.Select(c => c.Name).SkipLast(1))} and {Commands[^1].Name} (see --help)"),
-            };
-            i = 1;
-        }
         string reason = "";
-        int callbackArgs = 0;
-
+        List<string> operands = [];
         List<Setting> settings = [];
         HashSet<string> given = [];
         string? configPath = null;
         string? instance = null;
-        for (; i < args.Count; i++)
+        ArgumentReader reader = new(args);
+        while (reader.MoveNext())
         {
-            string arg = args[i];
-            if (!arg.StartsWith('-') && command == Command.Notify && callbackArgs < 3)
+            if (!reader.IsOption)
             {
-                callbackArgs++;
+                if (operands.Count == rules.MaxOperands)
+                    throw new ConfigException($"unexpected argument \"{reader.Current}\" (see --help)");
+                operands.Add(reader.Current);
                 continue;
             }
-            if (!arg.StartsWith('-'))
-                throw new ConfigException($"unexpected argument \"{arg}\" (see --help)");
-            int equals = arg.IndexOf('=');
-            string flag = equals < 0 ? arg : arg[..equals];
+            string flag = reader.Flag;
             if (flag == ReasonFlag)
             {
-                if (command is not (Command.Drain or Command.Maint))
+                if (!rules.TakesReason)
                     throw new ConfigException($"{ReasonFlag} is only for the drain and maint commands (see --help)");
                 if (!given.Add(flag))
                     throw Error(flag, "given more than once");
-                reason = equals >= 0 ? arg[(equals + 1)..] : i + 1 < args.Count ? args[++i] : throw Error(flag, "missing value");
+                reason = reader.Value();
                 if (OperatorOverride.CheckReason(reason) is { } problem)
                     throw Error(flag, problem);
                 continue;
@@ -252,9 +209,7 @@ public static partial class ConfigLoader
             if (key is null && flag is not (ConfigFlag or InstanceFlag))
                 throw new ConfigException($"unknown option \"{flag}\" (see --help)");
 
-            string value = equals >= 0 ? arg[(equals + 1)..]
-                : i + 1 < args.Count && !args[i + 1].StartsWith('-') ? args[++i]
-                : "";
+            string value = reader.Value();
             if (value.Length == 0)
                 throw Error(flag, "missing value");
             if (key is not { IsList: true } && !given.Add(flag))
@@ -267,7 +222,7 @@ public static partial class ConfigLoader
             else
                 settings.Add(new Setting(key, value, flag, flag));
         }
-        return new Arguments(command, settings, configPath, instance, reason);
+        return new Arguments(settings, configPath, instance, reason, operands);
     }
 
     /// <summary>
@@ -714,24 +669,6 @@ public static partial class ConfigLoader
 
     private static ConfigException Error(string where, string problem) => new($"{where}: {problem}");
 
-    /// <summary>Every command, <c>run</c> (the default) first.</summary>
-    public static IReadOnlyList<CommandHelp> Commands { get; } =
-    [
-        new("run", "[OPTION...]", "serve agent checks and HTTP health checks (the default)"),
-        new("check", "[OPTION...]", "poll Patroni once, print what every mode would answer (with the override) and exit"),
-        new("notify", "[ACTION ROLE SCOPE] [OPTION...]",
-            $"tell the running agent a role change is under way: it polls Patroni at once, then every {RoleWatcher.RoleChangeInterval.TotalMilliseconds} ms for {RoleWatcher.RoleChangeWindow.TotalSeconds} s; for Patroni's callbacks, which pass ACTION ROLE SCOPE"),
-        new("callbacks", "[OPTION...]", "print the lines of patroni.yml that make Patroni run notify as its callbacks"),
-        new("drain", "[--reason TEXT] [OPTION...]",
-            $"operator override: answer drain where the answer would be ready, with \"#operator: TEXT\"; kept in state-file across restarts. TEXT: printable ASCII without #, at most {OperatorOverride.MaxReasonLength} characters"),
-        new("maint", "[--reason TEXT] [OPTION...]", "operator override: answer maint where the answer would be ready, as drain does"),
-        new("ready", "[OPTION...]", "clear the operator override"),
-        new("haproxy-config", "(--member NAME=HOST... | --patroni-url URL) [OPTION...]",
-            "print an HAProxy configuration for the cluster (haproxy-config --help)"),
-        new("manpage", "", "print the man page patroni-agent(1), in roff; the packages install it"),
-        new("completion", "bash", "print the bash completion of patroni-agent; the packages install it"),
-    ];
-
     /// <summary>The names the log-level option takes, as the completion offers them.</summary>
     public static IReadOnlyList<string> LogLevels { get; } = ["trace", "debug", "information", "warning", "error", "critical", "none"];
 
@@ -761,9 +698,6 @@ public static partial class ConfigLoader
         $"Later sources override earlier ones: defaults < config file < environment < command line. The config file is the one {ConfigFlag} or {ConfigEnv} names; else, with {InstanceFlag} NAME (or {InstanceEnv}), {AgentOptions.ConfigFileOf("NAME")}; else {AgentOptions.DefaultConfigFile} when it exists.",
     ];
 
-    /// <summary>The --help text: usage, commands, every option with its default.</summary>
-    public static string HelpText { get; } = BuildHelpText();
-
     private static List<OptionHelp> BuildOptions()
     {
         AgentOptions defaults = new();
@@ -777,37 +711,5 @@ public static partial class ConfigLoader
             new("-h, --help", "", "print this help and exit", null),
             new("--version", "", "print the version and exit", null),
         ];
-    }
-
-    private static string BuildHelpText()
-    {
-        const int Width = HelpLayout.Width;
-        StringBuilder text = new();
-        string usage = "Usage: ";
-        foreach (CommandHelp command in Commands)
-        {
-            string name = command.Name == "run" ? "[run]" : command.Name;
-            text.Append(usage).AppendLine($"patroni-agent {name} {command.Arguments}");
-            usage = "       ";
-        }
-        text.AppendLine();
-        text.AppendLine("HAProxy agent-check daemon for Patroni.");
-        text.AppendLine();
-        text.AppendLine("Commands:");
-        int commandWidth = Commands.Max(c => c.Name.Length) + 2;
-        foreach (CommandHelp command in Commands)
-            HelpLayout.AppendRow(text, command.Name, commandWidth, command.Description, Width);
-        text.AppendLine();
-        text.AppendLine("Options:");
-        HelpLayout.AppendOptions(text, Options);
-        text.AppendLine();
-        text.AppendLine("Values:");
-        int valueWidth = Values.Max(v => v.Name.Length) + 2;
-        foreach ((string name, string description) in Values)
-            HelpLayout.AppendRow(text, name, valueWidth, description, Width);
-        text.AppendLine();
-        foreach (string paragraph in SourcesText)
-            HelpLayout.AppendWrapped(text, "", paragraph, Width);
-        return text.ToString();
     }
 }

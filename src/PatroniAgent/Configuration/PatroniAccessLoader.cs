@@ -5,7 +5,7 @@ using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using PatroniAgent.Patroni;
 
-namespace PatroniAgent.Hosting;
+namespace PatroniAgent.Configuration;
 
 /// <summary>
 /// Reads and checks, at start, the files that <c>patroni-ca-file</c>, <c>patroni-cert-file</c>,

@@ -4,7 +4,7 @@ using Microsoft.Extensions.Logging;
 using PatroniAgent.Policy;
 using PatroniAgent.Watcher;
 
-namespace PatroniAgent.Hosting;
+namespace PatroniAgent.Control;
 
 /// <summary>
 /// The running agent's local control channel: a unix stream socket, mode 0660, so only root and the

@@ -1,7 +1,7 @@
 using System.Net.Sockets;
 using System.Text;
 
-namespace PatroniAgent.Hosting;
+namespace PatroniAgent.Control;
 
 /// <summary>Sends one request line to a running agent's <see cref="ControlChannel"/> and reads its reply line.</summary>
 public static class ControlClient

@@ -1,7 +1,7 @@
-using PatroniAgent.AgentProtocol;
+using PatroniAgent.Configuration;
 using PatroniAgent.Policy;
 
-namespace PatroniAgent.Hosting;
+namespace PatroniAgent.Control;
 
 /// <summary>
 /// <c>patroni-agent notify</c>, <c>drain</c>, <c>maint</c> and <c>ready</c>: the commands that talk to
@@ -60,19 +60,12 @@ public static class ControlCommand
     }
 
     /// <summary>
-    /// Stores the override (<paramref name="command"/> drain or maint with <paramref name="reason"/>, or
-    /// ready to clear it) in the state file, then tells the running agent. Returns 0 when stored (the
-    /// agent not running is said on <paramref name="error"/>), 1 when the state file cannot be written or
-    /// the agent refused.
+    /// Stores the override (<paramref name="applied"/>, drain or maint, or null for ready to clear it) in
+    /// the state file, then tells the running agent. Returns 0 when stored (the agent not running is said
+    /// on <paramref name="error"/>), 1 when the state file cannot be written or the agent refused.
     /// </summary>
-    public static int SetOverride(AgentOptions options, Command command, string reason, TextWriter output, TextWriter error)
+    public static int SetOverride(AgentOptions options, OperatorOverride? applied, TextWriter output, TextWriter error)
     {
-        OperatorOverride? applied = command switch
-        {
-            Command.Drain => new OperatorOverride(Admin.Drain, reason),
-            Command.Maint => new OperatorOverride(Admin.Maint, reason),
-            _ => null,
-        };
         string name = applied?.Word ?? "ready";
         try
         {

@@ -1,7 +1,7 @@
 using System.Text;
 using PatroniAgent.Policy;
 
-namespace PatroniAgent.Hosting;
+namespace PatroniAgent.Control;
 
 /// <summary>
 /// The state file that keeps the operator's override across agent restarts: one line,

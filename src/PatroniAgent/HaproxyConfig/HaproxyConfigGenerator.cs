@@ -3,7 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using PatroniAgent.AgentProtocol;
-using PatroniAgent.Hosting;
+using PatroniAgent.Configuration;
 
 namespace PatroniAgent.HaproxyConfig;
 

@@ -5,10 +5,13 @@ using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using Microsoft.Extensions.Hosting.Systemd;
 using Microsoft.Extensions.Logging;
+using PatroniAgent.AgentProtocol;
+using PatroniAgent.Answers;
+using PatroniAgent.Configuration;
+using PatroniAgent.Control;
 using PatroniAgent.HttpCheck;
 using PatroniAgent.Metrics;
 using PatroniAgent.Patroni;
-using PatroniAgent.Policy;
 using PatroniAgent.Server;
 using PatroniAgent.Watcher;
 
@@ -52,9 +55,9 @@ public sealed partial class AgentHost : IDisposable
         _logLevel = logLevel;
         _systemd = systemd;
         _logger = loggers.CreateLogger("patroni-agent");
-        Board = new AnswerBoard(options.UnknownAnswer, options.StaleAfter);
-        var client = new PatroniClient(options.PatroniUrl, options.Timeout, access: options.PatroniAccess);
-        _watcher = new RoleWatcher(client, Board, options.PollInterval, options.StaleAfter, loggers.CreateLogger("patroni-agent.watcher"));
+        var poll = PollPath.Build(options, options.StaleAfter, loggers.CreateLogger("patroni-agent.watcher"));
+        Board = poll.Board;
+        _watcher = poll.Watcher;
         _control = new ControlChannel(options.ControlSocket, _watcher, loggers.CreateLogger("patroni-agent.control"));
         var listeners = options.Listeners
             .Select(l => new ListenerOptions(l.EndPoint, Board.For(l.Mode), options.SendWait) { ResetAfterReply = true })
@@ -70,7 +73,7 @@ public sealed partial class AgentHost : IDisposable
         _server = new AgentServer(listeners, serverOptions, loggers.CreateLogger("patroni-agent.listener"));
         if (options.MetricsListeners.Count > 0)
         {
-            var metrics = new AgentMetrics(Board, _watcher, _server, Program.Version);
+            var metrics = new AgentMetrics(Board, _watcher, _server, AgentVersion.Text);
             _metrics = new MetricsServer(options.MetricsListeners, metrics, loggers.CreateLogger("patroni-agent.metrics"));
         }
     }
@@ -248,8 +251,7 @@ public sealed partial class AgentHost : IDisposable
         };
         _logLevel?.Set(_options.LogLevel);
         _server.SetAllow(_options.Allow);
-        var client = new PatroniClient(_options.PatroniUrl, _options.Timeout, access: _options.PatroniAccess);
-        _watcher.Reconfigure(client, _options.PollInterval, _options.StaleAfter, _options.UnknownAnswer);
+        _watcher.Reconfigure(PollPath.ClientOf(_options), _options.PollInterval, _options.StaleAfter, _options.UnknownAnswer);
     }
 
     /// <summary>Tells systemd the agent is stopping (the first time only), stops polling and closes the listeners.</summary>

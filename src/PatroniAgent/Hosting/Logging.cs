@@ -4,15 +4,9 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Logging.Console;
 using Microsoft.Extensions.Options;
+using PatroniAgent.Configuration;
 
 namespace PatroniAgent.Hosting;
-
-/// <summary>What the log lines look like: text (journald's or a terminal's), or one JSON object a line.</summary>
-public enum LogFormat
-{
-    Text,
-    Json,
-}
 
 /// <summary>
 /// Logging to standard error through Microsoft.Extensions.Logging.Console, one line per event: under

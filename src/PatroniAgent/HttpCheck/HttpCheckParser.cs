@@ -1,5 +1,4 @@
 using PatroniAgent.AgentProtocol;
-using PatroniAgent.Policy;
 
 namespace PatroniAgent.HttpCheck;
 

@@ -1,4 +1,4 @@
-using PatroniAgent.Policy;
+using PatroniAgent.AgentProtocol;
 
 namespace PatroniAgent.HttpCheck;
 

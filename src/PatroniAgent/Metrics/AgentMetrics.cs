@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
-using PatroniAgent.Patroni;
-using PatroniAgent.Policy;
+using PatroniAgent.AgentProtocol;
+using PatroniAgent.Answers;
 using PatroniAgent.Server;
 using PatroniAgent.Watcher;
 

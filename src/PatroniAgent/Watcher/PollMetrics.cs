@@ -1,6 +1,6 @@
 using PatroniAgent.Patroni;
 
-namespace PatroniAgent.Metrics;
+namespace PatroniAgent.Watcher;
 
 /// <summary>
 /// What the watcher's polls of Patroni did: a latency histogram, failures by kind, the last good poll

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
-using PatroniAgent.Metrics;
+using PatroniAgent.AgentProtocol;
+using PatroniAgent.Answers;
 using PatroniAgent.Patroni;
 using PatroniAgent.Policy;
 

@@ -1,6 +1,5 @@
 using System.Text;
 using PatroniAgent.AgentProtocol;
-using PatroniAgent.Policy;
 
 namespace PatroniAgent.Tests.AgentProtocol;
 

@@ -1,10 +1,10 @@
 using System.Text;
+using PatroniAgent.AgentProtocol;
+using PatroniAgent.Answers;
 using PatroniAgent.Patroni;
-using PatroniAgent.Policy;
 using PatroniAgent.Tests.Support;
-using PatroniAgent.Watcher;
 
-namespace PatroniAgent.Tests.Watcher;
+namespace PatroniAgent.Tests.Answers;
 
 /// <summary><see cref="AnswerBoard"/>'s stale-after bound, to the clock's last unit.</summary>
 public class AnswerBoardTests

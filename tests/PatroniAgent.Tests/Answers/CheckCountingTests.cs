@@ -1,11 +1,10 @@
 using System.Text;
-using PatroniAgent.Metrics;
+using PatroniAgent.AgentProtocol;
+using PatroniAgent.Answers;
 using PatroniAgent.Patroni;
-using PatroniAgent.Policy;
 using PatroniAgent.Tests.Support;
-using PatroniAgent.Watcher;
 
-namespace PatroniAgent.Tests.Metrics;
+namespace PatroniAgent.Tests.Answers;
 
 /// <summary>The check counters and answer transitions kept by <see cref="AnswerBoard"/>.</summary>
 public class CheckCountingTests

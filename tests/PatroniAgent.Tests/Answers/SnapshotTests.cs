@@ -1,11 +1,12 @@
 using System.Text;
+using PatroniAgent.AgentProtocol;
+using PatroniAgent.Answers;
 using PatroniAgent.HttpCheck;
 using PatroniAgent.Patroni;
 using PatroniAgent.Policy;
 using PatroniAgent.Tests.Support;
-using PatroniAgent.Watcher;
 
-namespace PatroniAgent.Tests.Watcher;
+namespace PatroniAgent.Tests.Answers;
 
 /// <summary>
 /// A <see cref="Snapshot"/> answers exactly what <see cref="AnswerPolicy.Decide"/> decides, for every

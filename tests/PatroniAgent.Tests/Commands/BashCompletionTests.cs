@@ -1,8 +1,8 @@
-using PatroniAgent.HaproxyConfig;
-using PatroniAgent.Hosting;
+using PatroniAgent.Commands;
+using PatroniAgent.Configuration;
 using PatroniAgent.Tests.EndToEnd;
 
-namespace PatroniAgent.Tests.Hosting;
+namespace PatroniAgent.Tests.Commands;
 
 /// <summary>The bash completion, run by bash as a user's TAB runs it: COMP_WORDS in, COMPREPLY out.</summary>
 public sealed class BashCompletionTests : IDisposable
@@ -29,8 +29,8 @@ public sealed class BashCompletionTests : IDisposable
     public void The_first_word_offers_every_command_and_the_options_of_run()
     {
         string[] offered = Complete("");
-        Assert.Equal(ConfigLoader.Commands.Select(c => c.Name), offered.Take(ConfigLoader.Commands.Count));
-        Assert.Equal(ConfigLoader.Options.SelectMany(o => o.Spellings), offered.Skip(ConfigLoader.Commands.Count));
+        Assert.Equal(CommandTable.Help.Select(c => c.Name), offered.Take(CommandTable.Help.Count));
+        Assert.Equal(ConfigLoader.Options.SelectMany(o => o.Spellings), offered.Skip(CommandTable.Help.Count));
     }
 
     [Fact]

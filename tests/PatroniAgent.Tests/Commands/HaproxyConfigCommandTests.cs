@@ -1,7 +1,7 @@
-using PatroniAgent.HaproxyConfig;
+using PatroniAgent.Commands;
 using PatroniAgent.Tests.Support;
 
-namespace PatroniAgent.Tests.HaproxyConfig;
+namespace PatroniAgent.Tests.Commands;
 
 /// <summary><c>patroni-agent haproxy-config</c>'s command line and its use of Patroni, in process.</summary>
 public class HaproxyConfigCommandTests

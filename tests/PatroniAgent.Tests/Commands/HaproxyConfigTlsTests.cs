@@ -2,7 +2,7 @@ using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using PatroniAgent.Tests.Support;
 
-namespace PatroniAgent.Tests.HaproxyConfig;
+namespace PatroniAgent.Tests.Commands;
 
 /// <summary>
 /// <c>haproxy-config --patroni-url</c> against a Patroni over https that verifies a client certificate

@@ -1,8 +1,8 @@
-using PatroniAgent.HaproxyConfig;
-using PatroniAgent.Hosting;
+using PatroniAgent.Commands;
+using PatroniAgent.Configuration;
 using PatroniAgent.Tests.EndToEnd;
 
-namespace PatroniAgent.Tests.Hosting;
+namespace PatroniAgent.Tests.Commands;
 
 /// <summary>patroni-agent(1), built from the tables of --help and read by man as users read it.</summary>
 public class ManPageTests
@@ -25,7 +25,7 @@ public class ManPageTests
     [Fact]
     public void Every_command_of_the_help_is_in_the_synopsis_and_described()
     {
-        foreach (CommandHelp command in ConfigLoader.Commands)
+        foreach (CommandHelp command in CommandTable.Help)
         {
             string name = command.Name == "run" ? "[run]" : command.Name;
             Assert.Contains($"patroni-agent {name} {command.Arguments}".TrimEnd(), Rendered);

@@ -1,19 +1,27 @@
 using System.Net;
 using Microsoft.Extensions.Logging;
-using PatroniAgent.Hosting;
+using PatroniAgent.AgentProtocol;
+using PatroniAgent.Configuration;
 using PatroniAgent.Patroni;
-using PatroniAgent.Policy;
 using PatroniAgent.Tests.Support;
+using PatroniAgent.Commands;
 
-namespace PatroniAgent.Tests.Hosting;
+namespace PatroniAgent.Tests.Configuration;
 
 public class ConfigLoaderTests
 {
     private const string ConfPath = "/etc/patroni-agent.conf";
 
-    private static CommandLine Parse(string[] args, Dictionary<string, string>? env = null, string? file = null) =>
-        ConfigLoader.Parse(args, env ?? [], path =>
+    private static readonly ArgumentRules RunRules = CommandTable.All[0].Rules!;
+
+    /// <summary>Parses a command line as the command it names would: with that command's rules.</summary>
+    private static CommandLine Parse(string[] args, Dictionary<string, string>? env = null, string? file = null)
+    {
+        var (command, arguments) = CommandTable.Find(args);
+        Assert.NotNull(command?.Rules);
+        return ConfigLoader.Parse(arguments, command.Rules, env ?? [], path =>
             path == ConfPath && file is not null ? file : throw new FileNotFoundException("not found", path));
+    }
 
     private static AgentOptions Options(string[] args, Dictionary<string, string>? env = null, string? file = null) =>
         Parse(args, env, file).Options;
@@ -33,10 +41,7 @@ public class ConfigLoaderTests
     [Fact]
     public void NoArgumentsRunWithTheDefaults()
     {
-        CommandLine result = Parse([]);
-
-        Assert.Equal(Command.Run, result.Command);
-        AgentOptions o = result.Options;
+        AgentOptions o = Parse([]).Options;
         Assert.Equal([Listener("::", 5555, Mode.Primary)], o.Listeners);
         Assert.Empty(o.HttpListeners);
         Assert.Empty(o.MetricsListeners);
@@ -61,29 +66,16 @@ public class ConfigLoaderTests
     }
 
     [Theory]
-    [InlineData(new string[0], Command.Run)]
-    [InlineData(new[] { "run" }, Command.Run)]
-    [InlineData(new[] { "check" }, Command.Check)]
-    [InlineData(new[] { "--workers", "2" }, Command.Run)]
-    [InlineData(new[] { "check", "--workers", "2" }, Command.Check)]
-    public void CommandIsTheFirstWordAndDefaultsToRun(string[] args, Command expected)
+    [InlineData(new[] { "notify" }, "")]
+    [InlineData(new[] { "notify", "on_role_change", "master", "batman" }, "")]
+    [InlineData(new[] { "notify", "--config", ConfPath, "on_role_change", "replica", "batman" }, "")]
+    [InlineData(new[] { "drain" }, "")]
+    [InlineData(new[] { "maint", "--reason", "disk replacement" }, "disk replacement")]
+    [InlineData(new[] { "drain", "--reason=kernel update" }, "kernel update")]
+    [InlineData(new[] { "ready" }, "")]
+    public void ControlCommandsAndTheirArguments(string[] args, string reason)
     {
-        Assert.Equal(expected, Parse(args).Command);
-    }
-
-    [Theory]
-    [InlineData(new[] { "notify" }, Command.Notify, "")]
-    [InlineData(new[] { "notify", "on_role_change", "master", "batman" }, Command.Notify, "")]
-    [InlineData(new[] { "notify", "--config", ConfPath, "on_role_change", "replica", "batman" }, Command.Notify, "")]
-    [InlineData(new[] { "drain" }, Command.Drain, "")]
-    [InlineData(new[] { "maint", "--reason", "disk replacement" }, Command.Maint, "disk replacement")]
-    [InlineData(new[] { "drain", "--reason=kernel update" }, Command.Drain, "kernel update")]
-    [InlineData(new[] { "ready" }, Command.Ready, "")]
-    public void ControlCommandsAndTheirArguments(string[] args, Command expected, string reason)
-    {
-        var parsed = ConfigLoader.Parse(args, new Dictionary<string, string>(), _ => "");
-        Assert.Equal(expected, parsed.Command);
-        Assert.Equal(reason, parsed.Reason);
+        Assert.Equal(reason, Parse(args, file: "").Reason);
     }
 
     [Theory]
@@ -103,7 +95,7 @@ public class ConfigLoaderTests
     [Fact]
     public void HelpNamesTheControlCommandsAndTheirKeys()
     {
-        string help = Unwrapped(ConfigLoader.HelpText);
+        string help = Unwrapped(AgentHelp.Text);
         Assert.Contains("patroni-agent notify [ACTION ROLE SCOPE] [OPTION...]", help);
         Assert.Contains("patroni-agent drain [--reason TEXT] [OPTION...]", help);
         Assert.Contains("patroni-agent maint [--reason TEXT] [OPTION...]", help);
@@ -147,8 +139,12 @@ public class ConfigLoaderTests
 
     private const string DefaultFile = "/etc/patroni-agent/patroni-agent.conf";
 
-    private static CommandLine ParseWithFiles(string[] args, Dictionary<string, string> files, Dictionary<string, string>? env = null) =>
-        ConfigLoader.Parse(args, env ?? [], path => files.TryGetValue(path, out string? text) ? text : throw new FileNotFoundException("not found", path));
+    private static CommandLine ParseWithFiles(string[] args, Dictionary<string, string> files, Dictionary<string, string>? env = null)
+    {
+        var (command, arguments) = CommandTable.Find(args);
+        Assert.NotNull(command?.Rules);
+        return ConfigLoader.Parse(arguments, command.Rules, env ?? [], path => files.TryGetValue(path, out string? text) ? text : throw new FileNotFoundException("not found", path));
+    }
 
     [Theory]
     [InlineData("run")]
@@ -184,7 +180,7 @@ public class ConfigLoaderTests
     [Fact]
     public void A_default_config_file_that_cannot_be_read_is_an_error_that_names_it()
     {
-        string message = Assert.Throws<ConfigException>(() => ConfigLoader.Parse(["check"], new Dictionary<string, string>(),
+        string message = Assert.Throws<ConfigException>(() => ConfigLoader.Parse([], CommandTable.Find(["check"]).Command!.Rules!, new Dictionary<string, string>(),
             _ => throw new UnauthorizedAccessException())).Message;
 
         Assert.Equal("the default config file (--config names another): cannot read config file /etc/patroni-agent/patroni-agent.conf: access denied (no permission, or not a file)", message);
@@ -256,27 +252,10 @@ public class ConfigLoaderTests
         Assert.Equal("--instance: given more than once", Error(["--instance", "a", "--instance", "b"]));
     }
 
-    [Theory]
-    [InlineData(new[] { "--help" }, Command.Help)]
-    [InlineData(new[] { "-h" }, Command.Help)]
-    [InlineData(new[] { "check", "--poll-interval", "5", "--help" }, Command.Help)]
-    [InlineData(new[] { "bogus", "-h" }, Command.Help)]
-    [InlineData(new[] { "--version" }, Command.Version)]
-    [InlineData(new[] { "run", "--no-such-flag", "--version" }, Command.Version)]
-    [InlineData(new[] { "--version", "--help" }, Command.Version)]
-    public void HelpAndVersionWinAnywhereWithoutValidation(string[] args, Command expected)
-    {
-        CommandLine result = ConfigLoader.Parse(args, new Dictionary<string, string> { ["PATRONI_AGENT_BOGUS"] = "1" },
-            _ => throw new InvalidOperationException("the config file must not be read"));
-
-        Assert.Equal(expected, result.Command);
-        Assert.Equal(new AgentOptions().Timeout, result.Options.Timeout);
-    }
-
     [Fact]
     public void HelpTextListsCommandsAndEveryOptionWithItsDefault()
     {
-        string help = ConfigLoader.HelpText;
+        string help = AgentHelp.Text;
         Assert.All(help.Split('\n'), line => Assert.True(line.Length <= 100, $"longer than 100 characters: {line}"));
 
         Assert.StartsWith("Usage: patroni-agent [run] [OPTION...]\n       patroni-agent check [OPTION...]\n", help);
@@ -310,14 +289,6 @@ public class ConfigLoaderTests
         {
             Assert.Contains(expected, help);
         }
-    }
-
-    [Theory]
-    [InlineData("bogus")]
-    [InlineData("serve")]
-    public void UnknownCommandIsAnError(string command)
-    {
-        Assert.Equal($"unknown command \"{command}\"; the commands are run, check, notify, callbacks, drain, maint, ready, haproxy-config, manpage and completion (see --help)", Error([command]));
     }
 
     [Fact]
@@ -430,7 +401,7 @@ public class ConfigLoaderTests
     public void ConfigFlagOverridesConfigEnvironmentVariable()
     {
         string? read = null;
-        ConfigLoader.Parse(["--config=/flag.conf"], new Dictionary<string, string> { ["PATRONI_AGENT_CONFIG"] = "/env.conf" },
+        ConfigLoader.Parse(["--config=/flag.conf"], RunRules, new Dictionary<string, string> { ["PATRONI_AGENT_CONFIG"] = "/env.conf" },
             path => { read = path; return ""; });
 
         Assert.Equal("/flag.conf", read);
@@ -1046,9 +1017,9 @@ public class ConfigLoaderTests
         Exception thrown = (Exception)Activator.CreateInstance(exception)!;
 
         ConfigException flag = Assert.Throws<ConfigException>(() =>
-            ConfigLoader.Parse(["--config", "/etc/missing.conf"], new Dictionary<string, string>(), _ => throw thrown));
+            ConfigLoader.Parse(["--config", "/etc/missing.conf"], RunRules, new Dictionary<string, string>(), _ => throw thrown));
         ConfigException env = Assert.Throws<ConfigException>(() =>
-            ConfigLoader.Parse([], new Dictionary<string, string> { ["PATRONI_AGENT_CONFIG"] = "/etc/missing.conf" }, _ => throw thrown));
+            ConfigLoader.Parse([], RunRules, new Dictionary<string, string> { ["PATRONI_AGENT_CONFIG"] = "/etc/missing.conf" }, _ => throw thrown));
 
         Assert.Equal($"--config: cannot read config file /etc/missing.conf: {reason}", flag.Message);
         Assert.Equal($"PATRONI_AGENT_CONFIG: cannot read config file /etc/missing.conf: {reason}", env.Message);
@@ -1058,7 +1029,7 @@ public class ConfigLoaderTests
     public void OtherReadErrorsAreReportedWithTheirMessage()
     {
         Assert.Equal("--config: cannot read config file /etc/x.conf: Is a directory",
-            Assert.Throws<ConfigException>(() => ConfigLoader.Parse(["--config", "/etc/x.conf"],
+            Assert.Throws<ConfigException>(() => ConfigLoader.Parse(["--config", "/etc/x.conf"], RunRules,
                 new Dictionary<string, string>(), _ => throw new IOException("Is a directory"))).Message);
     }
 

@@ -1,12 +1,13 @@
 using System.Net.Sockets;
 using System.Runtime.Versioning;
 using System.Text;
-using PatroniAgent.Hosting;
+using PatroniAgent.Answers;
+using PatroniAgent.Control;
 using PatroniAgent.Patroni;
-using PatroniAgent.Tests.Support;
 using PatroniAgent.Watcher;
+using PatroniAgent.Tests.Support;
 
-namespace PatroniAgent.Tests.Hosting;
+namespace PatroniAgent.Tests.Control;
 
 /// <summary>
 /// The control socket in process: its file mode, what each request line does to the watcher, and how

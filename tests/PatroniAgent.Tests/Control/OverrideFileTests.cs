@@ -1,9 +1,9 @@
 using System.Runtime.Versioning;
 using PatroniAgent.AgentProtocol;
-using PatroniAgent.Hosting;
+using PatroniAgent.Control;
 using PatroniAgent.Policy;
 
-namespace PatroniAgent.Tests.Hosting;
+namespace PatroniAgent.Tests.Control;
 
 /// <summary>The override state file: written whole or not at all, read back, and a bad file answered as maint.</summary>
 [UnsupportedOSPlatform("windows")]

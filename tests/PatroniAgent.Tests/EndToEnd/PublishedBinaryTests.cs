@@ -27,11 +27,11 @@ public class PublishedBinaryTests
         var version = PublishedAgent.Run(PublishedAgent.Path, ["--version"], Limit).Output.Trim().Split(' ')[1];
         var manpage = PublishedAgent.Run(PublishedAgent.Path, ["manpage"], Limit);
         Assert.Equal(0, manpage.ExitCode);
-        Assert.Equal(PatroniAgent.Hosting.ManPage.Render(version), manpage.Output);
+        Assert.Equal(PatroniAgent.Commands.ManPage.Render(version), manpage.Output);
 
         var completion = PublishedAgent.Run(PublishedAgent.Path, ["completion", "bash"], Limit);
         Assert.Equal(0, completion.ExitCode);
-        Assert.Equal(PatroniAgent.Hosting.BashCompletion.Render(), completion.Output);
+        Assert.Equal(PatroniAgent.Commands.BashCompletion.Render(), completion.Output);
     }
 
     [Theory]

@@ -1,5 +1,5 @@
+using PatroniAgent.Configuration;
 using PatroniAgent.HaproxyConfig;
-using PatroniAgent.Hosting;
 
 namespace PatroniAgent.Tests.HaproxyConfig;
 

@@ -1,8 +1,9 @@
 using System.Net;
 using Microsoft.Extensions.Hosting.Systemd;
 using Microsoft.Extensions.Logging;
+using PatroniAgent.AgentProtocol;
+using PatroniAgent.Configuration;
 using PatroniAgent.Hosting;
-using PatroniAgent.Policy;
 using PatroniAgent.Tests.Support;
 
 namespace PatroniAgent.Tests.Hosting;

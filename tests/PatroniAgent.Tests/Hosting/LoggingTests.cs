@@ -2,6 +2,7 @@ using System.Text;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using PatroniAgent.Hosting;
+using PatroniAgent.Configuration;
 
 namespace PatroniAgent.Tests.Hosting;
 

@@ -1,6 +1,6 @@
 using System.Text;
+using PatroniAgent.AgentProtocol;
 using PatroniAgent.HttpCheck;
-using PatroniAgent.Policy;
 
 namespace PatroniAgent.Tests.HttpCheck;
 

@@ -7,9 +7,10 @@ using PatroniAgent.AgentProtocol;
 using PatroniAgent.Metrics;
 using PatroniAgent.Patroni;
 using PatroniAgent.Policy;
+using PatroniAgent.Server;
+using PatroniAgent.Watcher;
 using PatroniAgent.Tests.Properties;
 using PatroniAgent.Tests.Support;
-using PatroniAgent.Watcher;
 
 namespace PatroniAgent.Tests.Metrics;
 

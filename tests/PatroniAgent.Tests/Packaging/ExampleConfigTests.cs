@@ -1,10 +1,11 @@
 using System.Collections;
 using System.Net;
 using System.Text.RegularExpressions;
+using PatroniAgent.AgentProtocol;
+using PatroniAgent.Configuration;
 using PatroniAgent.HaproxyConfig;
-using PatroniAgent.Hosting;
-using PatroniAgent.Policy;
 using PatroniAgent.Tests.EndToEnd;
+using PatroniAgent.Commands;
 
 namespace PatroniAgent.Tests.Packaging;
 
@@ -28,12 +29,12 @@ public partial class ExampleConfigTests
     private static string[] Lines() => File.ReadAllLines(ExamplePath);
 
     private static AgentOptions Load(string text) =>
-        ConfigLoader.Parse(["--config", "example.conf"], new Dictionary<string, string>(), _ => text).Options;
+        ConfigLoader.Parse(["--config", "example.conf"], new ArgumentRules(), new Dictionary<string, string>(), _ => text).Options;
 
     [Fact]
     public void Every_key_of_the_loader_is_in_the_example()
     {
-        string[] loaderKeys = HelpFlag().Matches(ConfigLoader.HelpText).Select(m => m.Groups[1].Value)
+        string[] loaderKeys = HelpFlag().Matches(AgentHelp.Text).Select(m => m.Groups[1].Value)
             .Where(k => k is not ("config" or "instance" or "help" or "version"))
             .ToArray();
         string[] exampleKeys = Lines().Select(l => ShownKey().Match(l)).Where(m => m.Success).Select(m => m.Groups[1].Value).ToArray();

@@ -3,7 +3,7 @@ using System.Net.Sockets;
 using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
-using PatroniAgent.Hosting;
+using PatroniAgent.Configuration;
 using PatroniAgent.Patroni;
 using PatroniAgent.Tests.Support;
 
@@ -42,7 +42,7 @@ public sealed class PatroniClientTlsTests : IDisposable
     /// <summary>A client built as the agent builds it: options parsed from flags, files read by the loader.</summary>
     private static PatroniClient Client(Uri url, params string[] flags)
     {
-        var options = ConfigLoader.Parse(["--patroni-url", url.ToString(), .. flags], new Dictionary<string, string>(), File.ReadAllText).Options;
+        var options = ConfigLoader.Parse(["--patroni-url", url.ToString(), .. flags], new ArgumentRules(LoadsPatroniAccess: true), new Dictionary<string, string>(), File.ReadAllText).Options;
         return new PatroniClient(options.PatroniUrl, Generous, access: options.PatroniAccess);
     }
 
@@ -249,7 +249,7 @@ public sealed class PatroniClientTlsTests : IDisposable
         await using var fake = Patroni();
         Assert.Null(Client(fake.Url, "--patroni-ca-file", _caFile).Poll(CancellationToken.None).Error);
         using var relay = new TrickleRelay(new IPEndPoint(IPAddress.Loopback, fake.Port));
-        var options = ConfigLoader.Parse(["--patroni-url", $"https://127.0.0.1:{relay.Port}", "--patroni-ca-file", _caFile], new Dictionary<string, string>(), File.ReadAllText).Options;
+        var options = ConfigLoader.Parse(["--patroni-url", $"https://127.0.0.1:{relay.Port}", "--patroni-ca-file", _caFile], new ArgumentRules(LoadsPatroniAccess: true), new Dictionary<string, string>(), File.ReadAllText).Options;
         var client = new PatroniClient(options.PatroniUrl, TimeSpan.FromSeconds(1), access: options.PatroniAccess);
 
         var result = client.Poll(new CancellationTokenSource(TimeSpan.FromSeconds(20)).Token);

@@ -1,8 +1,8 @@
 using PatroniAgent.AgentProtocol;
+using PatroniAgent.Answers;
 using PatroniAgent.Patroni;
 using PatroniAgent.Policy;
 using PatroniAgent.Tests.Support;
-using PatroniAgent.Watcher;
 
 namespace PatroniAgent.Tests.Policy;
 

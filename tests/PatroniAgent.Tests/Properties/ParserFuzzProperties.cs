@@ -3,11 +3,11 @@ using System.Text.Json;
 using FsCheck;
 using FsCheck.Fluent;
 using PatroniAgent.AgentProtocol;
+using PatroniAgent.Answers;
 using PatroniAgent.HttpCheck;
 using PatroniAgent.Patroni;
 using PatroniAgent.Policy;
 using PatroniAgent.Tests.Support;
-using PatroniAgent.Watcher;
 
 namespace PatroniAgent.Tests.Properties;
 

@@ -1,10 +1,11 @@
 using FsCheck;
 using FsCheck.Fluent;
 using Microsoft.Extensions.Logging.Abstractions;
+using PatroniAgent.AgentProtocol;
+using PatroniAgent.Answers;
 using PatroniAgent.Patroni;
-using PatroniAgent.Policy;
-using PatroniAgent.Tests.Support;
 using PatroniAgent.Watcher;
+using PatroniAgent.Tests.Support;
 
 namespace PatroniAgent.Tests.Properties;
 

@@ -3,7 +3,6 @@ using System.Text;
 using System.Text.RegularExpressions;
 using PatroniAgent.AgentProtocol;
 using PatroniAgent.HttpCheck;
-using PatroniAgent.Policy;
 
 namespace PatroniAgent.Tests.Properties;
 

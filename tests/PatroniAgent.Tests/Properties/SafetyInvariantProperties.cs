@@ -2,9 +2,10 @@ using System.Text;
 using FsCheck;
 using FsCheck.Fluent;
 using Microsoft.Extensions.Logging.Abstractions;
-using PatroniAgent.Policy;
-using PatroniAgent.Tests.Support;
+using PatroniAgent.AgentProtocol;
+using PatroniAgent.Answers;
 using PatroniAgent.Watcher;
+using PatroniAgent.Tests.Support;
 
 namespace PatroniAgent.Tests.Properties;
 

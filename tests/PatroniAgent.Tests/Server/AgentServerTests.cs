@@ -1,10 +1,9 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using PatroniAgent.AgentProtocol;
+using PatroniAgent.Answers;
 using PatroniAgent.HttpCheck;
-using PatroniAgent.Metrics;
-using PatroniAgent.Policy;
-using PatroniAgent.Watcher;
 using PatroniAgent.Tests.Support;
 
 namespace PatroniAgent.Tests.Server;

@@ -2,8 +2,8 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using PatroniAgent.AgentProtocol;
 using PatroniAgent.HttpCheck;
-using PatroniAgent.Policy;
 using PatroniAgent.Tests.Support;
 
 namespace PatroniAgent.Tests.Server;

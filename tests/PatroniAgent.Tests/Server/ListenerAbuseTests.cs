@@ -5,7 +5,7 @@ using System.Text;
 using System.Text.RegularExpressions;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
-using PatroniAgent.Policy;
+using PatroniAgent.AgentProtocol;
 using PatroniAgent.Server;
 using PatroniAgent.Server.Internal;
 using PatroniAgent.Tests.EndToEnd;

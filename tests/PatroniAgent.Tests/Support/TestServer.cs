@@ -1,11 +1,11 @@
 using System.Net;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using PatroniAgent.AgentProtocol;
+using PatroniAgent.Answers;
 using PatroniAgent.HttpCheck;
 using PatroniAgent.Patroni;
-using PatroniAgent.Policy;
 using PatroniAgent.Server;
-using PatroniAgent.Watcher;
 
 namespace PatroniAgent.Tests.Support;
 

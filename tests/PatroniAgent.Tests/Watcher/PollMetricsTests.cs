@@ -1,11 +1,11 @@
 using Microsoft.Extensions.Logging.Abstractions;
-using PatroniAgent.Metrics;
+using PatroniAgent.Answers;
 using PatroniAgent.Patroni;
+using PatroniAgent.Watcher;
 using PatroniAgent.Tests.Properties;
 using PatroniAgent.Tests.Support;
-using PatroniAgent.Watcher;
 
-namespace PatroniAgent.Tests.Metrics;
+namespace PatroniAgent.Tests.Watcher;
 
 /// <summary>What <see cref="RoleWatcher"/> records of its polls in <see cref="PollMetrics"/>.</summary>
 public class PollMetricsTests

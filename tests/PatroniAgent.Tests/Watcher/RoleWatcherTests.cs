@@ -1,13 +1,14 @@
-using System.Diagnostics;
 using System.Text;
 using Admin = PatroniAgent.AgentProtocol.Admin;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using PatroniAgent.AgentProtocol;
+using PatroniAgent.Answers;
 using PatroniAgent.Patroni;
 using PatroniAgent.Policy;
+using PatroniAgent.Watcher;
 using PatroniAgent.Tests.Properties;
 using PatroniAgent.Tests.Support;
-using PatroniAgent.Watcher;
 
 namespace PatroniAgent.Tests.Watcher;
 
@@ -539,7 +540,7 @@ public class RoleWatcherTests
         await using var fake = new FakePatroni();
         fake.Status(PatroniFixtures.Load("v4.1.4-replica"));
         fake.Set("/cluster", FakeReply.From(PatroniFixtures.Load("v4.1.4-cluster")));
-        var client = new PatroniClient(fake.Url, TimeSpan.FromSeconds(1));
+        var client = new PatroniClient(fake.Url, TimeSpan.FromSeconds(10));
         var board = new AnswerBoard("down", StaleAfter);
         var log = new ListLogger();
         var watcher = new RoleWatcher(client, board, TimeSpan.FromMilliseconds(50), StaleAfter, log);
