@@ -1,6 +1,5 @@
 using PatroniAgent.AgentProtocol;
-using PatroniAgent.Policy;
-using PatroniAgent.Watcher;
+using PatroniAgent.Answers;
 
 namespace PatroniAgent.Benchmarks;
 

@@ -1,7 +1,7 @@
 using BenchmarkDotNet.Attributes;
+using PatroniAgent.AgentProtocol;
+using PatroniAgent.Answers;
 using PatroniAgent.Patroni;
-using PatroniAgent.Policy;
-using PatroniAgent.Watcher;
 
 namespace PatroniAgent.Benchmarks;
 

@@ -1,6 +1,5 @@
 using BenchmarkDotNet.Attributes;
 using PatroniAgent.AgentProtocol;
-using PatroniAgent.Policy;
 
 namespace PatroniAgent.Benchmarks;
 

@@ -1,6 +1,6 @@
 using BenchmarkDotNet.Attributes;
+using PatroniAgent.Answers;
 using PatroniAgent.Patroni;
-using PatroniAgent.Watcher;
 
 namespace PatroniAgent.Benchmarks;
 

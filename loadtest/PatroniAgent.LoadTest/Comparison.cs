@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Text;
-using PatroniAgent.Policy;
+using PatroniAgent.AgentProtocol;
 
 namespace PatroniAgent.LoadTest;
 

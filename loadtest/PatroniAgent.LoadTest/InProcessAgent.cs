@@ -1,9 +1,9 @@
 using System.Net;
 using Microsoft.Extensions.Logging.Abstractions;
+using PatroniAgent.AgentProtocol;
+using PatroniAgent.Answers;
 using PatroniAgent.Patroni;
-using PatroniAgent.Policy;
 using PatroniAgent.Server;
-using PatroniAgent.Watcher;
 
 namespace PatroniAgent.LoadTest;
 
