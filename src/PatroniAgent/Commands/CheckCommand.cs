@@ -1,10 +1,8 @@
 using Microsoft.Extensions.Logging.Abstractions;
 using PatroniAgent.AgentProtocol;
-using PatroniAgent.Answers;
 using PatroniAgent.Configuration;
 using PatroniAgent.Control;
 using PatroniAgent.Hosting;
-using PatroniAgent.Patroni;
 using PatroniAgent.Watcher;
 
 namespace PatroniAgent.Commands;

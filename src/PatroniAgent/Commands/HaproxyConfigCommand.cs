@@ -183,7 +183,7 @@ public static class HaproxyConfigCommand
                     members.Add(ParseMember(value));
                     break;
                 case "--patroni-url":
-                    patroniUrl = ConfigLoader.ParseUrl(value, flag);
+                    patroniUrl = ConfigValues.ParseUrl(value, flag);
                     break;
                 case "--patroni-ca-file":
                     access = access with { PatroniCaFile = value };

@@ -11,7 +11,6 @@ using PatroniAgent.Configuration;
 using PatroniAgent.Control;
 using PatroniAgent.HttpCheck;
 using PatroniAgent.Metrics;
-using PatroniAgent.Patroni;
 using PatroniAgent.Server;
 using PatroniAgent.Watcher;
 
