@@ -1,4 +1,5 @@
 using PatroniAgent.AgentProtocol;
+using static PatroniAgent.Configuration.ConfigKeys;
 using static PatroniAgent.Configuration.ConfigValues;
 
 namespace PatroniAgent.Configuration;

@@ -1,5 +1,6 @@
 using System.Text.RegularExpressions;
 using PatroniAgent.Policy;
+using static PatroniAgent.Configuration.ConfigKeys;
 using static PatroniAgent.Configuration.ConfigValues;
 
 namespace PatroniAgent.Configuration;
@@ -19,7 +20,6 @@ public sealed record CommandLine(AgentOptions Options, string Reason, IReadOnlyL
 /// </summary>
 public static partial class ConfigLoader
 {
-    private const string EnvPrefix = "PATRONI_AGENT_";
     private const string ConfigFlag = "--config";
     private const string ConfigEnv = "PATRONI_AGENT_CONFIG";
     private const string InstanceFlag = "--instance";
@@ -32,6 +32,10 @@ public static partial class ConfigLoader
     /// <paramref name="Origin"/> names the source alone.
     /// </summary>
     private sealed record Setting(Key Key, string Value, string Where, string Origin);
+
+    /// <summary>Every setting of <paramref name="options"/> by its config-file key, shown as --help shows defaults.</summary>
+    public static IReadOnlyList<(string Key, string Value)> Describe(AgentOptions options) =>
+        Keys.Select(k => (k.Name, k.Show(options))).ToList();
 
     /// <summary>Parses a command's arguments (those after its name) and merges the configuration sources into validated options.</summary>
     /// <param name="args">The arguments after the command's name.</param>

@@ -8,14 +8,17 @@ using static PatroniAgent.Configuration.ConfigValues;
 namespace PatroniAgent.Configuration;
 
 /// <summary>The configuration keys: each key's flag, variable, help, and how its values apply to the options.</summary>
-public static partial class ConfigLoader
+internal static class ConfigKeys
 {
+    /// <summary>The prefix of every environment variable of the agent.</summary>
+    internal const string EnvPrefix = "PATRONI_AGENT_";
+
     /// <summary>
     /// A configuration key: its file key, and the flag and environment variable derived from it. A key
     /// with <paramref name="Clear"/> is a list: it may be repeated, its environment variable takes
     /// entries separated by commas, and a source that sets it replaces the entries of the sources before.
     /// </summary>
-    private sealed record Key(
+    internal sealed record Key(
         string Name,
         string Placeholder,
         string Description,
@@ -28,7 +31,7 @@ public static partial class ConfigLoader
         public bool IsList => Clear is not null;
     }
 
-    private static readonly Key[] Keys =
+    internal static readonly Key[] Keys =
     [
         new("listen", "ADDR:PORT[=MODE]", "listener and its default mode, repeatable",
             o => string.Join(' ', o.Listeners), AddListener, o => o with { Listeners = [] }),
@@ -71,10 +74,6 @@ public static partial class ConfigLoader
         new("state-file", "PATH", "file keeping the drain or maint override across restarts",
             o => o.StateFile, (o, v, _) => o with { StateFile = v }),
     ];
-
-    /// <summary>Every setting of <paramref name="options"/> by its config-file key, shown as --help shows defaults.</summary>
-    public static IReadOnlyList<(string Key, string Value)> Describe(AgentOptions options) =>
-        Keys.Select(k => (k.Name, k.Show(options))).ToList();
 
     private static AgentOptions AddListener(AgentOptions options, string text, string where)
     {
