@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
+using PatroniAgent.Tests.Support;
 
 namespace PatroniAgent.ClusterTests;
 
@@ -210,22 +211,23 @@ public sealed class TlsPatroniTests : IDisposable
 
     private string WaitForAnswer(int port, Func<string, bool> wanted, TimeSpan timeout)
     {
-        var deadline = DateTime.UtcNow + timeout;
         string last = "";
-        while (DateTime.UtcNow < deadline)
-        {
-            try
+        Eventually.Until(
+            () =>
             {
-                last = Answer(port);
-                if (wanted(last)) return last;
-            }
-            catch (Exception e) when (e is SocketException or IOException)
-            {
-                last = e.Message;
-            }
-            Thread.Sleep(200);
-        }
-        lock (_log) throw new TimeoutException($"the agent on port {port} kept answering: {last}\n{_log}");
+                try
+                {
+                    last = Answer(port);
+                    return wanted(last);
+                }
+                catch (Exception e) when (e is SocketException or IOException)
+                {
+                    last = e.Message;
+                    return false;
+                }
+            },
+            timeout, () => { lock (_log) return $"the agent on port {port} kept answering: {last}\n{_log}"; }, TimeSpan.FromMilliseconds(200));
+        return last;
     }
 
     private static void Run(string file, params string[] args) => Assert.Equal(0, Exit(file, args));

@@ -259,17 +259,10 @@ public sealed class MetricsEndpointTests : IDisposable
 
     private async Task<PrometheusText> EventuallyAsync(Func<PrometheusText, bool> condition)
     {
-        var until = DateTime.UtcNow.AddSeconds(10);
-        while (true)
-        {
-            var metrics = await ScrapeAsync();
-            if (condition(metrics) || DateTime.UtcNow > until)
-            {
-                Assert.True(condition(metrics), "the metrics never reached the expected values");
-                return metrics;
-            }
-            await Task.Delay(20);
-        }
+        PrometheusText? metrics = null;
+        await Eventually.WaitFor(async () => condition(metrics = await ScrapeAsync()), TimeSpan.FromSeconds(10),
+            () => "the metrics never reached the expected values", TimeSpan.FromMilliseconds(20));
+        return metrics!;
     }
 
     private async Task<(string Head, string Body)> GetAsync(string request)
