@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net.Sockets;
 using System.Text;
 using Npgsql;
+using PatroniAgent.Tests.Support;
 
 namespace PatroniAgent.ClusterTests;
 
@@ -208,24 +209,20 @@ public sealed class Cluster : IAsyncLifetime
     public string WaitConverged(TimeSpan? timeout = null)
     {
         string? last = null;
-        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(90));
-        while (DateTime.UtcNow < deadline)
-        {
-            var leader = Leader();
-            if (leader is not null && AllReplicasFollow(leader))
+        string? leader = null;
+        Eventually.Until(
+            () =>
             {
+                leader = Leader();
+                if (leader is null || !AllReplicasFollow(leader)) return false;
                 var servers = Servers();
                 bool rw = servers.Where(s => s.Backend == ReadWrite).All(s => s.Status == (s.Server == leader ? "UP" : "MAINT"));
                 bool ro = servers.Where(s => s.Backend == ReadOnly).All(s => s.Status == (s.Server == leader ? "MAINT" : "UP"));
-                if (rw && ro)
-                {
-                    return leader;
-                }
                 last = string.Join("; ", servers);
-            }
-            Thread.Sleep(100);
-        }
-        throw new TimeoutException($"the cluster did not converge: {last}\n{Logs()}");
+                return rw && ro;
+            },
+            timeout ?? TimeSpan.FromSeconds(90), () => $"the cluster did not converge: {last}\n{Logs()}", TimeSpan.FromMilliseconds(100));
+        return leader!;
     }
 
     /// <summary>Whether every other member runs as a replica on the leader's timeline, as Patroni's <c>GET /cluster</c> tells.</summary>
@@ -335,17 +332,10 @@ public sealed class WriteProbe : IDisposable
         }
     }
 
-    /// <summary>Waits until a connection lands on <paramref name="node"/> as primary.</summary>
-    public bool WaitForPrimary(string node, TimeSpan timeout)
-    {
-        var deadline = DateTime.UtcNow + timeout;
-        while (DateTime.UtcNow < deadline)
-        {
-            if (Landings.Any(l => l.Node == node && !l.InRecovery)) return true;
-            Thread.Sleep(20);
-        }
-        return false;
-    }
+    /// <summary>Waits until a connection lands on <paramref name="node"/> as primary; fails the test when none does within <paramref name="timeout"/>.</summary>
+    public void WaitForPrimary(string node, TimeSpan timeout) =>
+        Eventually.Until(() => Landings.Any(l => l.Node == node && !l.InRecovery), timeout,
+            () => $"writes never reached {node}\n{Cluster.Logs()}", TimeSpan.FromMilliseconds(20));
 
     public void Dispose()
     {

@@ -1,5 +1,6 @@
 using System.Net.Sockets;
 using Npgsql;
+using PatroniAgent.Tests.Support;
 
 namespace PatroniAgent.ClusterTests;
 
@@ -51,7 +52,7 @@ public class ClusterTests(Cluster cluster)
             using (var probe = new WriteProbe())
             {
                 cluster.Run("switchover", candidate);
-                Assert.True(probe.WaitForPrimary(candidate, RouteLimit), $"writes never reached {candidate}\n{Cluster.Logs()}");
+                probe.WaitForPrimary(candidate, RouteLimit);
                 Assert.Equal(candidate, cluster.WaitConverged());
                 Assert.DoesNotContain(probe.Landings, l => l.InRecovery);
             }
@@ -70,15 +71,11 @@ public class ClusterTests(Cluster cluster)
         int candidateBefore = Cluster.AgentLog(candidate).Count(l => l.Contains(notice));
 
         cluster.Run("switchover", candidate);
-        var deadline = DateTime.UtcNow + RouteLimit;
-        while (DateTime.UtcNow < deadline &&
-               (Cluster.AgentLog(old).Count(l => l.Contains(notice)) == oldBefore || Cluster.AgentLog(candidate).Count(l => l.Contains(notice)) == candidateBefore))
-        {
-            Thread.Sleep(100);
-        }
-
-        Assert.True(Cluster.AgentLog(candidate).Count(l => l.Contains(notice)) > candidateBefore, $"the new primary's agent heard nothing\n{Cluster.Logs()}");
-        Assert.True(Cluster.AgentLog(old).Count(l => l.Contains(notice)) > oldBefore, $"the old primary's agent heard nothing\n{Cluster.Logs()}");
+        var interval = TimeSpan.FromMilliseconds(100);
+        Eventually.Until(() => Cluster.AgentLog(candidate).Count(l => l.Contains(notice)) > candidateBefore, RouteLimit,
+            () => $"the new primary's agent heard nothing\n{Cluster.Logs()}", interval);
+        Eventually.Until(() => Cluster.AgentLog(old).Count(l => l.Contains(notice)) > oldBefore, RouteLimit,
+            () => $"the old primary's agent heard nothing\n{Cluster.Logs()}", interval);
         Assert.Equal(candidate, cluster.WaitConverged());
     }
 
@@ -90,16 +87,11 @@ public class ClusterTests(Cluster cluster)
         {
             using var probe = new WriteProbe();
             cluster.Run("kill-node", old[2..]);
-            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
-            string? leader = null;
-            while (DateTime.UtcNow < deadline && (leader is null || leader == old))
-            {
-                Thread.Sleep(200);
-                leader = cluster.Leader();
-            }
-            Assert.NotNull(leader);
-            Assert.NotEqual(old, leader);
-            Assert.True(probe.WaitForPrimary(leader, RouteLimit), $"writes never reached {leader}\n{Cluster.Logs()}");
+            string? seen = null;
+            Eventually.Until(() => (seen = cluster.Leader()) is not null && seen != old, TimeSpan.FromSeconds(60),
+                () => $"no leader other than {old} within 60 s (last seen: {seen ?? "none"})\n{Cluster.Logs()}", TimeSpan.FromMilliseconds(200));
+            string leader = seen!;
+            probe.WaitForPrimary(leader, RouteLimit);
             Assert.DoesNotContain(probe.Landings, l => l.InRecovery);
             Assert.StartsWith("UP", cluster.Server(Cluster.ReadWrite, leader).Status);
             Assert.DoesNotMatch("^UP", cluster.Server(Cluster.ReadWrite, old).Status);
@@ -130,30 +122,28 @@ public class ClusterTests(Cluster cluster)
         Process("kill", "-KILL", cluster.Pid("postgres", leader).ToString());
 
         var samples = new List<(bool Accepts, string Answer)>();
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
-        bool back = false;
-        while (DateTime.UtcNow < deadline && !back)
-        {
-            bool accepts;
-            try
+        Eventually.Until(
+            () =>
             {
-                using var connection = Cluster.Connect(host, 5432, timeoutSeconds: 1);
-                accepts = true;
-            }
-            catch (Exception e) when (e is NpgsqlException or SocketException or TimeoutException)
-            {
-                accepts = false;
-            }
-            var answer = Cluster.AgentAnswer(leader, "primary\n");
-            samples.Add((accepts, answer));
-            back = accepts && answer.StartsWith("up ready");
-            Thread.Sleep(10);
-        }
+                bool accepts;
+                try
+                {
+                    using var connection = Cluster.Connect(host, 5432, timeoutSeconds: 1);
+                    accepts = true;
+                }
+                catch (Exception e) when (e is NpgsqlException or SocketException or TimeoutException)
+                {
+                    accepts = false;
+                }
+                var answer = Cluster.AgentAnswer(leader, "primary\n");
+                samples.Add((accepts, answer));
+                return accepts && answer.StartsWith("up ready");
+            },
+            TimeSpan.FromSeconds(60), () => "postgres or the agent's ready did not come back", TimeSpan.FromMilliseconds(10));
 
         int told = samples.FindIndex(s => s.Answer.StartsWith("down #postgres"));
         Assert.True(told >= 0, $"the agent never said postgres was down: {string.Join(" | ", samples.Select(s => s.Answer).Distinct())}");
         Assert.DoesNotContain(samples.Skip(told), s => !s.Accepts && s.Answer.Contains("ready"));
-        Assert.True(back, "postgres or the agent's ready did not come back");
         cluster.WaitConverged(TimeSpan.FromSeconds(120));
     }
 
@@ -171,12 +161,7 @@ public class ClusterTests(Cluster cluster)
             var unknown = WaitForAnswer(replica, "replica\n", a => a.StartsWith("down #"), TimeSpan.FromSeconds(10));
             Assert.StartsWith("down #no answer from patroni for 3s; was: replica, lag ", unknown);
             Assert.StartsWith("up maint #no answer from patroni for 3s; was: replica, lag ", Cluster.AgentAnswer(replica, "primary\n"));
-            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-            while (DateTime.UtcNow < deadline && !cluster.Server(Cluster.ReadOnly, replica).Status.StartsWith("DOWN", StringComparison.Ordinal))
-            {
-                Thread.Sleep(50);
-            }
-            Assert.StartsWith("DOWN", cluster.Server(Cluster.ReadOnly, replica).Status);
+            WaitForStatusStart(Cluster.ReadOnly, replica, "DOWN", TimeSpan.FromSeconds(10));
             Assert.Equal("MAINT", cluster.Server(Cluster.ReadWrite, replica).Status);
         }
         finally
@@ -221,7 +206,7 @@ public class ClusterTests(Cluster cluster)
                }, null, TimeSpan.Zero, TimeSpan.FromMilliseconds(100)))
         {
             cluster.Run(TimeSpan.FromMinutes(1), "switchover", candidate);
-            Assert.True(probe.WaitForPrimary(candidate, RouteLimit), $"writes never reached {candidate}\n{Cluster.Logs()}");
+            probe.WaitForPrimary(candidate, RouteLimit);
         }
 
         lock (statuses)
@@ -259,16 +244,11 @@ public class ClusterTests(Cluster cluster)
         cluster.Run("stop-agent", old[2..]);
         try
         {
-            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
-            while (DateTime.UtcNow < deadline && !cluster.Server(Cluster.ReadWrite, old).Status.StartsWith("DOWN"))
-            {
-                Thread.Sleep(50);
-            }
-            Assert.StartsWith("DOWN", cluster.Server(Cluster.ReadWrite, old).Status);
+            WaitForStatusStart(Cluster.ReadWrite, old, "DOWN", TimeSpan.FromSeconds(15));
 
             using var probe = new WriteProbe();
             cluster.Run("switchover", candidate);
-            Assert.True(probe.WaitForPrimary(candidate, RouteLimit), $"writes never reached {candidate}\n{Cluster.Logs()}");
+            probe.WaitForPrimary(candidate, RouteLimit);
             Thread.Sleep(2000);
             Assert.DoesNotContain(probe.Landings, l => l.InRecovery || l.Node == old);
         }
@@ -326,32 +306,37 @@ public class ClusterTests(Cluster cluster)
 
     private void WaitForStatus(string backend, string node, string status)
     {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-        while (DateTime.UtcNow < deadline && cluster.Server(backend, node).Status != status)
-        {
-            Thread.Sleep(50);
-        }
-        Assert.Equal(status, cluster.Server(backend, node).Status);
+        string last = "";
+        Eventually.Until(() => (last = cluster.Server(backend, node).Status) == status, TimeSpan.FromSeconds(30),
+            () => $"{node} in {backend} stayed {last}, not {status}", TimeSpan.FromMilliseconds(50));
+    }
+
+    private void WaitForStatusStart(string backend, string node, string start, TimeSpan timeout)
+    {
+        string last = "";
+        Eventually.Until(() => (last = cluster.Server(backend, node).Status).StartsWith(start, StringComparison.Ordinal), timeout,
+            () => $"{node} in {backend} stayed {last}, not {start}", TimeSpan.FromMilliseconds(50));
     }
 
     private static string WaitForAnswer(string node, string send, Func<string, bool> wanted, TimeSpan timeout)
     {
-        var deadline = DateTime.UtcNow + timeout;
         string last = "";
-        while (DateTime.UtcNow < deadline)
-        {
-            try
+        Eventually.Until(
+            () =>
             {
-                last = Cluster.AgentAnswer(node, send);
-                if (wanted(last)) return last;
-            }
-            catch (SocketException e)
-            {
-                last = e.Message;
-            }
-            Thread.Sleep(20);
-        }
-        throw new TimeoutException($"the agent of {node} kept answering: {last}");
+                try
+                {
+                    last = Cluster.AgentAnswer(node, send);
+                    return wanted(last);
+                }
+                catch (SocketException e)
+                {
+                    last = e.Message;
+                    return false;
+                }
+            },
+            timeout, () => $"the agent of {node} kept answering: {last}", TimeSpan.FromMilliseconds(20));
+        return last;
     }
 
     private static T Scalar<T>(NpgsqlConnection connection, string sql)

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.RegularExpressions;
+using PatroniAgent.Tests.Support;
 
 namespace PatroniAgent.ClusterTests;
 
@@ -53,20 +54,18 @@ public partial class ShippedDefaultsTests(Cluster cluster)
         try
         {
             List<ServerState> servers = [];
-            var deadline = DateTime.UtcNow + SteadyLimit;
-            bool steady = false;
-            while (!steady && DateTime.UtcNow < deadline)
-            {
-                Thread.Sleep(200);
-                if (!File.Exists(socket)) continue;
-                servers = Cluster.ShowStat(socket);
-                steady = servers.Count == 4 * Cluster.Nodes.Length
-                    && servers.Where(s => s.Backend is "postgres_rw").All(s => s.Status == (s.Server == leader ? "UP" : "MAINT"))
-                    && servers.Where(s => s.Backend is "postgres_ro").All(s => s.Status == (s.Server == leader ? "MAINT" : "UP"))
-                    && servers.Where(s => s.Backend.StartsWith("template_")).All(s => s.Status == (s.Server == leader ? "UP" : "DOWN"));
-            }
-            string view = string.Join("\n", servers);
-            Assert.True(steady, $"HAProxy did not settle on the expected view in {SteadyLimit}:\n{view}\n{Cluster.Logs()}");
+            Eventually.Until(
+                () =>
+                {
+                    if (!File.Exists(socket)) return false;
+                    servers = Cluster.ShowStat(socket);
+                    return servers.Count == 4 * Cluster.Nodes.Length
+                        && servers.Where(s => s.Backend is "postgres_rw").All(s => s.Status == (s.Server == leader ? "UP" : "MAINT"))
+                        && servers.Where(s => s.Backend is "postgres_ro").All(s => s.Status == (s.Server == leader ? "MAINT" : "UP"))
+                        && servers.Where(s => s.Backend.StartsWith("template_")).All(s => s.Status == (s.Server == leader ? "UP" : "DOWN"));
+                },
+                SteadyLimit, () => $"HAProxy did not settle on the expected view in {SteadyLimit}:\n{string.Join("\n", servers)}\n{Cluster.Logs()}",
+                TimeSpan.FromMilliseconds(200));
             Assert.DoesNotContain(servers, s => s.Backend.StartsWith("postgres_") && s.Status.StartsWith("DOWN"));
             foreach (string node in Cluster.Nodes)
             {

@@ -1,9 +1,8 @@
 using System.Diagnostics;
-using System.Net;
 using System.Net.Sockets;
-using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
+using PatroniAgent.Tests.Support;
 
 namespace PatroniAgent.ClusterTests;
 
@@ -18,6 +17,7 @@ namespace PatroniAgent.ClusterTests;
 public sealed class TlsPatroniTests : IDisposable
 {
     private const string Host = "127.0.2.1";
+    private const string CaName = "patroni-agent cluster test CA";
     private static readonly string Directory = "/tmp/patroni-agent-tls-cluster-test";
 
     private readonly string _patroniDir = Path.Combine(Directory, "patroni");
@@ -35,8 +35,8 @@ public sealed class TlsPatroniTests : IDisposable
         System.IO.Directory.CreateDirectory(_patroniDir);
         System.IO.Directory.CreateDirectory(_agentDir);
         File.SetUnixFileMode(_agentDir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        _ca = CreateCa();
-        _agentCertificate = Issue(_ca, "CN=patroni-agent", "1.3.6.1.5.5.7.3.2", null);
+        _ca = TestCertificates.CreateCa(CaName);
+        _agentCertificate = TestCertificates.CreateClient(_ca);
     }
 
     [Fact]
@@ -49,15 +49,15 @@ public sealed class TlsPatroniTests : IDisposable
         [
             "--listen", $"{Host}:5555=primary", .. common,
             "--patroni-cert-file", Write(_agentDir, "agent.pem", _agentCertificate.ExportCertificatePem()),
-            "--patroni-key-file", Write(_agentDir, "agent-key.pem", _agentCertificate.GetECDsaPrivateKey()!.ExportPkcs8PrivateKeyPem()),
+            "--patroni-key-file", Write(_agentDir, "agent-key.pem", TestCertificates.PrivateKeyPem(_agentCertificate)),
         ]);
         Start("agent-without-certificate", AgentPath(), ["--listen", $"{Host}:5556=primary", .. common]);
-        var stranger = Issue(CreateCa(), "CN=stranger", "1.3.6.1.5.5.7.3.2", null);
+        var stranger = TestCertificates.CreateClient(TestCertificates.CreateCa(CaName), "stranger");
         Start("agent-with-a-stranger-certificate", AgentPath(),
         [
             "--listen", $"{Host}:5557=primary", .. common,
             "--patroni-cert-file", Write(_agentDir, "stranger.pem", stranger.ExportCertificatePem()),
-            "--patroni-key-file", Write(_agentDir, "stranger-key.pem", stranger.GetECDsaPrivateKey()!.ExportPkcs8PrivateKeyPem()),
+            "--patroni-key-file", Write(_agentDir, "stranger-key.pem", TestCertificates.PrivateKeyPem(stranger)),
         ]);
 
         var ready = WaitForAnswer(5555, a => a.StartsWith("up ready"), TimeSpan.FromSeconds(90));
@@ -83,10 +83,10 @@ public sealed class TlsPatroniTests : IDisposable
     private void StartPatroni()
     {
         string scope = "tls-" + Guid.NewGuid().ToString("N")[..8];
-        var server = Issue(_ca, "CN=" + Host, "1.3.6.1.5.5.7.3.1", Host);
+        var server = TestCertificates.CreateServer(_ca, [Host], subject: "CN=" + Host);
         Write(_patroniDir, "ca.pem", _ca.ExportCertificatePem());
         Write(_patroniDir, "server.pem", server.ExportCertificatePem());
-        Write(_patroniDir, "server-key.pem", server.GetECDsaPrivateKey()!.ExportPkcs8PrivateKeyPem());
+        Write(_patroniDir, "server-key.pem", TestCertificates.PrivateKeyPem(server));
         Write(_patroniDir, "patroni.yml", $"""
             scope: {scope}
             name: tls1
@@ -135,36 +135,6 @@ public sealed class TlsPatroniTests : IDisposable
         Start("patroni", "runuser", ["-u", "postgres", "--", "patroni", Path.Combine(_patroniDir, "patroni.yml")]);
     }
 
-    private static X509Certificate2 CreateCa()
-    {
-        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        var request = new CertificateRequest("CN=patroni-agent cluster test CA", key, HashAlgorithmName.SHA256);
-        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
-        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
-        request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, false));
-        return request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-3), DateTimeOffset.UtcNow.AddDays(30));
-    }
-
-    private static X509Certificate2 Issue(X509Certificate2 ca, string subject, string usage, string? ipAddress)
-    {
-        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        var request = new CertificateRequest(subject, key, HashAlgorithmName.SHA256);
-        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, false));
-        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature, true));
-        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid(usage)], false));
-        request.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(ca, includeKeyIdentifier: true, includeIssuerAndSerial: false));
-        if (ipAddress is not null)
-        {
-            var san = new SubjectAlternativeNameBuilder();
-            san.AddIpAddress(IPAddress.Parse(ipAddress));
-            request.CertificateExtensions.Add(san.Build());
-        }
-        var serial = RandomNumberGenerator.GetBytes(12);
-        serial[0] &= 0x7f;
-        using var issued = request.Create(ca, DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(20), serial);
-        return issued.CopyWithPrivateKey(key);
-    }
-
     private static string Write(string directory, string name, string text)
     {
         var path = Path.Combine(directory, name);
@@ -210,22 +180,23 @@ public sealed class TlsPatroniTests : IDisposable
 
     private string WaitForAnswer(int port, Func<string, bool> wanted, TimeSpan timeout)
     {
-        var deadline = DateTime.UtcNow + timeout;
         string last = "";
-        while (DateTime.UtcNow < deadline)
-        {
-            try
+        Eventually.Until(
+            () =>
             {
-                last = Answer(port);
-                if (wanted(last)) return last;
-            }
-            catch (Exception e) when (e is SocketException or IOException)
-            {
-                last = e.Message;
-            }
-            Thread.Sleep(200);
-        }
-        lock (_log) throw new TimeoutException($"the agent on port {port} kept answering: {last}\n{_log}");
+                try
+                {
+                    last = Answer(port);
+                    return wanted(last);
+                }
+                catch (Exception e) when (e is SocketException or IOException)
+                {
+                    last = e.Message;
+                    return false;
+                }
+            },
+            timeout, () => { lock (_log) return $"the agent on port {port} kept answering: {last}\n{_log}"; }, TimeSpan.FromMilliseconds(200));
+        return last;
     }
 
     private static void Run(string file, params string[] args) => Assert.Equal(0, Exit(file, args));

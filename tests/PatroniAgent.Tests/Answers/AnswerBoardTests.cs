@@ -11,10 +11,6 @@ public class AnswerBoardTests
 {
     private const string Stale = "down #no answer from patroni for";
 
-    private static readonly NodeStatus RunningPrimary = new()
-    {
-        HttpStatus = 200, Role = PatroniRole.Primary, RoleName = "primary", State = "running", Timeline = 1, LagBytes = 0,
-    };
 
     [Theory]
     [InlineData(43)]
@@ -25,7 +21,7 @@ public class AnswerBoardTests
         var time = new ManualTime();
         var staleAfter = TimeSpan.FromMilliseconds(staleAfterMs);
         var board = new AnswerBoard("down", staleAfter, time);
-        board.PublishFresh(Snapshot.FromStatus(RunningPrimary, UnknownAnswer.Default));
+        board.PublishFresh(Snapshot.FromStatus(Statuses.LeaderPrimary, UnknownAnswer.Default));
 
         time.Advance(staleAfter);
         Assert.Equal("up ready 100% #primary, timeline 1\n", Answer(board));
@@ -42,7 +38,7 @@ public class AnswerBoardTests
     {
         var time = new NanosecondTime();
         var board = new AnswerBoard("down", TimeSpan.FromMilliseconds(staleAfterMs), time);
-        board.PublishFresh(Snapshot.FromStatus(RunningPrimary, UnknownAnswer.Default));
+        board.PublishFresh(Snapshot.FromStatus(Statuses.LeaderPrimary, UnknownAnswer.Default));
 
         time.Advance(staleAfterMs * 1_000_000L);
         Assert.Equal("up ready 100% #primary, timeline 1\n", Answer(board));

@@ -9,10 +9,6 @@ namespace PatroniAgent.Tests.Answers;
 /// <summary>The check counters and answer transitions kept by <see cref="AnswerBoard"/>.</summary>
 public class CheckCountingTests
 {
-    private static readonly NodeStatus Primary = new()
-    {
-        HttpStatus = 200, Role = PatroniRole.Primary, RoleName = "primary", State = "running", Timeline = 1, LagBytes = 0,
-    };
 
     private static readonly NodeStatus Replica = new()
     {
@@ -47,7 +43,7 @@ public class CheckCountingTests
     public void Http_checks_are_counted_apart_from_agent_checks()
     {
         var board = new AnswerBoard("down", TimeSpan.FromSeconds(3), new ManualTime());
-        board.PublishFresh(Snapshot.FromStatus(Primary, UnknownAnswer.Default));
+        board.PublishFresh(Snapshot.FromStatus(Statuses.LeaderPrimary, UnknownAnswer.Default));
 
         board.AnswerHttp("GET /primary HTTP/1.1\r\n\r\n"u8);
         board.AnswerHttp("GET /replica HTTP/1.1\r\n\r\n"u8);
@@ -103,7 +99,7 @@ public class CheckCountingTests
     public void A_transition_is_counted_per_mode_whose_answer_kind_changes()
     {
         var board = new AnswerBoard("down", TimeSpan.FromSeconds(3), new ManualTime());
-        board.PublishFresh(Snapshot.FromStatus(Primary, UnknownAnswer.Default));
+        board.PublishFresh(Snapshot.FromStatus(Statuses.LeaderPrimary, UnknownAnswer.Default));
         Assert.All(ModeNames.All, m => Assert.Equal(1, board.Transitions(m)));
 
         var replica = Snapshot.FromStatus(Replica, UnknownAnswer.Default);

@@ -27,20 +27,20 @@ public class SnapshotTests
 
     private static readonly Dictionary<string, NodeStatus> Synthetic = new()
     {
-        ["standby leader"] = Running(PatroniRole.StandbyLeader, "standby_leader"),
-        ["primary without the lock"] = Running(PatroniRole.Primary, "primary") with { LagBytes = 0 },
-        ["demoted"] = Running(PatroniRole.Other, "demoted") with { State = "stopped" },
-        ["uninitialized running"] = Running(PatroniRole.Other, "uninitialized"),
-        ["sync replica"] = Running(PatroniRole.Replica, "replica") with { Synchronous = true },
-        ["noloadbalance replica"] = Running(PatroniRole.Replica, "replica") with { NoLoadBalance = true },
-        ["paused sync replica"] = Running(PatroniRole.Replica, "replica") with { Synchronous = true, Paused = true },
+        ["standby leader"] = Statuses.Running(PatroniRole.StandbyLeader, "standby_leader"),
+        ["primary without the lock"] = Statuses.Running(PatroniRole.Primary, "primary") with { LagBytes = 0 },
+        ["demoted"] = Statuses.Running(PatroniRole.Other, "demoted") with { State = "stopped" },
+        ["uninitialized running"] = Statuses.Running(PatroniRole.Other, "uninitialized"),
+        ["sync replica"] = Statuses.Running(PatroniRole.Replica, "replica") with { Synchronous = true },
+        ["noloadbalance replica"] = Statuses.Running(PatroniRole.Replica, "replica") with { NoLoadBalance = true },
+        ["paused sync replica"] = Statuses.Running(PatroniRole.Replica, "replica") with { Synchronous = true, Paused = true },
     };
 
     [Theory]
     [MemberData(nameof(StatusFixtures))]
     public void Without_max_lag_every_mode_answers_the_decision_of_a_recorded_status(string fixture)
     {
-        var status = Decode(fixture);
+        var status = PatroniFixtures.Decode(fixture);
         AssertSelectWithoutMaxLag(status);
         if (status.Role == PatroniRole.Replica)
         {
@@ -60,7 +60,7 @@ public class SnapshotTests
     [Fact]
     public void The_decided_answers_are_kept_per_mode()
     {
-        var status = Decode("v4.1.4-primary");
+        var status = PatroniFixtures.Decode("v4.1.4-primary");
         var snapshot = Snapshot.FromStatus(status, UnknownAnswer.Default);
         Assert.Same(status, snapshot.Status);
         Assert.Null(snapshot.UnknownReason);
@@ -94,7 +94,7 @@ public class SnapshotTests
         {
             foreach (long lag in Lags)
             {
-                yield return (fixture, Decode(fixture) with { LagBytes = lag }, lag);
+                yield return (fixture, PatroniFixtures.Decode(fixture) with { LagBytes = lag }, lag);
             }
         }
         foreach (var (name, status) in Synthetic.OrderBy(pair => pair.Key, StringComparer.Ordinal))
@@ -115,7 +115,7 @@ public class SnapshotTests
     public void With_max_lag_every_mode_takes_the_decision_of_a_replica_with_known_lag(string fixture, long lag)
     {
         // The words (health, admin, weight) are what HAProxy acts on: they must always match.
-        var status = Decode(fixture) with { LagBytes = lag };
+        var status = PatroniFixtures.Decode(fixture) with { LagBytes = lag };
         Assert.Equal(PatroniRole.Replica, status.Role);
         var snapshot = Snapshot.FromStatus(status, UnknownAnswer.Default);
         foreach (long maxLag in MaxLags(lag))
@@ -161,7 +161,7 @@ public class SnapshotTests
     [Fact]
     public void Over_max_lag_a_lagging_replica_says_so()
     {
-        var status = Decode("v4.1.4-replica") with { LagBytes = 20L << 20 };
+        var status = PatroniFixtures.Decode("v4.1.4-replica") with { LagBytes = 20L << 20 };
         var snapshot = Snapshot.FromStatus(status, UnknownAnswer.Default);
         Assert.Equal("up maint #replica, lag 20 MB over max-lag\n", Text(snapshot.Select(Mode.Replica, SixteenMB, out _)));
         Assert.Equal("up maint #replica, lag 20 MB over max-lag\n", Text(snapshot.Select(Mode.ReadOnly, SixteenMB, out _)));
@@ -175,7 +175,7 @@ public class SnapshotTests
     [MemberData(nameof(StatusFixtures))]
     public void Unknown_lag_with_any_max_lag_is_not_ready_in_replica_modes(string fixture)
     {
-        var status = Decode(fixture);
+        var status = PatroniFixtures.Decode(fixture);
         if (status.Role != PatroniRole.Replica)
         {
             Assert.NotNull(status.LagBytes);
@@ -205,7 +205,7 @@ public class SnapshotTests
     [Fact]
     public void Unknown_lag_over_max_lag_reasons()
     {
-        var snapshot = Snapshot.FromStatus(Decode("v4.1.4-replica"), UnknownAnswer.Default);
+        var snapshot = Snapshot.FromStatus(PatroniFixtures.Decode("v4.1.4-replica"), UnknownAnswer.Default);
         Assert.Equal("up maint #replica, lag unknown over max-lag\n", Text(snapshot.Select(Mode.Replica, SixteenMB, out _)));
         Assert.Equal("up maint #replica, lag unknown over max-lag\n", Text(snapshot.Select(Mode.ReadOnly, 0, out _)));
         Assert.Equal("up maint #async replica, lag unknown over max-lag\n", Text(snapshot.Select(Mode.Async, long.MaxValue, out _)));
@@ -240,7 +240,7 @@ public class SnapshotTests
     [MemberData(nameof(StatusFixtures))]
     public void The_HTTP_reply_of_every_mode_is_200_when_ready_else_503_with_the_reply_line_as_body(string fixture)
     {
-        var status = Decode(fixture) with { LagBytes = 4096 };
+        var status = PatroniFixtures.Decode(fixture) with { LagBytes = 4096 };
         var snapshot = Snapshot.FromStatus(status, UnknownAnswer.Default);
         foreach (var mode in ModeNames.All)
         {
@@ -280,22 +280,6 @@ public class SnapshotTests
         {
             Assert.Equal(Text(AnswerPolicy.Decide(status, mode).Encode()), Text(snapshot.Select(mode, -1, out _)));
         }
-    }
-
-    private static NodeStatus Running(PatroniRole role, string name) => new()
-    {
-        HttpStatus = 503,
-        Role = role,
-        RoleName = name,
-        State = "running",
-        Timeline = 7,
-        LagBytes = 2048,
-    };
-
-    private static NodeStatus Decode(string fixture)
-    {
-        var recorded = PatroniFixtures.Load(fixture);
-        return PatroniDecoder.DecodeStatus(recorded.Status, recorded.Body, out _);
     }
 
     private static string Text(ReadOnlySpan<byte> bytes) => Encoding.ASCII.GetString(bytes);

@@ -39,7 +39,7 @@ public class ConfigLoaderTests
     private static IPEndPoint EndPoint(string address, int port) => new(IPAddress.Parse(address), port);
 
     [Fact]
-    public void NoArgumentsRunWithTheDefaults()
+    public void No_arguments_run_with_the_defaults()
     {
         AgentOptions o = Parse([]).Options;
         Assert.Equal([Listener("::", 5555, Mode.Primary)], o.Listeners);
@@ -58,7 +58,7 @@ public class ConfigLoaderTests
     }
 
     [Fact]
-    public void UnrelatedEnvironmentVariablesAreIgnored()
+    public void Unrelated_environment_variables_are_ignored()
     {
         AgentOptions o = Options([], new() { ["PATH"] = "/bin", ["PATRONI_AGENTX"] = "1", ["patroni_agent_timeout"] = "x" });
 
@@ -73,7 +73,7 @@ public class ConfigLoaderTests
     [InlineData(new[] { "maint", "--reason", "disk replacement" }, "disk replacement")]
     [InlineData(new[] { "drain", "--reason=kernel update" }, "kernel update")]
     [InlineData(new[] { "ready" }, "")]
-    public void ControlCommandsAndTheirArguments(string[] args, string reason)
+    public void Control_commands_and_their_arguments(string[] args, string reason)
     {
         Assert.Equal(reason, Parse(args, file: "").Reason);
     }
@@ -87,13 +87,13 @@ public class ConfigLoaderTests
     [InlineData(new[] { "check", "--reason", "done" }, "--reason is only for the drain and maint commands (see --help)")]
     [InlineData(new[] { "notify", "on_role_change", "master", "batman", "extra" }, "unexpected argument \"extra\" (see --help)")]
     [InlineData(new[] { "maint", "disk" }, "unexpected argument \"disk\" (see --help)")]
-    public void ControlCommandErrors(string[] args, string expected)
+    public void Control_command_errors(string[] args, string expected)
     {
         Assert.Equal(expected, Error(args));
     }
 
     [Fact]
-    public void HelpNamesTheControlCommandsAndTheirKeys()
+    public void Help_names_the_control_commands_and_their_keys()
     {
         string help = Unwrapped(AgentHelp.Text);
         Assert.Contains("patroni-agent notify [ACTION ROLE SCOPE] [OPTION...]", help);
@@ -112,7 +112,7 @@ public class ConfigLoaderTests
     [InlineData("notify")]
     [InlineData("maint")]
     [InlineData("ready")]
-    public void ControlCommandsDoNotReadThePatroniTlsFiles(string command)
+    public void Control_commands_do_not_read_the_Patroni_TLS_files(string command)
     {
         string[] tls = ["--patroni-url", "https://127.0.0.1:8008", "--patroni-ca-file", "/nonexistent/ca.pem"];
         Assert.Equal("--patroni-ca-file: cannot read /nonexistent/ca.pem: no such file", Error(["check", .. tls]));
@@ -126,7 +126,7 @@ public class ConfigLoaderTests
     }
 
     [Fact]
-    public void ControlSocketAndStateFileHaveDefaultsAndCanBeSet()
+    public void Control_socket_and_state_file_have_defaults_and_can_be_set()
     {
         Assert.Equal("/run/patroni-agent/control.sock", Options([]).ControlSocket);
         Assert.Equal("/var/lib/patroni-agent/override", Options([]).StateFile);
@@ -253,7 +253,7 @@ public class ConfigLoaderTests
     }
 
     [Fact]
-    public void HelpTextListsCommandsAndEveryOptionWithItsDefault()
+    public void Help_text_lists_commands_and_every_option_with_its_default()
     {
         string help = AgentHelp.Text;
         Assert.All(help.Split('\n'), line => Assert.True(line.Length <= 100, $"longer than 100 characters: {line}"));
@@ -292,7 +292,7 @@ public class ConfigLoaderTests
     }
 
     [Fact]
-    public void EveryKeyFromFlags()
+    public void Every_key_from_flags()
     {
         AgentOptions o = Options(
         [
@@ -310,7 +310,7 @@ public class ConfigLoaderTests
     }
 
     [Fact]
-    public void EveryKeyFromFlagsWithEquals()
+    public void Every_key_from_flags_with_equals()
     {
         AgentOptions o = Options(
         [
@@ -327,7 +327,7 @@ public class ConfigLoaderTests
     }
 
     [Fact]
-    public void EveryKeyFromTheEnvironment()
+    public void Every_key_from_the_environment()
     {
         AgentOptions o = Options([], new()
         {
@@ -349,7 +349,7 @@ public class ConfigLoaderTests
     }
 
     [Fact]
-    public void EveryKeyFromTheFile()
+    public void Every_key_from_the_file()
     {
         AgentOptions o = FromFile(
             """
@@ -390,7 +390,7 @@ public class ConfigLoaderTests
     }
 
     [Fact]
-    public void ConfigFileCanComeFromTheEnvironment()
+    public void Config_file_can_come_from_the_environment()
     {
         AgentOptions o = Options([], new() { ["PATRONI_AGENT_CONFIG"] = ConfPath }, "workers = 3");
 
@@ -398,7 +398,7 @@ public class ConfigLoaderTests
     }
 
     [Fact]
-    public void ConfigFlagOverridesConfigEnvironmentVariable()
+    public void Config_flag_overrides_config_environment_variable()
     {
         string? read = null;
         ConfigLoader.Parse(["--config=/flag.conf"], RunRules, new Dictionary<string, string> { ["PATRONI_AGENT_CONFIG"] = "/env.conf" },
@@ -408,7 +408,7 @@ public class ConfigLoaderTests
     }
 
     [Fact]
-    public void LaterSourcesOverrideEarlierOnes()
+    public void Later_sources_override_earlier_ones()
     {
         const string file = "poll-interval = 150ms\ntimeout = 500ms\nworkers = 2\nlisten = 127.0.0.1:7000";
         Dictionary<string, string> env = new() { ["PATRONI_AGENT_TIMEOUT"] = "600ms", ["PATRONI_AGENT_WORKERS"] = "3" };
@@ -422,7 +422,7 @@ public class ConfigLoaderTests
     }
 
     [Fact]
-    public void EachSourceThatSetsListenReplacesTheListenersBeforeIt()
+    public void Each_source_that_sets_listen_replaces_the_listeners_before_it()
     {
         const string file = "listen = 127.0.0.1:7000\nlisten = 127.0.0.1:7001=replica";
         Dictionary<string, string> env = new() { ["PATRONI_AGENT_LISTEN"] = "127.0.0.1:7000=sync,127.0.0.1:7002" };
@@ -451,13 +451,13 @@ public class ConfigLoaderTests
     [InlineData("10.0.0.1:5555=read-only", "10.0.0.1", 5555, Mode.ReadOnly)]
     [InlineData("10.0.0.1:5555=async", "10.0.0.1", 5555, Mode.Async)]
     [InlineData("10.0.0.1:5555=leader", "10.0.0.1", 5555, Mode.Leader)]
-    public void ListenAcceptsAddressesPortsAndModes(string value, string address, int port, Mode mode)
+    public void Listen_accepts_addresses_ports_and_modes(string value, string address, int port, Mode mode)
     {
         Assert.Equal([Listener(address, port, mode)], Options(["--listen", value]).Listeners);
     }
 
     [Fact]
-    public void SeveralListenersOnPortZeroAreNotDuplicates()
+    public void Several_listeners_on_port_zero_are_not_duplicates()
     {
         AgentOptions o = Options(["--listen", "127.0.0.1:0", "--listen", "127.0.0.1:0=replica"]);
 
@@ -477,13 +477,13 @@ public class ConfigLoaderTests
     [InlineData("127.1:5555", "--listen: \"127.1\" in \"127.1:5555\" is not an IPv4 address, a bracketed IPv6 address, * or localhost")]
     [InlineData("[10.0.0.1]:5555", "--listen: \"[10.0.0.1]\" in \"[10.0.0.1]:5555\" is not an IPv4 address, a bracketed IPv6 address, * or localhost")]
     [InlineData(":5555", "--listen: \"\" in \":5555\" is not an IPv4 address, a bracketed IPv6 address, * or localhost")]
-    public void InvalidListenIsAnError(string value, string expected)
+    public void Invalid_listen_is_an_error(string value, string expected)
     {
         Assert.Equal(expected, Error(["--listen", value]));
     }
 
     [Fact]
-    public void DuplicateListenerIsAnError()
+    public void Duplicate_listener_is_an_error()
     {
         Assert.Equal("--listen: 127.0.0.1:5555 is listed more than once",
             Error(["--listen", "127.0.0.1:5555", "--listen", "localhost:5555=replica"]));
@@ -502,7 +502,7 @@ public class ConfigLoaderTests
     [InlineData("[::1]:8009", "::1", 8009)]
     [InlineData("[::]:0", "::", 0)]
     [InlineData("10.0.0.1:65535", "10.0.0.1", 65535)]
-    public void HttpListenAcceptsTheAddressesOfListen(string value, string address, int port)
+    public void HTTP_listen_accepts_the_addresses_of_listen(string value, string address, int port)
     {
         Assert.Equal([EndPoint(address, port)], Options(["--http-listen", value]).HttpListeners);
     }
@@ -513,13 +513,13 @@ public class ConfigLoaderTests
     [InlineData("127.0.0.1:http", "--http-listen: port \"http\" in \"127.0.0.1:http\" is not a number 0..65535")]
     [InlineData("::1:8009", "--http-listen: \"::1:8009\": write an IPv6 address in brackets, e.g. [::1]:5555")]
     [InlineData("db1:8009", "--http-listen: \"db1\" in \"db1:8009\" is not an IPv4 address, a bracketed IPv6 address, * or localhost")]
-    public void InvalidHttpListenIsAnError(string value, string expected)
+    public void Invalid_HTTP_listen_is_an_error(string value, string expected)
     {
         Assert.Equal(expected, Error(["--http-listen", value]));
     }
 
     [Fact]
-    public void EachSourceThatSetsHttpListenReplacesTheHttpListenersBeforeIt()
+    public void Each_source_that_sets_HTTP_listen_replaces_the_HTTP_listeners_before_it()
     {
         const string file = "http-listen = 127.0.0.1:8009\nhttp-listen = 127.0.0.1:8010";
         Dictionary<string, string> env = new() { ["PATRONI_AGENT_HTTP_LISTEN"] = "127.0.0.1:8011" };
@@ -543,13 +543,13 @@ public class ConfigLoaderTests
         "--http-listen: *:5555 overlaps the listen address 0.0.0.0:5555 (* covers every address and 0.0.0.0 every IPv4 address); an address serves agent checks or HTTP checks, not both")]
     [InlineData(new[] { "--http-listen", "*:8009", "--metrics-listen", "127.0.0.1:8009" },
         "--metrics-listen: 127.0.0.1:8009 is listed more than once, or overlaps a check listener (* covers every address); the metrics endpoint needs an address of its own")]
-    public void AddressesThatOverlapOnAPortAreRefused(string[] args, string expected)
+    public void Addresses_that_overlap_on_a_port_are_refused(string[] args, string expected)
     {
         Assert.Equal(expected, Error(args));
     }
 
     [Fact]
-    public void AnIPv4WildcardAndAnIPv6AddressOnOnePortDoNotOverlap()
+    public void An_IPv4_wildcard_and_an_IPv6_address_on_one_port_do_not_overlap()
     {
         AgentOptions o = Options(["--listen", "0.0.0.0:5555", "--listen", "[::1]:5555=replica", "--listen", "*:5556"]);
 
@@ -557,7 +557,7 @@ public class ConfigLoaderTests
     }
 
     [Fact]
-    public void MetricsListenIsARepeatableListKeyInEverySource()
+    public void Metrics_listen_is_a_repeatable_list_key_in_every_source()
     {
         Assert.Equal([EndPoint("127.0.0.1", 9187), EndPoint("::1", 9188)],
             Options(["--metrics-listen", "127.0.0.1:9187", "--metrics-listen=[::1]:9188"]).MetricsListeners);
@@ -582,7 +582,7 @@ public class ConfigLoaderTests
     }
 
     [Fact]
-    public void DuplicateHttpListenerIsAnError()
+    public void Duplicate_HTTP_listener_is_an_error()
     {
         Assert.Equal("--http-listen: 127.0.0.1:8009 is listed more than once",
             Error(["--http-listen", "127.0.0.1:8009", "--http-listen", "localhost:8009"]));
@@ -593,7 +593,7 @@ public class ConfigLoaderTests
     }
 
     [Fact]
-    public void ListenAndHttpListenMayNotShareAnAddress()
+    public void Listen_and_HTTP_listen_may_not_share_an_address()
     {
         const string both = "; an address serves agent checks or HTTP checks, not both";
         Assert.Equal("--http-listen: *:5555 is also a listen address" + both,
@@ -610,7 +610,7 @@ public class ConfigLoaderTests
     }
 
     [Fact]
-    public void ASourceThatMovesTheListenersMayReuseTheAddressesItReplaces()
+    public void A_source_that_moves_the_listeners_may_reuse_the_addresses_it_replaces()
     {
         AgentOptions o = Options(["--config", ConfPath, "--http-listen", "*:5555"], file: "listen = *:5556\nhttp-listen = *:5557");
         Assert.Equal([Listener("::", 5556, Mode.Primary)], o.Listeners);
@@ -626,7 +626,7 @@ public class ConfigLoaderTests
     [InlineData("127.0.0.1:5555,", "PATRONI_AGENT_LISTEN: empty entry in \"127.0.0.1:5555,\"; separate listeners with single commas")]
     [InlineData("127.0.0.1:5555,,127.0.0.1:5556", "PATRONI_AGENT_LISTEN: empty entry in \"127.0.0.1:5555,,127.0.0.1:5556\"; separate listeners with single commas")]
     [InlineData("127.0.0.1:5555=nope", "PATRONI_AGENT_LISTEN: unknown mode \"nope\" in \"127.0.0.1:5555=nope\"; the modes are primary (master, read-write, rw), replica, read-only (ro), sync, async, standby-leader, leader, health")]
-    public void InvalidListenInTheEnvironmentIsAnError(string value, string expected)
+    public void Invalid_listen_in_the_environment_is_an_error(string value, string expected)
     {
         Assert.Equal(expected, Error([], new() { ["PATRONI_AGENT_LISTEN"] = value }));
     }
@@ -636,7 +636,7 @@ public class ConfigLoaderTests
     [InlineData("https://db1.example.com:8443/")]
     [InlineData("http://[::1]:8008/patroni/")]
     [InlineData("HTTP://db1:8008")]
-    public void PatroniUrlAcceptsAbsoluteHttpAndHttpsUrls(string value)
+    public void Patroni_URL_accepts_absolute_HTTP_and_HTTPS_URLs(string value)
     {
         Assert.Equal(new Uri(value), Options(["--patroni-url", value]).PatroniUrl);
     }
@@ -648,7 +648,7 @@ public class ConfigLoaderTests
     [InlineData("http://db1:8008/?x=1", "\"http://db1:8008/?x=1\" must not have a query or a fragment")]
     [InlineData("http://db1:8008/#top", "\"http://db1:8008/#top\" must not have a query or a fragment")]
     [InlineData("http://admin:secret@db1:8008", "must not contain a user name or password")]
-    public void InvalidPatroniUrlIsAnError(string value, string problem)
+    public void Invalid_Patroni_URL_is_an_error(string value, string problem)
     {
         Assert.Equal($"PATRONI_AGENT_PATRONI_URL: {problem}", Error([], new() { ["PATRONI_AGENT_PATRONI_URL"] = value }));
     }
@@ -667,7 +667,7 @@ public class ConfigLoaderTests
     [InlineData("send-wait", "0s", 0)]
     [InlineData("send-wait", "10s", 10_000)]
     [InlineData("send-wait", "0.25ms", 0.25)]
-    public void DurationsWithTheirUnits(string key, string value, double milliseconds)
+    public void Durations_with_their_units(string key, string value, double milliseconds)
     {
         Dictionary<string, string> roomy = new()
         {
@@ -705,7 +705,7 @@ public class ConfigLoaderTests
     [InlineData("stale-after", "11m", "\"11m\" is out of range (100ms..10m)")]
     [InlineData("send-wait", "10.5s", "\"10.5s\" is out of range (0ms..10s)")]
     [InlineData("send-wait", "99999999999999999999999999m", "\"99999999999999999999999999m\" is out of range (0ms..10s)")]
-    public void InvalidDurationIsAnError(string key, string value, string problem)
+    public void Invalid_duration_is_an_error(string key, string value, string problem)
     {
         string env = "PATRONI_AGENT_" + key.Replace('-', '_').ToUpperInvariant();
 
@@ -715,7 +715,7 @@ public class ConfigLoaderTests
     }
 
     [Fact]
-    public void StaleAfterMustBeGreaterThanPollInterval()
+    public void Stale_after_must_be_greater_than_poll_interval()
     {
         Assert.Equal("stale-after 3s (default) must be greater than poll-interval 3s (--poll-interval)",
             Error(["--poll-interval", "3s"]));
@@ -724,7 +724,7 @@ public class ConfigLoaderTests
     }
 
     [Fact]
-    public void TimeoutMayOutlastStaleAfter()
+    public void Timeout_may_outlast_stale_after()
     {
         // A poll that waits past stale-after leaves the answers stale meanwhile (freshness counts from
         // the poll's start); waiting spares a slow Patroni a dropped request.
@@ -741,7 +741,7 @@ public class ConfigLoaderTests
     [InlineData("up maint", "up maint")]
     [InlineData("  Down \t Drain  0% ", "down drain 0%")]
     [InlineData("stopped 256%", "stopped 256%")]
-    public void UnknownAnswerIsNormalized(string value, string expected)
+    public void Unknown_answer_is_normalized(string value, string expected)
     {
         Assert.Equal(expected, Options(["--unknown-answer", value]).UnknownAnswer);
     }
@@ -760,13 +760,13 @@ public class ConfigLoaderTests
     [InlineData("maint drain", "\"maint drain\" has both maint and drain; give at most one maint or drain")]
     [InlineData("down 0% 10%", "\"down 0% 10%\" has both 0% and 10%; give at most one weight")]
     [InlineData("   ", "needs at least one word, e.g. down")]
-    public void InvalidUnknownAnswerIsAnError(string value, string problem)
+    public void Invalid_unknown_answer_is_an_error(string value, string problem)
     {
         Assert.Equal($"--unknown-answer: {problem}", Error(["--unknown-answer", value]));
     }
 
     [Fact]
-    public void UnknownAnswerWithHashMustBeQuotedInTheFileToReachTheCheck()
+    public void Unknown_answer_with_hash_must_be_quoted_in_the_file_to_reach_the_check()
     {
         Assert.Equal("down", FromFile("unknown-answer = down # the agent appends the reason").UnknownAnswer);
         Assert.Equal($"{ConfPath} line 1: unknown-answer: \"down #x\" must not contain #: the agent appends the reason itself",
@@ -778,7 +778,7 @@ public class ConfigLoaderTests
     [InlineData("backlog", "65535", 65535)]
     [InlineData("workers", "64", 64)]
     [InlineData("max-connections", "1", 1)]
-    public void IntegersAtTheirBounds(string key, string value, int expected)
+    public void Integers_at_their_bounds(string key, string value, int expected)
     {
         AgentOptions o = Options([$"--{key}", value]);
 
@@ -796,7 +796,7 @@ public class ConfigLoaderTests
     [InlineData("workers", "+2", "\"+2\" is not a whole number")]
     [InlineData("backlog", "1.5", "\"1.5\" is not a whole number")]
     [InlineData("backlog", "1e3", "\"1e3\" is not a whole number")]
-    public void InvalidIntegerIsAnError(string key, string value, string problem)
+    public void Invalid_integer_is_an_error(string key, string value, string problem)
     {
         string env = "PATRONI_AGENT_" + key.Replace('-', '_').ToUpperInvariant();
 
@@ -815,13 +815,13 @@ public class ConfigLoaderTests
     [InlineData("error", LogLevel.Error)]
     [InlineData("Critical", LogLevel.Critical)]
     [InlineData("none", LogLevel.None)]
-    public void LogLevels(string value, LogLevel expected)
+    public void Log_levels(string value, LogLevel expected)
     {
         Assert.Equal(expected, Options(["--log-level", value]).LogLevel);
     }
 
     [Fact]
-    public void UnknownLogLevelIsAnError()
+    public void Unknown_log_level_is_an_error()
     {
         Assert.Equal("PATRONI_AGENT_LOG_LEVEL: unknown log level \"verbose\"; use trace, debug, information, warning, error, critical or none",
             Error([], new() { ["PATRONI_AGENT_LOG_LEVEL"] = "verbose" }));
@@ -841,13 +841,13 @@ public class ConfigLoaderTests
     [InlineData(new[] { "run", "check" }, "unexpected argument \"check\" (see --help)")]
     [InlineData(new[] { "check", "--workers", "2", "3" }, "unexpected argument \"3\" (see --help)")]
     [InlineData(new[] { "--workers", "2", "run" }, "unexpected argument \"run\" (see --help)")]
-    public void InvalidCommandLineIsAnError(string[] args, string expected)
+    public void Invalid_command_line_is_an_error(string[] args, string expected)
     {
         Assert.Equal(expected, Error(args));
     }
 
     [Fact]
-    public void KubernetesServiceLinkVariablesAreNoSettings()
+    public void Kubernetes_service_link_variables_are_no_settings()
     {
         Dictionary<string, string> links = new()
         {
@@ -872,7 +872,7 @@ public class ConfigLoaderTests
     }
 
     [Fact]
-    public void UnknownEnvironmentVariableIsAnError()
+    public void Unknown_environment_variable_is_an_error()
     {
         string message = Error([], new() { ["PATRONI_AGENT_POL_INTERVAL"] = "1s" });
 
@@ -882,7 +882,7 @@ public class ConfigLoaderTests
     }
 
     [Fact]
-    public void EmptyEnvironmentVariableCountsAsUnset()
+    public void Empty_environment_variable_counts_as_unset()
     {
         AgentOptions o = Options([], new() { ["PATRONI_AGENT_TIMEOUT"] = " ", ["PATRONI_AGENT_LISTEN"] = "", ["PATRONI_AGENT_CONFIG"] = "" });
 
@@ -891,13 +891,13 @@ public class ConfigLoaderTests
     }
 
     [Fact]
-    public void EnvironmentValuesAreTrimmed()
+    public void Environment_values_are_trimmed()
     {
         Assert.Equal(TimeSpan.FromSeconds(2), Options([], new() { ["PATRONI_AGENT_TIMEOUT"] = " 2s\n" }).Timeout);
     }
 
     [Fact]
-    public void FileWithCommentsQuotesAndBlankLines()
+    public void File_with_comments_quotes_and_blank_lines()
     {
         AgentOptions o = FromFile(
             "\uFEFF# comment at the start\r\n" +
@@ -918,14 +918,14 @@ public class ConfigLoaderTests
     }
 
     [Fact]
-    public void HashInsideQuotesIsPartOfTheValue()
+    public void Hash_inside_quotes_is_part_of_the_value()
     {
         Assert.Equal($"{ConfPath} line 1: patroni-url: \"http://db1:8008/#x\" must not have a query or a fragment",
             FileError("patroni-url = \"http://db1:8008/#x\" # comment"));
     }
 
     [Fact]
-    public void WithoutAllowAnyAddressMayConnect()
+    public void Without_allow_any_address_may_connect()
     {
         Assert.Empty(Options([]).Allow);
     }
@@ -939,7 +939,7 @@ public class ConfigLoaderTests
     [InlineData("fd00::/8", "fd00::/8")]
     [InlineData("FD00:0::/16", "fd00::/16")]
     [InlineData("::ffff:10.0.0.0/104", "::ffff:10.0.0.0/104")]
-    public void AllowTakesIPv4AndIPv6PrefixesAndSingleAddresses(string value, string expected)
+    public void Allow_takes_IPv4_and_IPv6_prefixes_and_single_addresses(string value, string expected)
     {
         Assert.Equal([IPNetwork.Parse(expected)], Options(["--allow", value]).Allow);
     }
@@ -956,13 +956,13 @@ public class ConfigLoaderTests
     [InlineData("db1.example.com", "--allow: \"db1.example.com\" in \"db1.example.com\" is not an IPv4 or IPv6 address; write an address or a prefix, e.g. 10.0.0.0/8, 192.0.2.7, ::1/128 or fd00::/8")]
     [InlineData("*", "--allow: \"*\" in \"*\" is not an IPv4 or IPv6 address; write an address or a prefix, e.g. 10.0.0.0/8, 192.0.2.7, ::1/128 or fd00::/8")]
     [InlineData("fe80::1%2/128", "--allow: \"fe80::1%2\" in \"fe80::1%2/128\" is not an IPv4 or IPv6 address; write an address or a prefix, e.g. 10.0.0.0/8, 192.0.2.7, ::1/128 or fd00::/8")]
-    public void InvalidAllowIsAnError(string value, string expected)
+    public void Invalid_allow_is_an_error(string value, string expected)
     {
         Assert.Equal(expected, Error(["--allow", value]));
     }
 
     [Fact]
-    public void InvalidAllowNamesItsSource()
+    public void Invalid_allow_names_its_source()
     {
         Assert.Equal($"{ConfPath} line 2: allow: \"10.0.0.1/8\" has bits set past its prefix length /8; write the network, 10.0.0.0/8, or the host alone, 10.0.0.1",
             FileError("allow = 127.0.0.1\nallow = 10.0.0.1/8"));
@@ -971,7 +971,7 @@ public class ConfigLoaderTests
     }
 
     [Fact]
-    public void EachSourceThatSetsAllowReplacesTheListBeforeIt()
+    public void Each_source_that_sets_allow_replaces_the_list_before_it()
     {
         const string file = "allow = 10.0.0.0/8\nallow = ::1";
         Dictionary<string, string> env = new() { ["PATRONI_AGENT_ALLOW"] = "192.0.2.0/24, fd00::/8" };
@@ -983,7 +983,7 @@ public class ConfigLoaderTests
     }
 
     [Fact]
-    public void EmptyFileKeepsTheDefaults()
+    public void Empty_file_keeps_the_defaults()
     {
         Assert.Equal(new AgentOptions().Listeners, FromFile("").Listeners);
         Assert.Equal(new AgentOptions().Timeout, FromFile("# nothing\n\n").Timeout);
@@ -1003,7 +1003,7 @@ public class ConfigLoaderTests
     [InlineData("workers = \"2\" 3", "/etc/patroni-agent.conf line 1: workers: unexpected text after the closing \"")]
     [InlineData("workers = ''", "/etc/patroni-agent.conf line 1: workers: \"\" is not a whole number")]
     [InlineData("listen = 127.0.0.1:5555=nope", "/etc/patroni-agent.conf line 1: listen: unknown mode \"nope\" in \"127.0.0.1:5555=nope\"; the modes are primary (master, read-write, rw), replica, read-only (ro), sync, async, standby-leader, leader, health")]
-    public void InvalidFileIsAnError(string file, string expected)
+    public void Invalid_file_is_an_error(string file, string expected)
     {
         Assert.Equal(expected, FileError(file));
     }
@@ -1012,7 +1012,7 @@ public class ConfigLoaderTests
     [InlineData(typeof(FileNotFoundException), "no such file")]
     [InlineData(typeof(DirectoryNotFoundException), "no such file")]
     [InlineData(typeof(UnauthorizedAccessException), "access denied (no permission, or not a file)")]
-    public void UnreadableFileIsAnErrorNamingTheFile(Type exception, string reason)
+    public void Unreadable_file_is_an_error_naming_the_file(Type exception, string reason)
     {
         Exception thrown = (Exception)Activator.CreateInstance(exception)!;
 
@@ -1026,7 +1026,7 @@ public class ConfigLoaderTests
     }
 
     [Fact]
-    public void OtherReadErrorsAreReportedWithTheirMessage()
+    public void Other_read_errors_are_reported_with_their_message()
     {
         Assert.Equal("--config: cannot read config file /etc/x.conf: Is a directory",
             Assert.Throws<ConfigException>(() => ConfigLoader.Parse(["--config", "/etc/x.conf"], RunRules,
@@ -1034,7 +1034,7 @@ public class ConfigLoaderTests
     }
 
     [Fact]
-    public void FileErrorsComeBeforeEnvironmentAndFlagErrors()
+    public void File_errors_come_before_environment_and_flag_errors()
     {
         Assert.StartsWith($"{ConfPath} line 1: workers:",
             Error(["--config", ConfPath, "--workers", "0"], new() { ["PATRONI_AGENT_WORKERS"] = "0" }, "workers = 0"));
@@ -1043,14 +1043,14 @@ public class ConfigLoaderTests
     private const string Https = "https://127.0.0.1:8008";
 
     [Fact]
-    public void WithoutTlsOrAuthKeysPatroniIsReachedPlainly()
+    public void Without_TLS_or_auth_keys_Patroni_is_reached_plainly()
     {
         Assert.Same(PatroniAccess.None, Options([]).PatroniAccess);
         Assert.Same(PatroniAccess.None, Options(["--patroni-url", Https]).PatroniAccess);
     }
 
     [Fact]
-        public void TlsAndAuthFilesAreReadFromEverySource()
+        public void TLS_and_auth_files_are_read_from_every_source()
     {
         using var files = new TestCertificates();
         var ca = TestCertificates.CreateCa("test CA");
@@ -1074,7 +1074,7 @@ public class ConfigLoaderTests
     }
 
     [Fact]
-    public void AMissingTlsFileIsAnErrorNamingItsSource()
+    public void A_missing_TLS_file_is_an_error_naming_its_source()
     {
         const string missing = "/nonexistent/ca.pem";
         Assert.Equal($"--patroni-ca-file: cannot read {missing}: no such file",
@@ -1088,7 +1088,7 @@ public class ConfigLoaderTests
     }
 
     [Fact]
-    public void ABadTlsFileThatALaterSourceReplacesIsNotRead()
+    public void A_bad_TLS_file_that_a_later_source_replaces_is_not_read()
     {
         using var files = new TestCertificates();
         string caFile = files.WriteCertificate("ca.pem", TestCertificates.CreateCa("test CA"));
@@ -1099,7 +1099,7 @@ public class ConfigLoaderTests
     }
 
     [Fact]
-    public void ADirectoryOrAnEndlessFileIsNotAPemFile()
+    public void A_directory_or_an_endless_file_is_not_a_PEM_file()
     {
         Assert.Equal("--patroni-ca-file: cannot read /tmp: access denied (no permission, or not a file)",
             Error(["--patroni-url", Https, "--patroni-ca-file", "/tmp"]));
@@ -1108,7 +1108,7 @@ public class ConfigLoaderTests
     }
 
     [Fact]
-        public void ACaFileWithoutAGoodCertificateIsAnError()
+        public void A_CA_file_without_a_good_certificate_is_an_error()
     {
         using var files = new TestCertificates();
         string text = files.Write("text.pem", "not a certificate\n", TestCertificates.Public);
@@ -1121,7 +1121,7 @@ public class ConfigLoaderTests
     }
 
     [Fact]
-        public void AClientCertificateNeedsItsOwnPrivateKey()
+        public void A_client_certificate_needs_its_own_private_key()
     {
         using var files = new TestCertificates();
         var ca = TestCertificates.CreateCa("test CA");
@@ -1152,7 +1152,7 @@ public class ConfigLoaderTests
     }
 
     [Fact]
-        public void SecretsReadableByEveryUserAreRefused()
+        public void Secrets_readable_by_every_user_are_refused()
     {
         using var files = new TestCertificates();
         var client = TestCertificates.CreateClient(TestCertificates.CreateCa("test CA"));
@@ -1176,7 +1176,7 @@ public class ConfigLoaderTests
     [InlineData(":secret")]
     [InlineData("agent:")]
     [InlineData("agent:sec\tret")]
-        public void AnAuthFileWhoseFirstLineIsNotUsernameColonPasswordIsAnError(string text)
+        public void An_auth_file_whose_first_line_is_not_username_colon_password_is_an_error(string text)
     {
         using var files = new TestCertificates();
         string auth = files.Write("auth", text);
@@ -1186,7 +1186,7 @@ public class ConfigLoaderTests
     }
 
     [Fact]
-        public void TlsKeysNeedAnHttpsUrlButBasicAuthDoesNot()
+        public void TLS_keys_need_an_HTTPS_URL_but_basic_auth_does_not()
     {
         using var files = new TestCertificates();
         string ca = files.WriteCertificate("ca.pem", TestCertificates.CreateCa("test CA"));

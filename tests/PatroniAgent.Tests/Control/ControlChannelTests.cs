@@ -128,12 +128,7 @@ public sealed class ControlChannelTests : IAsyncLifetime
     {
         using (var killed = new EndToEnd.AgentProcess("--listen", $"127.0.0.1:{EndToEnd.PublishedAgent.FreePort()}", "--patroni-url", _patroni.Url.ToString(), "--control-socket", SocketPath))
         {
-            var watch = System.Diagnostics.Stopwatch.StartNew();
-            while (!File.Exists(SocketPath))
-            {
-                Assert.True(watch.Elapsed < TimeSpan.FromSeconds(10), "the agent did not create its control socket");
-                await Task.Delay(20);
-            }
+            await Eventually.WaitFor(() => File.Exists(SocketPath), TimeSpan.FromSeconds(10), () => "the agent did not create its control socket");
             killed.Process.Kill();
             await killed.Process.WaitForExitAsync();
         }

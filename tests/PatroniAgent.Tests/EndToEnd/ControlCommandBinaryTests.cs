@@ -146,13 +146,6 @@ public sealed class ControlCommandBinaryTests : IDisposable
     private PublishedAgent.Result Run(params string[] args) =>
         PublishedAgent.Run(PublishedAgent.Path, [.. args, "--control-socket", Socket, "--state-file", StateFile], Limit);
 
-    private async Task WaitForSocketAsync()
-    {
-        var watch = Stopwatch.StartNew();
-        while (!File.Exists(Socket))
-        {
-            Assert.True(watch.Elapsed < TimeSpan.FromSeconds(10), "the control socket did not appear");
-            await Task.Delay(20);
-        }
-    }
+    private Task WaitForSocketAsync() =>
+        Eventually.WaitFor(() => File.Exists(Socket), TimeSpan.FromSeconds(10), () => "the control socket did not appear");
 }

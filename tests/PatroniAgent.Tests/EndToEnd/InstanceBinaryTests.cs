@@ -79,15 +79,10 @@ public sealed class InstanceBinaryTests : IAsyncLifetime
         return result.Output;
     }
 
-    private async Task WaitForSocketAsync(string instance)
-    {
-        var watch = Stopwatch.StartNew();
-        while (PublishedAgent.Run(Enter[0], [.. Enter[1..], "test", "-S", $"/run/patroni-agent/{instance}/control.sock"], Limit).ExitCode != 0)
-        {
-            Assert.True(watch.Elapsed < Limit, $"the control socket of instance {instance} did not appear");
-            await Task.Delay(50);
-        }
-    }
+    private Task WaitForSocketAsync(string instance) =>
+        Eventually.WaitFor(
+            () => PublishedAgent.Run(Enter[0], [.. Enter[1..], "test", "-S", $"/run/patroni-agent/{instance}/control.sock"], Limit).ExitCode == 0,
+            Limit, () => $"the control socket of instance {instance} did not appear", TimeSpan.FromMilliseconds(50));
 
     [Fact]
     public async Task Two_instances_run_side_by_side_and_each_command_reaches_the_instance_it_names()

@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using System.Text;
+using PatroniAgent.Tests.Support;
 
 namespace PatroniAgent.Tests.EndToEnd;
 
@@ -144,15 +145,8 @@ public sealed class AgentProcess : IDisposable
     /// Waits until the agent has logged <paramref name="text"/>: its lines reach the log through a writer
     /// thread and this process's pipe reader, so a line can arrive after the answer it goes with.
     /// </summary>
-    public async Task EventuallyLoggedAsync(string text)
-    {
-        var watch = Stopwatch.StartNew();
-        while (!Log.Contains(text, StringComparison.Ordinal))
-        {
-            Assert.True(watch.Elapsed < TimeSpan.FromSeconds(10), $"the agent did not log \"{text}\":\n{Log}");
-            await Task.Delay(20);
-        }
-    }
+    public Task EventuallyLoggedAsync(string text) =>
+        Eventually.WaitFor(() => Log.Contains(text, StringComparison.Ordinal), TimeSpan.FromSeconds(10), () => $"the agent did not log \"{text}\":\n{Log}");
 
     public void Dispose()
     {

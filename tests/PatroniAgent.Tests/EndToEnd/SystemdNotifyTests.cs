@@ -53,19 +53,7 @@ public sealed class SystemdNotifyTests : IDisposable
             new Dictionary<string, string> { ["NOTIFY_SOCKET"] = Path.Combine(_directory, "missing", "notify") },
             "--listen", $"127.0.0.1:{port}", "--patroni-url", patroni.Url.ToString(), "--send-wait", "1s");
 
-        string answer = "";
-        for (var deadline = DateTime.UtcNow + Limit; DateTime.UtcNow < deadline && answer != "up ready 100% #primary, timeline 1\n";)
-        {
-            try
-            {
-                answer = await AgentClient.CheckAsync(endPoint, "primary\n");
-            }
-            catch (SocketException)
-            {
-                await Task.Delay(20);
-            }
-        }
-        Assert.Equal("up ready 100% #primary, timeline 1\n", answer);
+        await AgentClient.EventuallyAsync(endPoint, "primary\n", "up ready 100% #primary, timeline 1\n");
 
         PublishedAgent.Terminate(agent.Process);
         Assert.True(agent.Process.WaitForExit(10_000));

@@ -85,7 +85,7 @@ public sealed class MetricsEndpointTests : IDisposable
         var before = await ScrapeAsync();
         Assert.Equal(1, before.Value("patroni_agent_answer", ("mode", "primary"), ("answer", "unknown")));
 
-        _poller.Then(new PollResult(PrimaryStatus(), null), TimeSpan.FromMilliseconds(4));
+        _poller.Then(new PollResult(Statuses.LeaderPrimary, null), TimeSpan.FromMilliseconds(4));
         _watcher.PollOnce(CancellationToken.None);
         Assert.Equal("up ready 100% #primary, timeline 1\n", await AgentClient.CheckAsync(_server.EndPoint, "primary\n"));
         Assert.Equal("up maint #primary, timeline 1\n", await AgentClient.CheckAsync(_server.EndPoint, "replica\n"));
@@ -112,7 +112,7 @@ public sealed class MetricsEndpointTests : IDisposable
     [Fact]
     public async Task Poll_failures_staleness_and_the_last_good_poll_show_in_the_metrics()
     {
-        _poller.Then(new PollResult(PrimaryStatus(), null), TimeSpan.FromMilliseconds(4));
+        _poller.Then(new PollResult(Statuses.LeaderPrimary, null), TimeSpan.FromMilliseconds(4));
         _watcher.PollOnce(CancellationToken.None);
         _poller.Then(PollResult.Failed("no answer from patroni within 1000 ms", PollErrorKind.Timeout), TimeSpan.FromSeconds(1));
         _poller.Then(PollResult.Failed("TLS handshake with patroni failed", PollErrorKind.Tls), TimeSpan.FromSeconds(1));
@@ -148,7 +148,7 @@ public sealed class MetricsEndpointTests : IDisposable
     [Fact]
     public async Task The_status_page_is_json_with_the_summary_every_mode_the_last_poll_and_the_counters()
     {
-        _poller.Then(new PollResult(PrimaryStatus(), null), TimeSpan.FromMilliseconds(4));
+        _poller.Then(new PollResult(Statuses.LeaderPrimary, null), TimeSpan.FromMilliseconds(4));
         _watcher.PollOnce(CancellationToken.None);
         _poller.Then(PollResult.Failed("patroni refused the connection", PollErrorKind.Refused), TimeSpan.FromMilliseconds(1));
         _watcher.PollOnce(CancellationToken.None);
@@ -255,26 +255,14 @@ public sealed class MetricsEndpointTests : IDisposable
         Assert.StartsWith("HTTP/1.1 200 OK\r\n", (await GetAsync("GET /metrics HTTP/1.1\r\n\r\n")).Head);
     }
 
-    private static NodeStatus PrimaryStatus() => new()
-    {
-        HttpStatus = 200, Role = PatroniRole.Primary, RoleName = "primary", State = "running", Timeline = 1, LagBytes = 0,
-    };
-
     private async Task<PrometheusText> ScrapeAsync() => PrometheusText.Parse((await GetAsync("GET /metrics HTTP/1.1\r\n\r\n")).Body);
 
     private async Task<PrometheusText> EventuallyAsync(Func<PrometheusText, bool> condition)
     {
-        var until = DateTime.UtcNow.AddSeconds(10);
-        while (true)
-        {
-            var metrics = await ScrapeAsync();
-            if (condition(metrics) || DateTime.UtcNow > until)
-            {
-                Assert.True(condition(metrics), "the metrics never reached the expected values");
-                return metrics;
-            }
-            await Task.Delay(20);
-        }
+        PrometheusText? metrics = null;
+        await Eventually.WaitFor(async () => condition(metrics = await ScrapeAsync()), TimeSpan.FromSeconds(10),
+            () => "the metrics never reached the expected values", TimeSpan.FromMilliseconds(20));
+        return metrics!;
     }
 
     private async Task<(string Head, string Body)> GetAsync(string request)

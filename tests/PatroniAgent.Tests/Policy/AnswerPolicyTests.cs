@@ -90,56 +90,46 @@ public class AnswerPolicyTests
         Assert.Equal(mayWrite, AnswerPolicy.Decide(status, Mode.Primary).IsReady);
     }
 
-    private static NodeStatus Running(PatroniRole role, string name, int http = 503) => new()
-    {
-        HttpStatus = http,
-        Role = role,
-        RoleName = name,
-        State = "running",
-        Timeline = 7,
-        LagBytes = role == PatroniRole.Primary ? 0 : 2048,
-    };
-
     public static TheoryData<string, NodeStatus, string[]> SyntheticTable => new()
     {
         {
             "standby leader",
-            Running(PatroniRole.StandbyLeader, "standby_leader"),
+            Statuses.Running(PatroniRole.StandbyLeader, "standby_leader"),
             ["up maint #standby leader, timeline 7", "up maint #standby leader, timeline 7", "up ready 100% #standby leader, timeline 7",
              "up maint #standby leader, timeline 7", "up maint #standby leader, timeline 7", "up ready 100% #standby leader, timeline 7",
              "up ready 100% #standby leader, timeline 7", "up ready 100% #standby leader, timeline 7"]
         },
         {
             "primary that lost the leader lock",
-            Running(PatroniRole.Primary, "primary", http: 503),
+            Statuses.Running(PatroniRole.Primary, "primary", http: 503),
             ["up maint #primary without the leader lock", "up maint #primary without the leader lock", "up maint #primary without the leader lock",
              "up maint #primary without the leader lock", "up maint #primary without the leader lock", "up maint #primary without the leader lock",
              "up maint #primary without the leader lock", "up ready 100% #primary without the leader lock"]
         },
         {
             "synchronous replica",
-            Running(PatroniRole.Replica, "replica") with { Synchronous = true },
+            Statuses.Running(PatroniRole.Replica, "replica") with { Synchronous = true },
             ["up maint #replica, lag 2 kB", "up ready 100% #replica, lag 2 kB", "up ready 100% #replica, lag 2 kB",
              "up ready 100% #sync replica, lag 2 kB", "up maint #sync replica, lag 2 kB", "up maint #replica, lag 2 kB",
              "up maint #replica, lag 2 kB", "up ready 100% #replica, lag 2 kB"]
         },
         {
             "noloadbalance replica",
-            Running(PatroniRole.Replica, "replica") with { NoLoadBalance = true },
+            Statuses.Running(PatroniRole.Replica, "replica") with { NoLoadBalance = true },
             ["up maint #replica, lag 2 kB", "up maint #replica, noloadbalance", "up maint #replica, noloadbalance",
              "up maint #async replica, noloadbalance", "up maint #async replica, noloadbalance", "up maint #replica, lag 2 kB",
              "up maint #replica, lag 2 kB", "up ready 100% #replica, lag 2 kB"]
         },
         {
             "cached role while postgres is down",
-            Running(PatroniRole.Other, "demoted") with { State = "crashed" },
+            Statuses.Running(PatroniRole.Other, "demoted") with { State = "crashed" },
             ["down #postgres crashed, role demoted", "down #postgres crashed, role demoted", "down #postgres crashed, role demoted",
              "down #postgres crashed, role demoted", "down #postgres crashed, role demoted", "down #postgres crashed, role demoted",
              "down #postgres crashed, role demoted", "down #postgres crashed, role demoted"]
         },
         {
             "running node with an unknown role",
-            Running(PatroniRole.Other, "uninitialized"),
+            Statuses.Running(PatroniRole.Other, "uninitialized"),
             ["up maint #role uninitialized", "up maint #role uninitialized", "up maint #role uninitialized",
              "up maint #role uninitialized", "up maint #role uninitialized", "up maint #role uninitialized",
              "up maint #role uninitialized", "up ready 100% #role uninitialized"]
@@ -164,7 +154,7 @@ public class AnswerPolicyTests
     [InlineData("Running")]
     public void A_primary_that_is_not_running_is_down_in_every_mode(string state)
     {
-        var status = Running(PatroniRole.Primary, "primary", http: 200) with { State = state };
+        var status = Statuses.Running(PatroniRole.Primary, "primary", http: 200) with { State = state };
         foreach (var mode in ModeNames.All)
         {
             var answer = AnswerPolicy.Decide(status, mode);
@@ -180,7 +170,7 @@ public class AnswerPolicyTests
     [InlineData(Mode.Async, "async replica")]
     public void Max_lag_takes_a_lagging_replica_out(Mode mode, string kind)
     {
-        var status = Running(PatroniRole.Replica, "replica") with { LagBytes = 20L << 20 };
+        var status = Statuses.Running(PatroniRole.Replica, "replica") with { LagBytes = 20L << 20 };
         Assert.Equal($"up ready 100% #{kind}, lag 20 MB", AnswerPolicy.Decide(status, mode, 20L << 20).ToString());
         Assert.Equal($"up maint #{kind}, lag 20 MB over max-lag", AnswerPolicy.Decide(status, mode, 16L << 20).ToString());
         Assert.Equal($"up maint #{kind}, lag unknown over max-lag", AnswerPolicy.Decide(status with { LagBytes = null }, mode, 16L << 20).ToString());
@@ -190,10 +180,10 @@ public class AnswerPolicyTests
     [Fact]
     public void Max_lag_does_not_apply_to_the_leader_in_read_only_mode()
     {
-        var status = Running(PatroniRole.Primary, "primary", http: 200);
+        var status = Statuses.Running(PatroniRole.Primary, "primary", http: 200);
         Assert.True(AnswerPolicy.Decide(status, Mode.ReadOnly, 0).IsReady);
         Assert.False(AnswerPolicy.DependsOnLag(status, Mode.ReadOnly));
-        Assert.True(AnswerPolicy.DependsOnLag(Running(PatroniRole.Replica, "replica"), Mode.ReadOnly));
+        Assert.True(AnswerPolicy.DependsOnLag(Statuses.Running(PatroniRole.Replica, "replica"), Mode.ReadOnly));
     }
 
     [Theory]
@@ -213,15 +203,14 @@ public class AnswerPolicyTests
     [Fact]
     public void Reasons_from_patroni_cannot_break_the_answer_line()
     {
-        var status = Running(PatroniRole.Other, "evil\nup ready 100% #x") with { State = "running" };
+        var status = Statuses.Running(PatroniRole.Other, "evil\nup ready 100% #x") with { State = "running" };
         var line = System.Text.Encoding.ASCII.GetString(AnswerPolicy.Decide(status, Mode.Primary).Encode());
         Assert.Equal("up maint #role evil?up ready 100% #x\n", line);
     }
 
     private static NodeStatus Decode(string fixture)
     {
-        var recorded = PatroniFixtures.Load(fixture);
-        var status = PatroniDecoder.DecodeStatus(recorded.Status, recorded.Body, out _);
+        var status = PatroniFixtures.Decode(fixture);
         return status.Role == PatroniRole.Replica ? status with { LagBytes = 0 } : status;
     }
 

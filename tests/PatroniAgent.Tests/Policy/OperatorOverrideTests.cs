@@ -36,7 +36,7 @@ public class OperatorOverrideTests
     [MemberData(nameof(MaintTable))]
     public void Maint_replaces_only_the_ready_answers(string fixture, string[] expected)
     {
-        var status = Decode(fixture);
+        var status = PatroniFixtures.Decode(fixture);
         Assert.Equal(expected, ModeNames.All.Select(m => OperatorOverride.Apply(AnswerPolicy.Decide(status, m), Maint).ToString()));
     }
 
@@ -48,7 +48,7 @@ public class OperatorOverrideTests
     [InlineData("v4.1.4-primary-postgres-killed")]
     public void Drain_answers_drain_where_it_would_be_ready_and_never_adds_ready(string fixture)
     {
-        var status = Decode(fixture);
+        var status = PatroniFixtures.Decode(fixture);
         foreach (var mode in ModeNames.All)
         {
             var plain = AnswerPolicy.Decide(status, mode);
@@ -61,14 +61,14 @@ public class OperatorOverrideTests
     [Fact]
     public void No_override_changes_nothing()
     {
-        var status = Decode("v4.1.4-primary");
+        var status = PatroniFixtures.Decode("v4.1.4-primary");
         Assert.Equal(AgentAnswer.Ready("primary, timeline 1"), OperatorOverride.Apply(AnswerPolicy.Decide(status, Mode.Primary), null));
     }
 
     [Fact]
     public void The_snapshot_encodes_the_override_for_agent_and_http_checks()
     {
-        var snapshot = Snapshot.FromStatus(Decode("v4.1.4-primary"), UnknownAnswer.Default, Maint);
+        var snapshot = Snapshot.FromStatus(PatroniFixtures.Decode("v4.1.4-primary"), UnknownAnswer.Default, Maint);
         Assert.Equal("up maint #operator: disk replacement\n"u8.ToArray(), snapshot.Select(Mode.Primary, -1, out _));
         Assert.Equal(503, snapshot.SelectHttp(Mode.Primary, -1, out var kind).Status);
         Assert.Equal(AnswerKind.Maint, kind);
@@ -106,11 +106,5 @@ public class OperatorOverrideTests
     {
         Assert.Null(OperatorOverride.CheckReason(new string('x', OperatorOverride.MaxReasonLength)));
         Assert.Equal("the reason is 121 characters long, at most 120 are allowed", OperatorOverride.CheckReason(new string('x', 121)));
-    }
-
-    private static NodeStatus Decode(string fixture)
-    {
-        var recorded = PatroniFixtures.Load(fixture);
-        return PatroniDecoder.DecodeStatus(recorded.Status, recorded.Body, out _);
     }
 }

@@ -113,24 +113,20 @@ public static class AgentClient
     /// <summary>Checks until the answer is <paramref name="expected"/>, or fails with the last answer after 15 s.</summary>
     public static async Task EventuallyAsync(IPEndPoint endPoint, string send, string expected)
     {
-        var deadline = DateTime.UtcNow.AddSeconds(15);
         string last = "";
-        while (DateTime.UtcNow < deadline)
-        {
-            try
+        await Eventually.WaitFor(
+            async () =>
             {
-                last = await CheckAsync(endPoint, send);
-                if (last == expected)
+                try
                 {
-                    return;
+                    last = await CheckAsync(endPoint, send);
                 }
-            }
-            catch (SocketException e)
-            {
-                last = e.Message;
-            }
-            await Task.Delay(20);
-        }
-        Xunit.Assert.Equal(expected, last);
+                catch (SocketException e)
+                {
+                    last = e.Message;
+                }
+                return last == expected;
+            },
+            TimeSpan.FromSeconds(15), () => $"expected {expected.TrimEnd()}, the last answer was {last.TrimEnd()}", TimeSpan.FromMilliseconds(20));
     }
 }

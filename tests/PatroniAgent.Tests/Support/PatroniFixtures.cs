@@ -1,4 +1,5 @@
 using System.Text.Json;
+using PatroniAgent.Patroni;
 
 namespace PatroniAgent.Tests.Support;
 
@@ -18,5 +19,12 @@ public static class PatroniFixtures
             root.GetProperty("request").GetString()!,
             root.GetProperty("status").GetInt32(),
             System.Text.Encoding.UTF8.GetBytes(root.GetProperty("body").GetRawText()));
+    }
+
+    /// <summary>The recorded answer <paramref name="name"/> decoded as the agent decodes Patroni's <c>GET /</c>.</summary>
+    public static NodeStatus Decode(string name)
+    {
+        var recorded = Load(name);
+        return PatroniDecoder.DecodeStatus(recorded.Status, recorded.Body, out _);
     }
 }

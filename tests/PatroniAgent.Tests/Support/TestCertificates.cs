@@ -44,8 +44,8 @@ public sealed class TestCertificates : IDisposable
     }
 
     /// <summary>A server certificate for the IP addresses and DNS names given, signed by <paramref name="ca"/>.</summary>
-    public static X509Certificate2 CreateServer(X509Certificate2 ca, string[] names, DateTimeOffset? notAfter = null) =>
-        Issue(ca, "CN=patroni", ServerAuth, names, notAfter ?? DateTimeOffset.UtcNow.AddDays(30));
+    public static X509Certificate2 CreateServer(X509Certificate2 ca, string[] names, DateTimeOffset? notAfter = null, string subject = "CN=patroni") =>
+        Issue(ca, subject, ServerAuth, names, notAfter ?? DateTimeOffset.UtcNow.AddDays(30));
 
     /// <summary>A client certificate signed by <paramref name="ca"/>.</summary>
     public static X509Certificate2 CreateClient(X509Certificate2 ca, string name = "patroni-agent") =>
@@ -58,6 +58,7 @@ public sealed class TestCertificates : IDisposable
         request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, false));
         request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature, true));
         request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid(usage)], false));
+        request.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(ca, includeKeyIdentifier: true, includeIssuerAndSerial: false));
         if (names.Length > 0)
         {
             var san = new SubjectAlternativeNameBuilder();

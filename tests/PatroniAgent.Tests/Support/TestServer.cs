@@ -57,8 +57,7 @@ public sealed class TestServer : IDisposable
 
     private TestServer With(string fixture, Func<NodeStatus, NodeStatus> change)
     {
-        var recorded = PatroniFixtures.Load(fixture);
-        var status = change(PatroniDecoder.DecodeStatus(recorded.Status, recorded.Body, out _));
+        var status = change(PatroniFixtures.Decode(fixture));
         Board.PublishFresh(Snapshot.FromStatus(status, Board.Unknown));
         return this;
     }

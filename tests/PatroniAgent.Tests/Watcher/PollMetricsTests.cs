@@ -10,16 +10,12 @@ namespace PatroniAgent.Tests.Watcher;
 /// <summary>What <see cref="RoleWatcher"/> records of its polls in <see cref="PollMetrics"/>.</summary>
 public class PollMetricsTests
 {
-    private static readonly NodeStatus Primary = new()
-    {
-        HttpStatus = 200, Role = PatroniRole.Primary, RoleName = "primary", State = "running", Timeline = 1, LagBytes = 0,
-    };
 
     [Fact]
     public void Every_poll_lands_in_the_latency_histogram_and_failures_are_counted_by_kind()
     {
         var (_, poller, watcher) = Rig();
-        poller.Then(new PollResult(Primary, null), TimeSpan.FromMilliseconds(3));
+        poller.Then(new PollResult(Statuses.LeaderPrimary, null), TimeSpan.FromMilliseconds(3));
         poller.Then(PollResult.Failed("no answer from patroni within 1000 ms", PollErrorKind.Timeout), TimeSpan.FromSeconds(1));
         poller.Then(PollResult.Failed("patroni refused the connection", PollErrorKind.Refused), TimeSpan.FromMilliseconds(1));
         poller.Then(PollResult.Failed("patroni answer has no state or role", PollErrorKind.Json), TimeSpan.FromSeconds(20));
@@ -55,7 +51,7 @@ public class PollMetricsTests
         time.Advance(TimeSpan.FromSeconds(2));
         Assert.Equal(TimeSpan.FromSeconds(2), watcher.Polls.SinceLastGood);
 
-        poller.Then(new PollResult(Primary, null), TimeSpan.FromMilliseconds(10));
+        poller.Then(new PollResult(Statuses.LeaderPrimary, null), TimeSpan.FromMilliseconds(10));
         watcher.PollOnce(CancellationToken.None);
         Assert.Equal(TimeSpan.Zero, watcher.Polls.SinceLastGood);
         Assert.NotNull(watcher.Polls.LastGoodAt);

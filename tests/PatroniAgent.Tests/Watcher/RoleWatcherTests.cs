@@ -421,7 +421,7 @@ public class RoleWatcherTests
     {
         var time = new ManualTime();
         var board = new AnswerBoard("down", StaleAfter, time);
-        board.PublishFresh(Snapshot.FromStatus(Decode("v4.1.4-primary"), UnknownAnswer.Default));
+        board.PublishFresh(Snapshot.FromStatus(PatroniFixtures.Decode("v4.1.4-primary"), UnknownAnswer.Default));
         Assert.Equal("up ready 100% #primary, timeline 1\n", Answer(board, Mode.Primary, "primary\n"));
 
         time.Advance(StaleAfter);
@@ -453,7 +453,7 @@ public class RoleWatcherTests
         var poller = new ScriptedPoller(time);
         var board = new AnswerBoard("down", StaleAfter, time);
         var watcher = new RoleWatcher(poller, board, TimeSpan.FromSeconds(1), StaleAfter, NullLogger.Instance, time);
-        poller.Then(new PollResult(Decode("v4.1.4-primary"), null), TimeSpan.FromSeconds(2));
+        poller.Then(new PollResult(PatroniFixtures.Decode("v4.1.4-primary"), null), TimeSpan.FromSeconds(2));
 
         Assert.True(watcher.PollOnce(CancellationToken.None));
         Assert.Equal("up ready 100% #primary, timeline 1\n", Answer(board, Mode.Primary, ""));
@@ -468,7 +468,7 @@ public class RoleWatcherTests
     {
         var time = new ManualTime();
         var board = new AnswerBoard("down", StaleAfter, time);
-        board.PublishFresh(Snapshot.FromStatus(Decode("v3.0.2-replica"), board.Unknown));
+        board.PublishFresh(Snapshot.FromStatus(PatroniFixtures.Decode("v3.0.2-replica"), board.Unknown));
         time.Advance(StaleAfter + TimeSpan.FromTicks(1));
 
         const string Reason = "no answer from patroni for 3s; was: ";
@@ -494,7 +494,7 @@ public class RoleWatcherTests
     {
         var time = new ManualTime();
         var board = new AnswerBoard("up maint", TimeSpan.FromMilliseconds(1500), time);
-        board.PublishFresh(Snapshot.FromStatus(Decode("v3.0.2-primary"), board.Unknown));
+        board.PublishFresh(Snapshot.FromStatus(PatroniFixtures.Decode("v3.0.2-primary"), board.Unknown));
         time.Advance(TimeSpan.FromSeconds(2));
         Assert.Equal("up maint #no answer from patroni for 1.5s; was: primary, timeline 4\n", Answer(board, Mode.Primary, ""));
     }
@@ -504,7 +504,7 @@ public class RoleWatcherTests
     {
         var time = new ManualTime();
         var board = new AnswerBoard("down", StaleAfter, time);
-        board.PublishFresh(Snapshot.FromStatus(Decode("v4.1.4-primary"), UnknownAnswer.Default));
+        board.PublishFresh(Snapshot.FromStatus(PatroniFixtures.Decode("v4.1.4-primary"), UnknownAnswer.Default));
         board.PublishUnknown(Snapshot.Unknown(UnknownAnswer.Default, Refused));
         time.Advance(TimeSpan.FromHours(1));
         Assert.False(board.IsStale);
@@ -522,7 +522,7 @@ public class RoleWatcherTests
     {
         var time = new HookedTime();
         var board = new AnswerBoard("down", StaleAfter, time);
-        board.PublishFresh(Snapshot.FromStatus(Decode("v4.1.4-primary"), UnknownAnswer.Default));
+        board.PublishFresh(Snapshot.FromStatus(PatroniFixtures.Decode("v4.1.4-primary"), UnknownAnswer.Default));
         time.Advance(TimeSpan.FromSeconds(10));
         Assert.Equal(Stale(PrimaryAnswers, NoAnswer)[(int)Mode.Primary], Answer(board, Mode.Primary, "primary\n"));
 
@@ -714,13 +714,6 @@ public class RoleWatcherTests
 
     private static string Answer(AnswerBoard board, Mode mode, string received) =>
         Encoding.ASCII.GetString(board.Answer(mode, Encoding.ASCII.GetBytes(received)));
-
-    private static NodeStatus Decode(string fixture)
-    {
-        var recorded = PatroniFixtures.Load(fixture);
-        return PatroniDecoder.DecodeStatus(recorded.Status, recorded.Body, out _);
-    }
-
 
     /// <summary>A manual clock that runs an action once, inside the next read of the time.</summary>
     private sealed class HookedTime : ManualTime
