@@ -1,4 +1,5 @@
 using PatroniAgent.AgentProtocol;
+using PatroniAgent.Answers;
 using PatroniAgent.Policy;
 using PatroniAgent.Watcher;
 

@@ -1,4 +1,6 @@
 using BenchmarkDotNet.Attributes;
+using PatroniAgent.AgentProtocol;
+using PatroniAgent.Answers;
 using PatroniAgent.Patroni;
 using PatroniAgent.Policy;
 using PatroniAgent.Watcher;

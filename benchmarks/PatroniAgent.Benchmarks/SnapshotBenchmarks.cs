@@ -1,4 +1,5 @@
 using BenchmarkDotNet.Attributes;
+using PatroniAgent.Answers;
 using PatroniAgent.Patroni;
 using PatroniAgent.Watcher;
 

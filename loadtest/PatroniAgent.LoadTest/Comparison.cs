@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text;
+using PatroniAgent.AgentProtocol;
 using PatroniAgent.Policy;
 
 namespace PatroniAgent.LoadTest;

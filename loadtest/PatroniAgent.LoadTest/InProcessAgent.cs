@@ -1,5 +1,7 @@
 using System.Net;
 using Microsoft.Extensions.Logging.Abstractions;
+using PatroniAgent.AgentProtocol;
+using PatroniAgent.Answers;
 using PatroniAgent.Patroni;
 using PatroniAgent.Policy;
 using PatroniAgent.Server;
