@@ -1,4 +1,5 @@
 using PatroniAgent.AgentProtocol;
+using PatroniAgent.Http;
 using PatroniAgent.HttpCheck;
 using PatroniAgent.Server;
 
@@ -13,7 +14,7 @@ namespace PatroniAgent.Answers;
 public sealed class AnswerBoard
 {
     private static readonly byte[][] ErrorAnswers = BuildErrorAnswers();
-    private static readonly HttpResponse[] HttpErrorResponses = BuildHttpErrorResponses();
+    private static readonly HttpReply[] HttpErrorResponses = BuildHttpErrorResponses();
 
     private readonly TimeProvider _time;
     /// <summary>Stale-after in timestamp units, computed in integers: through seconds as a double it came out one unit short for some values (43 ms, 1001 ms).</summary>
@@ -160,16 +161,16 @@ public sealed class AnswerBoard
         return answers;
     }
 
-    private static HttpResponse[] BuildHttpErrorResponses()
+    private static HttpReply[] BuildHttpErrorResponses()
     {
         var errors = Enum.GetValues<HttpCheckError>();
-        var responses = new HttpResponse[errors.Length];
+        var responses = new HttpReply[errors.Length];
         foreach (var error in errors)
         {
             if (error != HttpCheckError.None)
             {
                 var line = AgentAnswer.Down(HttpCheckParser.ErrorReason(error)).Encode();
-                responses[(int)error] = new HttpResponse(HttpCheckParser.ErrorStatus(error), line);
+                responses[(int)error] = HttpCheckReply.Error(error, line);
             }
         }
         return responses;
@@ -185,7 +186,7 @@ public sealed class AnswerBoard
     private sealed class HttpAnswers(AnswerBoard board) : IAnswerSource
     {
         public int MaxRequestLength => HttpCheckParser.MaxRequestLength;
-        public bool IsComplete(ReadOnlySpan<byte> received) => HttpCheckParser.IsComplete(received);
+        public bool IsComplete(ReadOnlySpan<byte> received) => HttpRequestHead.IsComplete(received);
         public ReadOnlySpan<byte> Answer(ReadOnlySpan<byte> received) => board.AnswerHttp(received);
     }
 }

@@ -1,5 +1,6 @@
 using System.Globalization;
 using PatroniAgent.AgentProtocol;
+using PatroniAgent.Http;
 using PatroniAgent.HttpCheck;
 using PatroniAgent.Patroni;
 using PatroniAgent.Policy;
@@ -140,7 +141,7 @@ public sealed class Snapshot
     }
 
     /// <summary>The HTTP reply for a check in <paramref name="mode"/>: the reply line as its body, 200 when it is ready, else 503; and what kind of answer it is.</summary>
-    public HttpResponse SelectHttp(Mode mode, long maxLag, out AnswerKind kind, bool stale = false)
+    public HttpReply SelectHttp(Mode mode, long maxLag, out AnswerKind kind, bool stale = false)
     {
         var found = Find(mode, maxLag, stale);
         kind = found.Kind;
@@ -163,19 +164,19 @@ public sealed class Snapshot
     }
 
     /// <summary>One answer as an agent reply line and as an HTTP reply, its kind, and the decided answer it encodes (none for an unknown answer).</summary>
-    private sealed record Encoded(byte[] Line, HttpResponse Http, AnswerKind Kind, AgentAnswer? Answer)
+    private sealed record Encoded(byte[] Line, HttpReply Http, AnswerKind Kind, AgentAnswer? Answer)
     {
         public static Encoded From(AgentAnswer answer)
         {
             var line = answer.Encode();
-            return new Encoded(line, new HttpResponse(HttpResponse.StatusOf(answer.IsReady), line), AnswerKinds.Of(answer), answer);
+            return new Encoded(line, HttpCheckReply.Answer(line, answer.IsReady), AnswerKinds.Of(answer), answer);
         }
 
         /// <summary>The unknown answer of a mode whose last decided answer was <paramref name="last"/> (none: never known).</summary>
         public static Encoded Unknown(UnknownAnswer unknown, string reason, AgentAnswer? last)
         {
             var line = AnswerLine.Encode(AnswerPolicy.WordsWhenUnknown(last, unknown.Words), last is { } was ? $"{reason}; was: {was.Reason}" : reason);
-            return new Encoded(line, new HttpResponse(HttpResponse.StatusOf(ready: false), line), AnswerKind.Unknown, null);
+            return new Encoded(line, HttpCheckReply.Answer(line, ready: false), AnswerKind.Unknown, null);
         }
     }
 }

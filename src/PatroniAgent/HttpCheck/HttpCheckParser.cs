@@ -1,11 +1,12 @@
 using PatroniAgent.AgentProtocol;
+using PatroniAgent.Http;
 
 namespace PatroniAgent.HttpCheck;
 
 /// <summary>
 /// Reads an HTTP health check in the style of Patroni's REST API: <c>GET</c>, <c>HEAD</c> or
 /// <c>OPTIONS</c> on a path that names the mode, e.g. <c>OPTIONS /primary HTTP/1.0</c> or
-/// <c>GET /replica?lag=16MB HTTP/1.1</c>. Headers are skipped; a body is never read. Allocates nothing.
+/// <c>GET /replica?lag=16MB HTTP/1.1</c>, read with <see cref="HttpRequestHead"/>. Allocates nothing.
 /// </summary>
 public static class HttpCheckParser
 {
@@ -42,10 +43,6 @@ public static class HttpCheckParser
     public const string AcceptedPaths =
         "/primary (/, /master, /read-write), /replica, /read-only (/read_only), /sync (/synchronous), /async (/asynchronous), /standby-leader (/standby_leader), /leader, /health";
 
-    /// <summary>Whether <paramref name="received"/> holds the whole head of a request: it ends with an empty line.</summary>
-    public static bool IsComplete(ReadOnlySpan<byte> received) =>
-        received.IndexOf("\n\n"u8) >= 0 || received.IndexOf("\n\r\n"u8) >= 0;
-
     /// <summary>
     /// Parses what a client sent: the request line of a complete head. Lines may end with <c>\r\n</c>
     /// or <c>\n</c>. Query parameters other than <c>lag</c> and <c>max-lag</c> are ignored; when one
@@ -53,57 +50,34 @@ public static class HttpCheckParser
     /// </summary>
     public static HttpCheckRequest Parse(ReadOnlySpan<byte> received)
     {
-        if (!IsComplete(received))
+        if (!HttpRequestHead.IsComplete(received))
         {
             return Fail(HttpCheckMethod.Get, received.Length >= MaxRequestLength ? HttpCheckError.TooLarge : HttpCheckError.Incomplete);
         }
-        var line = received[..received.IndexOf((byte)'\n')];
-        if (!line.IsEmpty && line[^1] == (byte)'\r')
-        {
-            line = line[..^1];
-        }
-
-        int firstSpace = line.IndexOf((byte)' ');
-        int lastSpace = line.LastIndexOf((byte)' ');
-        if (firstSpace <= 0 || lastSpace <= firstSpace + 1)
-        {
-            return Fail(HttpCheckMethod.Get, HttpCheckError.Malformed);
-        }
-        var methodName = line[..firstSpace];
-        var target = line[(firstSpace + 1)..lastSpace];
-        var version = line[(lastSpace + 1)..];
-        if (!IsToken(methodName) || !IsVisible(target) || !(version.SequenceEqual("HTTP/1.1"u8) || version.SequenceEqual("HTTP/1.0"u8)))
+        if (!HttpRequestHead.TryReadRequestLine(received, out var line))
         {
             return Fail(HttpCheckMethod.Get, HttpCheckError.Malformed);
         }
 
         HttpCheckMethod method;
-        if (methodName.SequenceEqual("GET"u8)) method = HttpCheckMethod.Get;
-        else if (methodName.SequenceEqual("HEAD"u8)) method = HttpCheckMethod.Head;
-        else if (methodName.SequenceEqual("OPTIONS"u8)) method = HttpCheckMethod.Options;
+        if (line.Method.SequenceEqual("GET"u8)) method = HttpCheckMethod.Get;
+        else if (line.Method.SequenceEqual("HEAD"u8)) method = HttpCheckMethod.Head;
+        else if (line.Method.SequenceEqual("OPTIONS"u8)) method = HttpCheckMethod.Options;
         else return Fail(HttpCheckMethod.Get, HttpCheckError.MethodNotAllowed);
 
-        int question = target.IndexOf((byte)'?');
-        var path = question < 0 ? target : target[..question];
-        if (!TryFindMode(path, out var mode))
+        if (!TryFindMode(line.Path, out var mode))
         {
             return Fail(method, HttpCheckError.UnknownPath);
         }
 
         long maxLag = AgentRequest.NoMaxLag;
-        var query = question < 0 ? default : target[(question + 1)..];
-        while (!query.IsEmpty)
+        foreach (var parameter in line.Parameters)
         {
-            int amp = query.IndexOf((byte)'&');
-            var parameter = amp < 0 ? query : query[..amp];
-            query = amp < 0 ? default : query[(amp + 1)..];
-            int eq = parameter.IndexOf((byte)'=');
-            var key = eq < 0 ? parameter : parameter[..eq];
-            if (!key.SequenceEqual("lag"u8) && !key.SequenceEqual("max-lag"u8))
+            if (!parameter.Name.SequenceEqual("lag"u8) && !parameter.Name.SequenceEqual("max-lag"u8))
             {
                 continue;
             }
-            if (eq < 0 || !AgentSendParser.TryParseSize(parameter[(eq + 1)..], out maxLag))
+            if (!AgentSendParser.TryParseSize(parameter.Value, out maxLag))
             {
                 return Fail(method, HttpCheckError.InvalidLag);
             }
@@ -146,30 +120,5 @@ public static class HttpCheckParser
         }
         mode = default;
         return false;
-    }
-
-    /// <summary>An HTTP token (RFC 9110): letters, digits and <c>!#$%&amp;'*+-.^_`|~</c>.</summary>
-    private static bool IsToken(ReadOnlySpan<byte> text)
-    {
-        foreach (byte b in text)
-        {
-            if (!(char.IsAsciiLetterOrDigit((char)b) || "!#$%&'*+-.^_`|~"u8.Contains(b)))
-            {
-                return false;
-            }
-        }
-        return true;
-    }
-
-    private static bool IsVisible(ReadOnlySpan<byte> text)
-    {
-        foreach (byte b in text)
-        {
-            if (b is < 0x21 or > 0x7e)
-            {
-                return false;
-            }
-        }
-        return true;
     }
 }

@@ -3,7 +3,7 @@ using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
-using PatroniAgent.HttpCheck;
+using PatroniAgent.Http;
 using PatroniAgent.Server;
 
 namespace PatroniAgent.Metrics;
@@ -120,17 +120,17 @@ public sealed partial class MetricsServer : IDisposable
         client.SendTimeout = (int)RequestTimeout.TotalMilliseconds;
         var deadline = DateTime.UtcNow + RequestTimeout;
         int length = 0;
-        while (!HttpCheckParser.IsComplete(_buffer.AsSpan(0, length)))
+        while (!HttpRequestHead.IsComplete(_buffer.AsSpan(0, length)))
         {
             if (length == _buffer.Length)
             {
-                Reply(client, 431, "Request Header Fields Too Large", "text/plain", "request larger than 8 KiB\n", head: false);
+                Reply(client, 431, "text/plain", "request larger than 8 KiB\n", head: false);
                 return;
             }
             int left = (int)(deadline - DateTime.UtcNow).TotalMilliseconds;
             if (left <= 0)
             {
-                Reply(client, 408, "Request Timeout", "text/plain", "request not complete in time\n", head: false);
+                Reply(client, 408, "text/plain", "request not complete in time\n", head: false);
                 return;
             }
             client.ReceiveTimeout = left;
@@ -141,7 +141,7 @@ public sealed partial class MetricsServer : IDisposable
             }
             catch (SocketException e) when (e.SocketErrorCode is SocketError.TimedOut or SocketError.WouldBlock)
             {
-                Reply(client, 408, "Request Timeout", "text/plain", "request not complete in time\n", head: false);
+                Reply(client, 408, "text/plain", "request not complete in time\n", head: false);
                 return;
             }
             if (read == 0)
@@ -150,52 +150,43 @@ public sealed partial class MetricsServer : IDisposable
             }
             length += read;
         }
-        Respond(client, Encoding.ASCII.GetString(_buffer, 0, length));
+        Respond(client, _buffer.AsSpan(0, length));
     }
 
-    private void Respond(Socket client, string head)
+    private void Respond(Socket client, ReadOnlySpan<byte> head)
     {
-        int lineEnd = head.IndexOfAny(['\r', '\n']);
-        string[] parts = (lineEnd < 0 ? head : head[..lineEnd]).Split(' ');
-        if (parts.Length != 3 || !parts[2].StartsWith("HTTP/1.", StringComparison.Ordinal) || !parts[1].StartsWith('/'))
+        if (!HttpRequestHead.TryReadRequestLine(head, out var line) || !line.Target.StartsWith("/"u8))
         {
-            Reply(client, 400, "Bad Request", "text/plain", "expected GET /metrics or GET /status\n", head: false);
+            Reply(client, 400, "text/plain", "expected GET /metrics or GET /status\n", head: false);
             return;
         }
-        string method = parts[0];
-        int query = parts[1].IndexOf('?');
-        string path = query < 0 ? parts[1] : parts[1][..query];
-        if (path is not ("/metrics" or "/status"))
+        bool isHead = line.Method.SequenceEqual("HEAD"u8);
+        bool isMetrics = line.Path.SequenceEqual("/metrics"u8);
+        if (!isMetrics && !line.Path.SequenceEqual("/status"u8))
         {
-            Reply(client, 404, "Not Found", "text/plain", "not found; try /metrics or /status\n", head: method == "HEAD");
+            Reply(client, 404, "text/plain", "not found; try /metrics or /status\n", head: isHead);
             return;
         }
-        if (method is not ("GET" or "HEAD"))
+        if (!isHead && !line.Method.SequenceEqual("GET"u8))
         {
-            Reply(client, 405, "Method Not Allowed", "text/plain", "only GET and HEAD\n", head: false, allow: true);
+            Reply(client, 405, "text/plain", "only GET and HEAD\n", head: false, allow: "GET, HEAD");
             return;
         }
-        if (path == "/metrics")
+        if (isMetrics)
         {
-            Reply(client, 200, "OK", AgentMetrics.PrometheusContentType, _metrics.WritePrometheus(), head: method == "HEAD");
+            Reply(client, 200, AgentMetrics.PrometheusContentType, _metrics.WritePrometheus(), head: isHead);
         }
         else
         {
             string json = JsonSerializer.Serialize(_metrics.Status(), StatusJsonContext.Default.StatusPage) + "\n";
-            Reply(client, 200, "OK", "application/json", json, head: method == "HEAD");
+            Reply(client, 200, "application/json", json, head: isHead);
         }
     }
 
-    private static void Reply(Socket client, int status, string reason, string contentType, string body, bool head, bool allow = false)
+    private static void Reply(Socket client, int status, string contentType, string body, bool head, string? allow = null)
     {
-        byte[] content = Encoding.UTF8.GetBytes(body);
-        string headers = $"HTTP/1.1 {status} {reason}\r\nContent-Type: {contentType}\r\nContent-Length: {content.Length}\r\n"
-            + (allow ? "Allow: GET, HEAD\r\n" : "") + "Cache-Control: no-store\r\nConnection: close\r\n\r\n";
-        client.Send(Encoding.ASCII.GetBytes(headers));
-        if (!head)
-        {
-            client.Send(content);
-        }
+        var reply = new HttpReply(status, contentType, Encoding.UTF8.GetBytes(body), allow, cacheControl: "no-store");
+        client.Send(head ? reply.Head : reply.Bytes);
         client.Shutdown(SocketShutdown.Both);
     }
 

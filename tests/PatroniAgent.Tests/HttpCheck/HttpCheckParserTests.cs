@@ -1,5 +1,6 @@
 using System.Text;
 using PatroniAgent.AgentProtocol;
+using PatroniAgent.Http;
 using PatroniAgent.HttpCheck;
 
 namespace PatroniAgent.Tests.HttpCheck;
@@ -194,7 +195,7 @@ public class HttpCheckParserTests
     [InlineData("primary\n")]
     public void Without_the_empty_line_that_ends_the_head_a_request_is_incomplete(string text)
     {
-        Assert.False(HttpCheckParser.IsComplete(Encoding.Latin1.GetBytes(text)));
+        Assert.False(HttpRequestHead.IsComplete(Encoding.Latin1.GetBytes(text)));
         Assert.Equal(HttpCheckError.Incomplete, Parse(text).Error);
     }
 
@@ -205,7 +206,7 @@ public class HttpCheckParserTests
     [InlineData("GET /primary HTTP/1.1\nHost: x\n\n")]
     public void The_empty_line_completes_a_request(string text)
     {
-        Assert.True(HttpCheckParser.IsComplete(Encoding.Latin1.GetBytes(text)));
+        Assert.True(HttpRequestHead.IsComplete(Encoding.Latin1.GetBytes(text)));
     }
 
     [Fact]
