@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text;
 
 namespace PatroniAgent.AgentProtocol;
@@ -72,42 +73,177 @@ public static class AgentSendParser
     }
 
     /// <summary>
-    /// Parses a size in bytes: digits with an optional unit B, kB, MB, GB or TB (powers of 1024, as
-    /// in PostgreSQL; case-insensitive, the B may be left out).
+    /// Parses a size in bytes as Patroni's <c>parse_int(value, 'B')</c> reads it: an integer (decimal,
+    /// octal after a leading 0, hexadecimal after 0x) or a decimal fraction, with an optional sign and an
+    /// optional unit B, kB, MB, GB or TB (powers of 1024, as in PostgreSQL), whitespace allowed around both;
+    /// the agent also reads the unit in any case and without its B. False for a negative size and for one
+    /// that does not fit a long.
     /// </summary>
     public static bool TryParseSize(ReadOnlySpan<byte> text, out long bytes)
     {
         bytes = 0;
-        int digits = 0;
-        long value = 0;
-        while (digits < text.Length && text[digits] is >= (byte)'0' and <= (byte)'9')
+        text = StripWhitespace(text);
+        int end = ReadInteger(text, out long integer, out bool fits);
+        bool isFraction = end < text.Length && text[end] is (byte)'.' or (byte)'e' or (byte)'E';
+        double fraction = 0;
+        if (isFraction)
         {
-            int digit = text[digits] - '0';
-            if (value > (long.MaxValue - digit) / 10)
+            end = FractionLength(text);
+            if (end == 0 || !double.TryParse(text[..end], NumberStyles.Float, CultureInfo.InvariantCulture, out fraction))
             {
                 return false;
             }
-            value = value * 10 + digit;
-            digits++;
         }
-        if (digits == 0)
+        else if (end == 0 || !fits)
         {
             return false;
         }
-        var unit = text[digits..];
+
+        var unit = StripWhitespace(text[end..]);
+        if (unit.IsEmpty)
+        {
+            if (isFraction)
+            {
+                return TryRoundToBytes(fraction, out bytes);
+            }
+            bytes = integer;
+            return integer >= 0;
+        }
         int shift;
-        if (unit.IsEmpty || Ascii.EqualsIgnoreCase(unit, "B"u8)) shift = 0;
+        if (Ascii.EqualsIgnoreCase(unit, "B"u8)) shift = 0;
         else if (Ascii.EqualsIgnoreCase(unit, "kB"u8) || Ascii.EqualsIgnoreCase(unit, "k"u8)) shift = 10;
         else if (Ascii.EqualsIgnoreCase(unit, "MB"u8) || Ascii.EqualsIgnoreCase(unit, "M"u8)) shift = 20;
         else if (Ascii.EqualsIgnoreCase(unit, "GB"u8) || Ascii.EqualsIgnoreCase(unit, "G"u8)) shift = 30;
         else if (Ascii.EqualsIgnoreCase(unit, "TB"u8) || Ascii.EqualsIgnoreCase(unit, "T"u8)) shift = 40;
         else return false;
-        if (value > long.MaxValue >> shift)
+        double value = (isFraction ? fraction : integer) * (1L << shift);
+        if (shift > 0)
         {
-            return false;
+            double smallerUnit = 1L << (shift - 10);
+            value = Math.Round(value / smallerUnit, MidpointRounding.ToEven) * smallerUnit;
         }
-        bytes = value << shift;
-        return true;
+        return TryRoundToBytes(value, out bytes);
+    }
+
+    private static ReadOnlySpan<byte> StripWhitespace(ReadOnlySpan<byte> text)
+    {
+        int start = 0;
+        while (start < text.Length && IsWhitespace(text[start]))
+        {
+            start++;
+        }
+        int end = text.Length;
+        while (end > start && IsWhitespace(text[end - 1]))
+        {
+            end--;
+        }
+        return text[start..end];
+    }
+
+    /// <summary>Whether Python's <c>str.strip</c> removes <paramref name="b"/>: the ASCII whitespace and separators.</summary>
+    private static bool IsWhitespace(byte b) => b is >= 0x09 and <= 0x0d or >= 0x1c and <= 0x20;
+
+    /// <summary>
+    /// Reads the integer at the start of <paramref name="text"/> as Patroni's <c>strtol</c> does: an optional
+    /// sign, then <c>0x</c> and hexadecimal digits, or <c>0</c> and octal digits, or decimal digits. Returns
+    /// its length, 0 when there is none; <paramref name="fits"/> is false when it does not fit a long.
+    /// </summary>
+    private static int ReadInteger(ReadOnlySpan<byte> text, out long value, out bool fits)
+    {
+        value = 0;
+        fits = true;
+        int sign = text.Length > 0 && text[0] is (byte)'+' or (byte)'-' ? 1 : 0;
+        int start;
+        int radix;
+        if (text.Length > sign + 2 && text[sign] == (byte)'0' && text[sign + 1] == (byte)'x' && DigitValue(text[sign + 2]) < 16)
+        {
+            start = sign + 2;
+            radix = 16;
+        }
+        else if (text.Length > sign && text[sign] == (byte)'0')
+        {
+            start = sign + 1;
+            radix = 8;
+        }
+        else if (text.Length > sign && text[sign] is >= (byte)'1' and <= (byte)'9')
+        {
+            start = sign;
+            radix = 10;
+        }
+        else
+        {
+            return 0;
+        }
+
+        long magnitude = 0;
+        int end = start;
+        for (; end < text.Length && DigitValue(text[end]) is var digit && digit < radix; end++)
+        {
+            if (magnitude > (long.MaxValue - digit) / radix)
+            {
+                fits = false;
+            }
+            else
+            {
+                magnitude = magnitude * radix + digit;
+            }
+        }
+        value = sign == 1 && text[0] == (byte)'-' ? -magnitude : magnitude;
+        return end;
+    }
+
+    private static int DigitValue(byte b) => b switch
+    {
+        >= (byte)'0' and <= (byte)'9' => b - '0',
+        >= (byte)'a' and <= (byte)'f' => b - 'a' + 10,
+        >= (byte)'A' and <= (byte)'F' => b - 'A' + 10,
+        _ => int.MaxValue,
+    };
+
+    /// <summary>
+    /// The length of the decimal fraction at the start of <paramref name="text"/> as Patroni's <c>strtod</c>
+    /// reads it (<c>[-+]?[0-9]*\.?[0-9]+([eE][-+]?[0-9]+)?</c>), 0 when there is none.
+    /// </summary>
+    private static int FractionLength(ReadOnlySpan<byte> text)
+    {
+        int sign = text.Length > 0 && text[0] is (byte)'+' or (byte)'-' ? 1 : 0;
+        int end = DigitsEnd(text, sign);
+        if (end + 1 < text.Length && text[end] == (byte)'.' && char.IsAsciiDigit((char)text[end + 1]))
+        {
+            end = DigitsEnd(text, end + 1);
+        }
+        else if (end == sign)
+        {
+            return 0;
+        }
+        if (end < text.Length && text[end] is (byte)'e' or (byte)'E')
+        {
+            int exponent = end + 1 < text.Length && text[end + 1] is (byte)'+' or (byte)'-' ? end + 2 : end + 1;
+            int exponentEnd = DigitsEnd(text, exponent);
+            if (exponentEnd > exponent)
+            {
+                end = exponentEnd;
+            }
+        }
+        return end;
+    }
+
+    private static int DigitsEnd(ReadOnlySpan<byte> text, int start)
+    {
+        while (start < text.Length && char.IsAsciiDigit((char)text[start]))
+        {
+            start++;
+        }
+        return start;
+    }
+
+    /// <summary>Rounds half to even, as Patroni's <c>rint</c>; false when the result is negative or does not fit a long.</summary>
+    private static bool TryRoundToBytes(double value, out long bytes)
+    {
+        double rounded = Math.Round(value, MidpointRounding.ToEven);
+        bool fits = rounded >= 0 && rounded < 9223372036854775808.0;
+        bytes = fits ? (long)rounded : 0;
+        return fits;
     }
 
     private static AgentRequest Fail(Mode mode, AgentRequestError error) => new(mode, AgentRequest.NoMaxLag, error);

@@ -46,7 +46,7 @@ public static class HttpCheckParser
     /// <summary>
     /// Parses what a client sent: the request line of a complete head. Lines may end with <c>\r\n</c>
     /// or <c>\n</c>. Query parameters other than <c>lag</c> and <c>max-lag</c> are ignored; when one
-    /// is given more than once, the last counts.
+    /// is given more than once, the last counts. Their values are percent-decoded.
     /// </summary>
     public static HttpCheckRequest Parse(ReadOnlySpan<byte> received)
     {
@@ -71,13 +71,14 @@ public static class HttpCheckParser
         }
 
         long maxLag = AgentRequest.NoMaxLag;
+        Span<byte> decoded = received.Length <= MaxRequestLength ? stackalloc byte[MaxRequestLength] : new byte[received.Length];
         foreach (var parameter in line.Parameters)
         {
             if (!parameter.Name.SequenceEqual("lag"u8) && !parameter.Name.SequenceEqual("max-lag"u8))
             {
                 continue;
             }
-            if (!AgentSendParser.TryParseSize(parameter.Value, out maxLag))
+            if (!AgentSendParser.TryParseSize(decoded[..PercentDecode(parameter.Value, decoded)], out maxLag))
             {
                 return Fail(method, HttpCheckError.InvalidLag);
             }
@@ -107,6 +108,30 @@ public static class HttpCheckParser
     };
 
     private static HttpCheckRequest Fail(HttpCheckMethod method, HttpCheckError error) => new(method, default, AgentRequest.NoMaxLag, error);
+
+    /// <summary>
+    /// Decodes a query value into <paramref name="into"/> as Python's <c>unquote_plus</c> does: <c>+</c> is a
+    /// space, <c>%</c> and two hexadecimal digits a byte, anything else itself. Returns the decoded length.
+    /// </summary>
+    private static int PercentDecode(ReadOnlySpan<byte> value, Span<byte> into)
+    {
+        int length = 0;
+        for (int i = 0; i < value.Length; i++)
+        {
+            if (value[i] == (byte)'%' && i + 2 < value.Length && char.IsAsciiHexDigit((char)value[i + 1]) && char.IsAsciiHexDigit((char)value[i + 2]))
+            {
+                into[length++] = (byte)(HexValue(value[i + 1]) << 4 | HexValue(value[i + 2]));
+                i += 2;
+            }
+            else
+            {
+                into[length++] = value[i] == (byte)'+' ? (byte)' ' : value[i];
+            }
+        }
+        return length;
+    }
+
+    private static int HexValue(byte digit) => digit <= '9' ? digit - '0' : (digit | 0x20) - 'a' + 10;
 
     private static bool TryFindMode(ReadOnlySpan<byte> path, out Mode mode)
     {

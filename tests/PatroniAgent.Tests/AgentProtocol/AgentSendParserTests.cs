@@ -117,4 +117,116 @@ public class AgentSendParserTests
         }
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
     }
+
+    [Theory]
+    [InlineData("0", 0)]
+    [InlineData("1024", 1024)]
+    [InlineData("010", 8)]
+    [InlineData("0x400", 1024)]
+    [InlineData("0x1F", 31)]
+    [InlineData("-0", 0)]
+    [InlineData("-0x0", 0)]
+    [InlineData("+5kB", 5120)]
+    [InlineData("+0x10", 16)]
+    [InlineData("1.5MB", 1572864)]
+    [InlineData("16 MB", 16777216)]
+    [InlineData(" 16MB ", 16777216)]
+    [InlineData("\t16\tMB", 16777216)]
+    [InlineData("1e3", 1000)]
+    [InlineData("1E3", 1000)]
+    [InlineData("1e+3", 1000)]
+    [InlineData("1.5e3kB", 1536000)]
+    [InlineData(".5", 0)]
+    [InlineData("0.5", 0)]
+    [InlineData("1.5", 2)]
+    [InlineData("2.5", 2)]
+    [InlineData("3.5", 4)]
+    [InlineData("1.5B", 2)]
+    [InlineData("4097.4kB", 4195738)]
+    [InlineData("4097.5kB", 4195840)]
+    [InlineData("0x10MB", 16777216)]
+    [InlineData("0x10B", 267)]
+    [InlineData("010kB", 8192)]
+    [InlineData("016MB", 14680064)]
+    [InlineData("010e1", 100)]
+    [InlineData("010.5", 10)]
+    [InlineData("0e3", 0)]
+    [InlineData("-0.4", 0)]
+    [InlineData("1e-3", 0)]
+    [InlineData("0.3TB", 329638739968L)]
+    [InlineData("1.1GB", 1180696576)]
+    [InlineData("1.2345678MB", 1294336)]
+    [InlineData("9223372036854775807", 9223372036854775807L)]
+    [InlineData("0x7fffffffffffffff", 9223372036854775807L)]
+    [InlineData("8388607TB", 9223370937343148032L)]
+    [InlineData("99999999999999999999e-10", 10000000000L)]
+    public void Lag_is_read_as_Patroni_reads_it(string text, long patroniParseInt)
+    {
+        Assert.Equal(patroniParseInt, Size(text));
+    }
+
+    [Theory]
+    [InlineData("08")]
+    [InlineData("09")]
+    [InlineData("0x")]
+    [InlineData("0X10")]
+    [InlineData("1.")]
+    [InlineData("-.5")]
+    [InlineData("+.5")]
+    [InlineData("1e")]
+    [InlineData("1 6")]
+    [InlineData("16 M B")]
+    [InlineData("1TB.")]
+    [InlineData("abc")]
+    [InlineData("")]
+    [InlineData("16XB")]
+    public void Lag_that_Patroni_reads_as_None_is_invalid(string text)
+    {
+        Assert.Null(Size(text));
+    }
+
+    [Theory]
+    [InlineData("-1", "-1")]
+    [InlineData("-5kB", "-5120")]
+    [InlineData("-0.6", "-1")]
+    [InlineData("9223372036854775808", "9223372036854775808")]
+    [InlineData("8388608TB", "9223372036854775808")]
+    [InlineData("99999999999999999999", "99999999999999999999")]
+    [InlineData("9223372036854775807B", "9223372036854775808")]
+    [InlineData("9007199254740993kB", "9223372036854775808")]
+    public void Lag_that_Patroni_reads_as_negative_or_beyond_a_long_is_invalid(string text, string patroniParseInt)
+    {
+        Assert.True(patroniParseInt.StartsWith('-') || System.Numerics.BigInteger.Parse(patroniParseInt) > long.MaxValue);
+        Assert.Null(Size(text));
+    }
+
+    [Theory]
+    [InlineData("16kb", "16kB", 16384)]
+    [InlineData("16mb", "16MB", 16777216)]
+    [InlineData("16M", "16MB", 16777216)]
+    [InlineData("16 m", "16 MB", 16777216)]
+    [InlineData("1.5g", "1.5GB", 1610612736)]
+    [InlineData("2t", "2TB", 2199023255552L)]
+    [InlineData("0x10K", "0x10kB", 16384)]
+    [InlineData("5b", "5B", 5)]
+    public void Lag_units_may_be_in_any_case_and_without_their_B_as_Patroni_reads_the_exact_unit(string text, string patroniText, long patroniParseInt)
+    {
+        Assert.Equal(patroniParseInt, Size(text));
+        Assert.Equal(patroniParseInt, Size(patroniText));
+    }
+
+    [Fact]
+    public void Parsing_a_fraction_allocates_nothing()
+    {
+        var line = "replica max-lag=1.5e3kB\n"u8.ToArray();
+        AgentSendParser.Parse(line, Mode.Primary);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 1000; i++)
+        {
+            AgentSendParser.Parse(line, Mode.Primary);
+        }
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    private static long? Size(string text) => AgentSendParser.TryParseSize(Encoding.ASCII.GetBytes(text), out long bytes) ? bytes : null;
 }

@@ -131,6 +131,22 @@ public class HttpCheckParserTests
     }
 
     [Theory]
+    [InlineData("/replica?lag=16%20MB", 16777216)]
+    [InlineData("/replica?lag=16+MB", 16777216)]
+    [InlineData("/replica?lag=+5kB", 5120)]
+    [InlineData("/replica?lag=%2B5kB", 5120)]
+    [InlineData("/replica?lag=%31%30", 10)]
+    [InlineData("/replica?lag=0x400", 1024)]
+    [InlineData("/replica?lag=1.5MB", 1572864)]
+    [InlineData("/replica?lag=1e3", 1000)]
+    public void Lag_in_the_query_is_percent_decoded_and_read_as_Patroni_reads_it(string target, long patroniParseInt)
+    {
+        var request = Get(target);
+        Assert.Equal(HttpCheckError.None, request.Error);
+        Assert.Equal(patroniParseInt, request.MaxLag);
+    }
+
+    [Theory]
     [InlineData("/replica?")]
     [InlineData("/replica?x=1")]
     [InlineData("/replica?LAG=1MB")]
@@ -150,7 +166,8 @@ public class HttpCheckParserTests
     [InlineData("/replica?lag")]
     [InlineData("/replica?lag=16XB")]
     [InlineData("/replica?lag=-1")]
-    [InlineData("/replica?lag=16%20MB")]
+    [InlineData("/replica?lag=%")]
+    [InlineData("/replica?lag=16%2")]
     [InlineData("/replica?max-lag=a")]
     [InlineData("/replica?lag=99999999999999999999")]
     [InlineData("/replica?lag=1MB&lag=x")]

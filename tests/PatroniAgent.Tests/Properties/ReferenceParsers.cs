@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Numerics;
 using System.Text;
 using System.Text.RegularExpressions;
@@ -28,10 +29,19 @@ public static partial class ReferenceParsers
         ["/standby_leader"] = Mode.StandbyLeader, ["/leader"] = Mode.Leader, ["/health"] = Mode.Health,
     };
 
-    private static readonly Dictionary<string, int> UnitShifts = new()
+    private static readonly char[] PythonWhitespace = ['\t', '\n', '\v', '\f', '\r', '\x1c', '\x1d', '\x1e', '\x1f', ' '];
+
+    private static readonly Dictionary<string, string> UnitNames = new(StringComparer.OrdinalIgnoreCase)
     {
-        [""] = 0, ["b"] = 0, ["k"] = 10, ["kb"] = 10, ["m"] = 20, ["mb"] = 20, ["g"] = 30, ["gb"] = 30, ["t"] = 40, ["tb"] = 40,
+        ["B"] = "B", ["k"] = "kB", ["kB"] = "kB", ["M"] = "MB", ["MB"] = "MB", ["G"] = "GB", ["GB"] = "GB", ["T"] = "TB", ["TB"] = "TB",
     };
+
+    private static readonly Dictionary<string, double> BytesPerUnit = new()
+    {
+        ["B"] = 1, ["kB"] = 1024, ["MB"] = 1024 * 1024, ["GB"] = 1024 * 1024 * 1024, ["TB"] = 1024.0 * 1024 * 1024 * 1024,
+    };
+
+    private static readonly Dictionary<string, string> RoundOrder = new() { ["TB"] = "GB", ["GB"] = "MB", ["MB"] = "kB", ["kB"] = "B" };
 
     /// <summary>The request an agent-send line makes: the line ends at the first CR or LF.</summary>
     public static AgentRequest AgentSend(byte[] received, Mode listenerMode)
@@ -112,7 +122,7 @@ public static partial class ReferenceParsers
             {
                 continue;
             }
-            if (eq < 0 || Size(parameter[(eq + 1)..]) is not { } size)
+            if (eq < 0 || Size(UnquotePlus(parameter[(eq + 1)..])) is not { } size)
             {
                 return Fail(method, HttpCheckError.InvalidLag);
             }
@@ -121,17 +131,80 @@ public static partial class ReferenceParsers
         return new HttpCheckRequest(method, mode, maxLag, HttpCheckError.None);
     }
 
-    /// <summary>Digits and a unit of powers of 1024, case-insensitive; null when it is not one or does not fit a long.</summary>
+    /// <summary>
+    /// Patroni's <c>parse_int(value, 'B')</c> (patroni/utils.py: <c>strtol</c>, <c>strtod</c>, <c>rint</c>,
+    /// <c>convert_to_base_unit</c>) with the agent's units in any case and without their B; null when Patroni
+    /// reads None, or the size is negative or does not fit a long.
+    /// </summary>
     public static long? Size(string text)
     {
-        var match = SizeText().Match(text);
-        if (!match.Success)
+        string value = text.Trim(PythonWhitespace);
+        object? val = null;
+        string unit = value;
+        foreach (var (regex, radix) in new[] { (HexInteger(), 16), (OctalInteger(), 8), (DecimalInteger(), 10) })
+        {
+            var match = regex.Match(value);
+            if (match.Success)
+            {
+                val = Integer(match.Value, radix);
+                unit = value[match.Length..];
+                break;
+            }
+        }
+        if (val is null && unit.StartsWith('.') || unit.Length > 0 && unit[0] is '.' or 'e' or 'E')
+        {
+            var match = DecimalFraction().Match(value);
+            val = match.Success ? double.Parse(match.Value, CultureInfo.InvariantCulture) : null;
+            unit = value[match.Length..];
+        }
+        if (val is null)
         {
             return null;
         }
-        var bytes = BigInteger.Parse(match.Groups["digits"].Value, System.Globalization.CultureInfo.InvariantCulture) << UnitShifts[match.Groups["unit"].Value.ToLowerInvariant()];
-        return bytes <= long.MaxValue ? (long)bytes : null;
+
+        unit = unit.Trim(PythonWhitespace);
+        double rounded;
+        if (unit.Length == 0)
+        {
+            if (val is BigInteger integer)
+            {
+                return integer >= 0 && integer <= long.MaxValue ? (long)integer : null;
+            }
+            rounded = Rint((double)val);
+        }
+        else
+        {
+            if (!UnitNames.TryGetValue(unit, out var name))
+            {
+                return null;
+            }
+            double converted = (val is BigInteger integer ? double.Parse(integer.ToString(CultureInfo.InvariantCulture), CultureInfo.InvariantCulture) : (double)val) * BytesPerUnit[name];
+            if (RoundOrder.TryGetValue(name, out var smaller))
+            {
+                converted = Rint(converted / BytesPerUnit[smaller]) * BytesPerUnit[smaller];
+            }
+            rounded = Rint(converted);
+        }
+        return double.IsFinite(rounded) && new BigInteger(rounded) is var bytes && bytes >= 0 && bytes <= long.MaxValue ? (long)bytes : null;
     }
+
+    private static BigInteger Integer(string text, int radix)
+    {
+        string digits = text.TrimStart('+', '-');
+        digits = radix == 16 ? digits[2..] : digits;
+        var magnitude = digits.Aggregate(BigInteger.Zero, (sum, digit) => sum * radix + Convert.ToInt32(digit.ToString(), 16));
+        return text.StartsWith('-') ? -magnitude : magnitude;
+    }
+
+    private static double Rint(double value)
+    {
+        double ret = Math.Round(value, MidpointRounding.ToEven);
+        return Math.Abs(ret - value) == 0.5 ? 2.0 * Math.Round(value / 2.0, MidpointRounding.ToEven) : ret;
+    }
+
+    /// <summary>Python's <c>urllib.parse.unquote_plus</c>, a char for each byte.</summary>
+    private static string UnquotePlus(string value) =>
+        PercentEscape().Replace(value.Replace('+', ' '), escape => ((char)Convert.ToByte(escape.Value[1..], 16)).ToString());
 
     private static HttpCheckRequest Fail(HttpCheckMethod method, HttpCheckError error) => new(method, default, AgentRequest.NoMaxLag, error);
 
@@ -141,6 +214,18 @@ public static partial class ReferenceParsers
     [GeneratedRegex(@"\A(?<method>[!#$%&'*+\-.^_`|~0-9A-Za-z]+) (?<target>[\x21-\x7e]+) HTTP/1\.[01]\z")]
     private static partial Regex RequestLine();
 
-    [GeneratedRegex(@"\A(?<digits>[0-9]+)(?<unit>[bB]|[kKmMgGtT][bB]?)?\z")]
-    private static partial Regex SizeText();
+    [GeneratedRegex(@"\A[-+]?0x[0-9a-fA-F]+")]
+    private static partial Regex HexInteger();
+
+    [GeneratedRegex(@"\A[-+]?0[0-7]*")]
+    private static partial Regex OctalInteger();
+
+    [GeneratedRegex(@"\A[-+]?(0|[1-9][0-9]*)")]
+    private static partial Regex DecimalInteger();
+
+    [GeneratedRegex(@"\A[-+]?[0-9]*\.?[0-9]+([eE][-+]?[0-9]+)?")]
+    private static partial Regex DecimalFraction();
+
+    [GeneratedRegex("%[0-9A-Fa-f]{2}")]
+    private static partial Regex PercentEscape();
 }
