@@ -52,6 +52,9 @@ public static class AgentSendParser
         }
 
         long maxLag = AgentRequest.NoMaxLag;
+        bool byReceived = false;
+        int filtersStart = -1, filtersEnd = -1;
+        Span<byte> decoded = stackalloc byte[CheckParameters.MaxValueLength];
         for (var word = NextWord(ref rest); !word.IsEmpty; word = NextWord(ref rest))
         {
             int eq = word.IndexOf((byte)'=');
@@ -60,16 +63,31 @@ public static class AgentSendParser
                 return Fail(mode, AgentRequestError.UnknownParameter);
             }
             var key = word[..eq];
-            if (!Ascii.EqualsIgnoreCase(key, "max-lag"u8) && !Ascii.EqualsIgnoreCase(key, "lag"u8))
+            var value = word[(eq + 1)..];
+            if (CheckParameters.IsFilter(key))
+            {
+                int at = end - rest.Length - word.Length;
+                filtersStart = filtersStart < 0 ? at : filtersStart;
+                filtersEnd = at + word.Length;
+            }
+            else if (Ascii.EqualsIgnoreCase(key, "mode"u8))
+            {
+                byReceived = CheckParameters.TryDecode(value, decoded, out int length) && CheckParameters.IsWriteMode(decoded[..length]);
+            }
+            else if (!Ascii.EqualsIgnoreCase(key, "max-lag"u8) && !Ascii.EqualsIgnoreCase(key, "lag"u8))
             {
                 return Fail(mode, AgentRequestError.UnknownParameter);
             }
-            if (!TryParseSize(word[(eq + 1)..], out maxLag))
+            else if (!TryParseSize(value, out maxLag))
             {
                 return Fail(mode, AgentRequestError.InvalidMaxLag);
             }
         }
-        return new AgentRequest(mode, maxLag, AgentRequestError.None);
+        return new AgentRequest(mode, maxLag, AgentRequestError.None)
+        {
+            ByReceived = byReceived,
+            Filters = filtersStart < 0 ? default : filtersStart..filtersEnd,
+        };
     }
 
     /// <summary>

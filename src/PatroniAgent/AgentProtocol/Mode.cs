@@ -9,9 +9,9 @@ public enum Mode
     Replica,
     /// <summary>The replica rule, or the running leader (primary or standby leader).</summary>
     ReadOnly,
-    /// <summary>The replica rule, and a synchronous (sync_standby or quorum_standby) member.</summary>
+    /// <summary>The replica rule, and a synchronous standby (<c>sync_standby</c>).</summary>
     Sync,
-    /// <summary>The replica rule, and an asynchronous member.</summary>
+    /// <summary>The replica rule, and neither a synchronous nor a quorum standby.</summary>
     Async,
     /// <summary>The running leader of a standby cluster.</summary>
     StandbyLeader,
@@ -19,6 +19,16 @@ public enum Mode
     Leader,
     /// <summary>Any running member.</summary>
     Health,
+    /// <summary>The running leader, or the <see cref="Sync"/> rule.</summary>
+    ReadOnlySync,
+    /// <summary>The replica rule, and a quorum standby (<c>quorum_standby</c>, Patroni 4).</summary>
+    Quorum,
+    /// <summary>The running leader, or the <see cref="Quorum"/> rule.</summary>
+    ReadOnlyQuorum,
+    /// <summary>Patroni answers: any member whose Patroni answered the last poll, PostgreSQL running or not.</summary>
+    Liveness,
+    /// <summary>The leader, or a running replica that streams and lags no more than the limit (1 MB unless given).</summary>
+    Readiness,
 }
 
 /// <summary>The words that name a mode, in configuration and in agent-send lines.</summary>
@@ -37,6 +47,11 @@ public static class ModeNames
         Mode.StandbyLeader => "standby-leader",
         Mode.Leader => "leader",
         Mode.Health => "health",
+        Mode.ReadOnlySync => "read-only-sync",
+        Mode.Quorum => "quorum",
+        Mode.ReadOnlyQuorum => "read-only-quorum",
+        Mode.Liveness => "liveness",
+        Mode.Readiness => "readiness",
         _ => throw new ArgumentOutOfRangeException(nameof(mode)),
     };
 
@@ -55,6 +70,15 @@ public static class ModeNames
         ("standby-leader"u8.ToArray(), Mode.StandbyLeader),
         ("leader"u8.ToArray(), Mode.Leader),
         ("health"u8.ToArray(), Mode.Health),
+        ("read-only-sync"u8.ToArray(), Mode.ReadOnlySync),
+        ("read-only-synchronous"u8.ToArray(), Mode.ReadOnlySync),
+        ("synchronous"u8.ToArray(), Mode.Sync),
+        ("asynchronous"u8.ToArray(), Mode.Async),
+        ("standby_leader"u8.ToArray(), Mode.StandbyLeader),
+        ("quorum"u8.ToArray(), Mode.Quorum),
+        ("read-only-quorum"u8.ToArray(), Mode.ReadOnlyQuorum),
+        ("liveness"u8.ToArray(), Mode.Liveness),
+        ("readiness"u8.ToArray(), Mode.Readiness),
     ];
 
     public static bool TryParse(ReadOnlySpan<byte> word, out Mode mode)
@@ -83,6 +107,10 @@ public static class ModeNames
         return TryParse(buffer[..n], out mode);
     }
 
+    /// <summary>The canonical names, short enough for the reason of an answer.</summary>
+    public static string Canonical => string.Join(", ", All.Select(Name));
+
     /// <summary>The accepted words, for help and error messages.</summary>
-    public static string Accepted => "primary (master, read-write, rw), replica, read-only (ro), sync, async, standby-leader, leader, health";
+    public static string Accepted =>
+        "primary (master, read-write, rw), replica, read-only (ro), sync (synchronous), async (asynchronous), standby-leader (standby_leader), leader, health, read-only-sync (read-only-synchronous), quorum, read-only-quorum, liveness, readiness";
 }

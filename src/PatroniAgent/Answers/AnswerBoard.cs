@@ -110,7 +110,12 @@ public sealed class AnswerBoard
             return ErrorAnswers[(int)request.Error];
         }
         var snapshot = _current;
-        var line = snapshot.Select(request.Mode, request.MaxLag, out var kind, snapshot.IsStaleAt(_time.GetTimestamp()));
+        bool stale = snapshot.IsStaleAt(_time.GetTimestamp());
+        var line = snapshot.Select(request.Mode, request.MaxLag, out var kind, stale, request.ByReceived);
+        if (IsFilteredOut(snapshot, request.Mode, kind, received[request.Filters], query: false))
+        {
+            (line, _, kind) = snapshot.SelectUnmatched(request.Mode, stale);
+        }
         Checks.Count(CheckProtocol.Agent, (int)request.Mode, kind);
         return line;
     }
@@ -125,12 +130,22 @@ public sealed class AnswerBoard
             return HttpErrorResponses[(int)request.Error].For(request.Method);
         }
         var snapshot = _current;
-        var response = snapshot.SelectHttp(request.Mode, request.MaxLag, out var kind, snapshot.IsStaleAt(_time.GetTimestamp()));
+        bool stale = snapshot.IsStaleAt(_time.GetTimestamp());
+        var response = snapshot.SelectHttp(request.Mode, request.MaxLag, out var kind, stale, request.ByReceived);
+        if (IsFilteredOut(snapshot, request.Mode, kind, received[request.Filters], query: true))
+        {
+            (_, response, kind) = snapshot.SelectUnmatched(request.Mode, stale);
+        }
         Checks.Count(CheckProtocol.Http, (int)request.Mode, kind);
         return response.For(request.Method);
     }
 
     /// <summary>The answers of one agent-check listener.</summary>
+    /// <summary>Whether an answer that would take traffic is turned away by filters the node does not pass.</summary>
+    private static bool IsFilteredOut(Snapshot snapshot, Mode mode, AnswerKind kind, ReadOnlySpan<byte> filters, bool query) =>
+        !filters.IsEmpty && kind is AnswerKind.Ready or AnswerKind.Drain && snapshot.Status is { } status
+        && !CheckFilters.Pass(filters, query, status, mode);
+
     public IAnswerSource For(Mode defaultMode) => new ListenerAnswers(this, defaultMode);
 
     /// <summary>The answers of an HTTP health-check listener.</summary>
@@ -139,8 +154,8 @@ public sealed class AnswerBoard
     /// <summary>The reply to an agent-send line that cannot be used; all are <c>down</c> with the reason.</summary>
     public static string ErrorReason(AgentRequestError error) => error switch
     {
-        AgentRequestError.UnknownMode => $"unknown mode in agent-send, expected one of: {ModeNames.Accepted}",
-        AgentRequestError.UnknownParameter => "unknown parameter in agent-send, expected max-lag=SIZE",
+        AgentRequestError.UnknownMode => $"unknown mode in agent-send, expected one of: {ModeNames.Canonical}",
+        AgentRequestError.UnknownParameter => "unknown parameter in agent-send, expected max-lag=SIZE, mode=apply|write, replication_state=STATE or tag_KEY=VALUE",
         AgentRequestError.InvalidMaxLag => "invalid max-lag in agent-send, expected a size such as 16MB",
         AgentRequestError.LineTooLong => $"agent-send line longer than {AgentSendParser.MaxLineLength - 1} bytes",
         AgentRequestError.InvalidCharacters => "agent-send line is not printable text",

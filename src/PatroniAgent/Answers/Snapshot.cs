@@ -16,25 +16,15 @@ namespace PatroniAgent.Answers;
 /// </summary>
 public sealed class Snapshot
 {
-    private readonly Encoded[] _answers;
-    private readonly Encoded?[] _overMaxLag;
-    private readonly Encoded[] _stale;
-    private readonly Encoded?[] _staleOverMaxLag;
-    private readonly long _lagBytes;
+    private readonly ModeAnswers[] _modes;
     private long _freshUntil;
 
-    private Snapshot(NodeStatus? status, OperatorOverride? applied, string? unknownReason, AgentAnswer[]? decided,
-        Encoded[] answers, Encoded?[] overMaxLag, Encoded[] stale, Encoded?[] staleOverMaxLag, long? lagBytes = null)
+    private Snapshot(NodeStatus? status, OperatorOverride? applied, string? unknownReason, ModeAnswers[] modes)
     {
         Status = status;
         Override = applied;
         UnknownReason = unknownReason;
-        Decided = decided;
-        _answers = answers;
-        _overMaxLag = overMaxLag;
-        _stale = stale;
-        _staleOverMaxLag = staleOverMaxLag;
-        _lagBytes = lagBytes ?? status?.LagBytes ?? -1;
+        _modes = modes;
         _freshUntil = status is null ? long.MaxValue : long.MinValue;
     }
 
@@ -47,8 +37,8 @@ public sealed class Snapshot
     /// <summary>Why Patroni's state is unknown; null when it is known.</summary>
     public string? UnknownReason { get; }
 
-    /// <summary>The decided answer per mode (indexed by <see cref="Mode"/>); null when unknown.</summary>
-    public IReadOnlyList<AgentAnswer>? Decided { get; }
+    /// <summary>The decided answer per mode (indexed by <see cref="Mode"/>) for a check without a lag of its own; null when unknown.</summary>
+    public IReadOnlyList<AgentAnswer>? Decided => Status is null ? null : [.. _modes.Select(m => m.Normal.Fresh.Answer!.Value)];
 
     /// <summary>
     /// Decides and encodes every mode for <paramref name="status"/>, with <paramref name="applied"/> on every
@@ -57,25 +47,32 @@ public sealed class Snapshot
     /// </summary>
     public static Snapshot FromStatus(NodeStatus status, UnknownAnswer unknown, OperatorOverride? applied = null)
     {
-        var modes = ModeNames.All;
-        var decided = new AgentAnswer[modes.Length];
-        var answers = new Encoded[modes.Length];
-        var overMaxLag = new Encoded?[modes.Length];
-        var stale = new Encoded[modes.Length];
-        var staleOverMaxLag = new Encoded?[modes.Length];
-        foreach (var mode in modes)
+        var encoded = new Dictionary<AgentAnswer, Choice>();
+        Choice Encode(AgentAnswer decided)
         {
-            decided[(int)mode] = OperatorOverride.Apply(AnswerPolicy.Decide(status, mode), applied);
-            answers[(int)mode] = Encoded.From(decided[(int)mode]);
-            stale[(int)mode] = Encoded.Unknown(unknown, unknown.StaleReason, decided[(int)mode]);
-            if (AnswerPolicy.DependsOnLag(status, mode))
+            var answer = OperatorOverride.Apply(decided, applied);
+            if (!encoded.TryGetValue(answer, out var choice))
             {
-                var over = OperatorOverride.Apply(AnswerPolicy.Decide(status, mode, (status.LagBytes ?? 0) - 1), applied);
-                overMaxLag[(int)mode] = Encoded.From(over);
-                staleOverMaxLag[(int)mode] = Encoded.Unknown(unknown, unknown.StaleReason, over);
+                choice = new Choice(Encoded.From(answer), Encoded.Unknown(unknown, unknown.StaleReason, answer));
+                encoded[answer] = choice;
             }
+            return choice;
         }
-        return new Snapshot(status, applied, null, decided, answers, overMaxLag, stale, staleOverMaxLag);
+        var modes = new ModeAnswers[ModeNames.All.Length];
+        foreach (var mode in ModeNames.All)
+        {
+            modes[(int)mode] = new ModeAnswers(
+                Encode(AnswerPolicy.Decide(status, mode)),
+                Encode(AnswerPolicy.Decide(status, mode, status.LagBytes ?? 0)),
+                Encode(AnswerPolicy.Decide(status, mode, status.LagBytes is { } lag ? lag - 1 : 0)),
+                Encode(AnswerPolicy.Decide(status, mode, byReceived: true)),
+                Encode(AnswerPolicy.Decide(status, mode, status.UnreceivedBytes ?? 0, byReceived: true)),
+                Encode(AnswerPolicy.Decide(status, mode, status.UnreceivedBytes is { } unreceived ? unreceived - 1 : 0, byReceived: true)),
+                Encode(AnswerPolicy.Unmatched(status, "matching the check's filters")),
+                status.LagBytes ?? -1,
+                status.UnreceivedBytes ?? -1);
+        }
+        return new Snapshot(status, applied, null, modes);
     }
 
     /// <summary>
@@ -100,17 +97,31 @@ public sealed class Snapshot
     /// </summary>
     public static Snapshot Unknown(UnknownAnswer unknown, string reason, Snapshot? last = null)
     {
-        var answers = new Encoded[ModeNames.All.Length];
-        var overMaxLag = new Encoded?[answers.Length];
+        var encoded = new Dictionary<AgentAnswer, Choice>();
+        var never = Choice.Both(Encoded.Unknown(unknown, reason, null));
+        Choice Encode(Choice? was)
+        {
+            if (was?.Fresh.Answer is not { } answer)
+            {
+                return never;
+            }
+            if (!encoded.TryGetValue(answer, out var choice))
+            {
+                choice = Choice.Both(Encoded.Unknown(unknown, reason, answer));
+                encoded[answer] = choice;
+            }
+            return choice;
+        }
+        var modes = new ModeAnswers[ModeNames.All.Length];
         foreach (var mode in ModeNames.All)
         {
-            answers[(int)mode] = Encoded.Unknown(unknown, reason, last?._answers[(int)mode].Answer);
-            if (last?._overMaxLag[(int)mode] is { Answer: { } over })
-            {
-                overMaxLag[(int)mode] = Encoded.Unknown(unknown, reason, over);
-            }
+            var was = last?._modes[(int)mode];
+            modes[(int)mode] = new ModeAnswers(
+                Encode(was?.Normal), Encode(was?.Within), Encode(was?.Over),
+                Encode(was?.NormalByReceived), Encode(was?.WithinByReceived), Encode(was?.OverByReceived),
+                Encode(was?.Unmatched), was?.LagBytes ?? -1, was?.UnreceivedBytes ?? -1);
         }
-        return new Snapshot(null, null, reason, null, answers, overMaxLag, answers, overMaxLag, last?._lagBytes);
+        return new Snapshot(null, null, reason, modes);
     }
 
     /// <summary>
@@ -130,38 +141,69 @@ public sealed class Snapshot
 
     /// <summary>
     /// The reply line for a check in <paramref name="mode"/> accepting at most <paramref name="maxLag"/> bytes
-    /// of lag (none when negative), and what kind of answer it is, for the check counters.
+    /// of lag (none when negative: the mode's own limit), and what kind of answer it is, for the check counters.
     /// </summary>
     /// <remarks>A <paramref name="stale"/> snapshot answers its stale answers, of kind <see cref="AnswerKind.Unknown"/>.</remarks>
-    public byte[] Select(Mode mode, long maxLag, out AnswerKind kind, bool stale = false)
+    public byte[] Select(Mode mode, long maxLag, out AnswerKind kind, bool stale = false, bool byReceived = false)
     {
-        var found = Find(mode, maxLag, stale);
+        var found = Find(mode, maxLag, byReceived, stale);
         kind = found.Kind;
         return found.Line;
     }
 
     /// <summary>The HTTP reply for a check in <paramref name="mode"/>: the reply line as its body, 200 when it is ready, else 503; and what kind of answer it is.</summary>
-    public HttpReply SelectHttp(Mode mode, long maxLag, out AnswerKind kind, bool stale = false)
+    public HttpReply SelectHttp(Mode mode, long maxLag, out AnswerKind kind, bool stale = false, bool byReceived = false)
     {
-        var found = Find(mode, maxLag, stale);
+        var found = Find(mode, maxLag, byReceived, stale);
         kind = found.Kind;
         return found.Http;
     }
 
+    /// <summary>The answer of a check in <paramref name="mode"/> whose filters this node does not match: its reply line, HTTP reply and kind.</summary>
+    public (byte[] Line, HttpReply Http, AnswerKind Kind) SelectUnmatched(Mode mode, bool stale = false)
+    {
+        var found = stale ? _modes[(int)mode].Unmatched.Stale : _modes[(int)mode].Unmatched.Fresh;
+        return (found.Line, found.Http, found.Kind);
+    }
+
     /// <summary>The kind of the answer for <paramref name="mode"/> without max-lag, as the current-answer metric shows it.</summary>
-    public AnswerKind KindOf(Mode mode, bool stale = false) => Find(mode, -1, stale).Kind;
+    public AnswerKind KindOf(Mode mode, bool stale = false) => Find(mode, -1, false, stale).Kind;
 
     /// <summary>The reply line for <paramref name="mode"/> without max-lag, as text without its newline, for the status page.</summary>
-    public string LineOf(Mode mode, bool stale = false) => AnswerLine.Text(Find(mode, -1, stale).Line);
+    public string LineOf(Mode mode, bool stale = false) => AnswerLine.Text(Find(mode, -1, false, stale).Line);
 
-    private Encoded Find(Mode mode, long maxLag, bool stale)
+    private Encoded Find(Mode mode, long maxLag, bool byReceived, bool stale)
     {
-        if (maxLag >= 0 && (stale ? _staleOverMaxLag : _overMaxLag)[(int)mode] is { } over && (_lagBytes < 0 || _lagBytes > maxLag))
+        var answers = _modes[(int)mode];
+        Choice choice;
+        if (maxLag < 0)
         {
-            return over;
+            choice = byReceived ? answers.NormalByReceived : answers.Normal;
         }
-        return (stale ? _stale : _answers)[(int)mode];
+        else
+        {
+            long lag = byReceived ? answers.UnreceivedBytes : answers.LagBytes;
+            bool within = lag >= 0 && lag <= maxLag;
+            choice = byReceived ? (within ? answers.WithinByReceived : answers.OverByReceived) : within ? answers.Within : answers.Over;
+        }
+        return stale ? choice.Stale : choice.Fresh;
     }
+
+    /// <summary>One answer as served fresh and once stale.</summary>
+    private sealed record Choice(Encoded Fresh, Encoded Stale)
+    {
+        public static Choice Both(Encoded answer) => new(answer, answer);
+    }
+
+    /// <summary>
+    /// A mode's answers: for a check without a lag of its own, within its lag, over it; the same with the
+    /// lag measured by the WAL received; and for a check whose filters the node does not match. The lags
+    /// are those the answers were decided with (negative: unknown).
+    /// </summary>
+    private sealed record ModeAnswers(
+        Choice Normal, Choice Within, Choice Over,
+        Choice NormalByReceived, Choice WithinByReceived, Choice OverByReceived,
+        Choice Unmatched, long LagBytes, long UnreceivedBytes);
 
     /// <summary>One answer as an agent reply line and as an HTTP reply, its kind, and the decided answer it encodes (none for an unknown answer).</summary>
     private sealed record Encoded(byte[] Line, HttpReply Http, AnswerKind Kind, AgentAnswer? Answer)

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using PatroniAgent.AgentProtocol;
 using PatroniAgent.Http;
 
@@ -16,37 +18,15 @@ public static class HttpCheckParser
     /// <summary>How long a connection may take to send its request; HTTP checks send it at once.</summary>
     public static readonly TimeSpan RequestWait = TimeSpan.FromSeconds(1);
 
-    /// <summary>
-    /// The check paths, matched exactly and case-sensitively, and the mode each names. <c>/</c> is a
-    /// primary check, as on Patroni's port: Patroni's HAProxy template asks a bare <c>OPTIONS /</c>.
-    /// </summary>
-    private static readonly (byte[] Path, Mode Mode)[] Paths =
-    [
-        ("/"u8.ToArray(), Mode.Primary),
-        ("/primary"u8.ToArray(), Mode.Primary),
-        ("/master"u8.ToArray(), Mode.Primary),
-        ("/read-write"u8.ToArray(), Mode.Primary),
-        ("/replica"u8.ToArray(), Mode.Replica),
-        ("/read-only"u8.ToArray(), Mode.ReadOnly),
-        ("/read_only"u8.ToArray(), Mode.ReadOnly),
-        ("/sync"u8.ToArray(), Mode.Sync),
-        ("/synchronous"u8.ToArray(), Mode.Sync),
-        ("/async"u8.ToArray(), Mode.Async),
-        ("/asynchronous"u8.ToArray(), Mode.Async),
-        ("/standby-leader"u8.ToArray(), Mode.StandbyLeader),
-        ("/standby_leader"u8.ToArray(), Mode.StandbyLeader),
-        ("/leader"u8.ToArray(), Mode.Leader),
-        ("/health"u8.ToArray(), Mode.Health),
-    ];
-
-    /// <summary>The accepted paths, for error messages and documentation.</summary>
+    /// <summary>The paths of Patroni's health checks, for error messages (docs/http-checks.md has every spelling).</summary>
     public const string AcceptedPaths =
-        "/primary (/, /master, /read-write), /replica, /read-only (/read_only), /sync (/synchronous), /async (/asynchronous), /standby-leader (/standby_leader), /leader, /health";
+        "/primary, /replica, /read-only, /sync, /async, /quorum, /read-only-sync, /read-only-quorum, /standby-leader, /leader, /health, /liveness, /readiness";
 
     /// <summary>
     /// Parses what a client sent: the request line of a complete head. Lines may end with <c>\r\n</c>
-    /// or <c>\n</c>. Query parameters other than <c>lag</c> and <c>max-lag</c> are ignored; when one
-    /// is given more than once, the last counts. Their values are percent-decoded.
+    /// or <c>\n</c>. The path names the mode as in Patroni (<see cref="ModeOfPath"/>); of the query,
+    /// <c>lag</c> (or <c>max-lag</c>; the last counts, percent-decoded), <c>mode</c> and the filters are read,
+    /// the rest ignored.
     /// </summary>
     public static HttpCheckRequest Parse(ReadOnlySpan<byte> received)
     {
@@ -65,32 +45,70 @@ public static class HttpCheckParser
         else if (line.Method.SequenceEqual("OPTIONS"u8)) method = HttpCheckMethod.Options;
         else return Fail(HttpCheckMethod.Get, HttpCheckError.MethodNotAllowed);
 
-        if (!TryFindMode(line.Path, out var mode))
+        if (ModeOfPath(line.Path) is not { } mode)
         {
             return Fail(method, HttpCheckError.UnknownPath);
         }
 
         long maxLag = AgentRequest.NoMaxLag;
-        Span<byte> decoded = received.Length <= MaxRequestLength ? stackalloc byte[MaxRequestLength] : new byte[received.Length];
+        bool byReceived = false, filtered = false;
+        Span<byte> decoded = stackalloc byte[CheckParameters.MaxValueLength];
         foreach (var parameter in line.Parameters)
         {
-            if (!parameter.Name.SequenceEqual("lag"u8) && !parameter.Name.SequenceEqual("max-lag"u8))
+            if (CheckParameters.IsFilter(parameter.Name))
             {
-                continue;
+                filtered = true;
             }
-            if (!AgentSendParser.TryParseSize(decoded[..PercentDecode(parameter.Value, decoded)], out maxLag))
+            else if (parameter.Name.SequenceEqual("mode"u8))
+            {
+                byReceived = CheckParameters.TryDecode(parameter.Value, decoded, out int length) && CheckParameters.IsWriteMode(decoded[..length]);
+            }
+            else if ((parameter.Name.SequenceEqual("lag"u8) || parameter.Name.SequenceEqual("max-lag"u8))
+                && !(CheckParameters.TryDecode(parameter.Value, decoded, out int length) && AgentSendParser.TryParseSize(decoded[..length], out maxLag)))
             {
                 return Fail(method, HttpCheckError.InvalidLag);
             }
         }
-        return new HttpCheckRequest(method, mode, maxLag, HttpCheckError.None);
+        return new HttpCheckRequest(method, mode, maxLag, HttpCheckError.None)
+        {
+            ByReceived = byReceived,
+            Filters = filtered ? RangeOf(line.Query, received) : default,
+        };
+    }
+
+    /// <summary>
+    /// The mode a path names, as Patroni routes its health checks: <c>/</c> is <c>/primary</c>;
+    /// <c>/liveness</c> and <c>/readiness</c> by their first segment; then by the first of these words the
+    /// path contains: standby leader, leader, primary (master, read-write), replica, read-only (without
+    /// sync or quorum), health; else only the exact paths of the standby checks. Null for any other path.
+    /// </summary>
+    public static Mode? ModeOfPath(ReadOnlySpan<byte> path)
+    {
+        if (path.SequenceEqual("/"u8)) return Mode.Primary;
+        var segment = path.TrimStart((byte)'/');
+        int slash = segment.IndexOf((byte)'/');
+        segment = slash < 0 ? segment : segment[..slash];
+        if (segment.SequenceEqual("liveness"u8)) return Mode.Liveness;
+        if (segment.SequenceEqual("readiness"u8)) return Mode.Readiness;
+        if (path.IndexOf("standby_leader"u8) >= 0 || path.IndexOf("standby-leader"u8) >= 0) return Mode.StandbyLeader;
+        if (path.IndexOf("leader"u8) >= 0) return Mode.Leader;
+        if (path.IndexOf("master"u8) >= 0 || path.IndexOf("primary"u8) >= 0 || path.IndexOf("read-write"u8) >= 0) return Mode.Primary;
+        if (path.IndexOf("replica"u8) >= 0) return Mode.Replica;
+        if (path.IndexOf("read-only"u8) >= 0 && path.IndexOf("sync"u8) < 0 && path.IndexOf("quorum"u8) < 0) return Mode.ReadOnly;
+        if (path.IndexOf("health"u8) >= 0) return Mode.Health;
+        if (path.SequenceEqual("/sync"u8) || path.SequenceEqual("/synchronous"u8)) return Mode.Sync;
+        if (path.SequenceEqual("/quorum"u8)) return Mode.Quorum;
+        if (path.SequenceEqual("/async"u8) || path.SequenceEqual("/asynchronous"u8)) return Mode.Async;
+        if (path.SequenceEqual("/read-only-quorum"u8)) return Mode.ReadOnlyQuorum;
+        if (path.SequenceEqual("/read-only-sync"u8) || path.SequenceEqual("/read-only-synchronous"u8)) return Mode.ReadOnlySync;
+        return null;
     }
 
     /// <summary>The HTTP status a request that cannot be answered gets.</summary>
     public static int ErrorStatus(HttpCheckError error) => error switch
     {
         HttpCheckError.Malformed or HttpCheckError.Incomplete or HttpCheckError.TooLarge or HttpCheckError.InvalidLag => 400,
-        HttpCheckError.UnknownPath => 404,
+        HttpCheckError.UnknownPath => 503,
         HttpCheckError.MethodNotAllowed => 405,
         _ => throw new ArgumentOutOfRangeException(nameof(error)),
     };
@@ -107,43 +125,12 @@ public static class HttpCheckParser
         _ => throw new ArgumentOutOfRangeException(nameof(error)),
     };
 
+    /// <summary>Where <paramref name="part"/>, a slice of <paramref name="whole"/>, lies in it.</summary>
+    private static Range RangeOf(ReadOnlySpan<byte> part, ReadOnlySpan<byte> whole)
+    {
+        int start = (int)Unsafe.ByteOffset(ref MemoryMarshal.GetReference(whole), ref MemoryMarshal.GetReference(part));
+        return start..(start + part.Length);
+    }
+
     private static HttpCheckRequest Fail(HttpCheckMethod method, HttpCheckError error) => new(method, default, AgentRequest.NoMaxLag, error);
-
-    /// <summary>
-    /// Decodes a query value into <paramref name="into"/> as Python's <c>unquote_plus</c> does: <c>+</c> is a
-    /// space, <c>%</c> and two hexadecimal digits a byte, anything else itself. Returns the decoded length.
-    /// </summary>
-    private static int PercentDecode(ReadOnlySpan<byte> value, Span<byte> into)
-    {
-        int length = 0;
-        for (int i = 0; i < value.Length; i++)
-        {
-            if (value[i] == (byte)'%' && i + 2 < value.Length && char.IsAsciiHexDigit((char)value[i + 1]) && char.IsAsciiHexDigit((char)value[i + 2]))
-            {
-                into[length++] = (byte)(HexValue(value[i + 1]) << 4 | HexValue(value[i + 2]));
-                i += 2;
-            }
-            else
-            {
-                into[length++] = value[i] == (byte)'+' ? (byte)' ' : value[i];
-            }
-        }
-        return length;
-    }
-
-    private static int HexValue(byte digit) => digit <= '9' ? digit - '0' : (digit | 0x20) - 'a' + 10;
-
-    private static bool TryFindMode(ReadOnlySpan<byte> path, out Mode mode)
-    {
-        foreach (var (p, m) in Paths)
-        {
-            if (path.SequenceEqual(p))
-            {
-                mode = m;
-                return true;
-            }
-        }
-        mode = default;
-        return false;
-    }
 }

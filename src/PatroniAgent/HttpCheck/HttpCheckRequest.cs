@@ -22,11 +22,21 @@ public enum HttpCheckError
     TooLarge,
     /// <summary>400: a <c>lag</c> or <c>max-lag</c> query parameter that is not a size.</summary>
     InvalidLag,
-    /// <summary>404: the path is not a check.</summary>
+    /// <summary>503, as Patroni answers: the path names no check.</summary>
     UnknownPath,
     /// <summary>405: a method other than GET, HEAD and OPTIONS.</summary>
     MethodNotAllowed,
 }
 
-/// <summary>What one HTTP health check asks for: a mode and, for replica modes, the most lag it accepts.</summary>
-public readonly record struct HttpCheckRequest(HttpCheckMethod Method, Mode Mode, long MaxLag, HttpCheckError Error);
+/// <summary>
+/// What one HTTP health check asks for: a mode and, for replica modes, the most lag it accepts; with
+/// <see cref="ByReceived"/>, lag by the WAL received (<c>mode=write</c>); <see cref="Filters"/> is where
+/// the query with its <c>replication_state=</c> and <c>tag_KEY=VALUE</c> filters is in the received bytes
+/// (empty: no filter).
+/// </summary>
+public readonly record struct HttpCheckRequest(HttpCheckMethod Method, Mode Mode, long MaxLag, HttpCheckError Error)
+{
+    public bool ByReceived { get; init; }
+
+    public Range Filters { get; init; }
+}

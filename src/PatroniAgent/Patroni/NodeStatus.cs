@@ -28,11 +28,25 @@ public sealed record NodeStatus
     public long? Timeline { get; init; }
     /// <summary>How many bytes of WAL this replica has still to replay, when known.</summary>
     public long? LagBytes { get; init; }
+    /// <summary>
+    /// How many of those bytes this replica has received but not yet replayed (<c>received_location</c>
+    /// minus <c>replayed_location</c>), when Patroni gave both.
+    /// </summary>
+    public long? UnreplayedBytes { get; init; }
     public bool NoLoadBalance { get; init; }
-    /// <summary>A synchronous member: <c>sync_standby</c> or <c>quorum_standby</c>.</summary>
-    public bool Synchronous { get; init; }
+    /// <summary>A synchronous standby: <c>sync_standby</c>.</summary>
+    public bool SyncStandby { get; init; }
+    /// <summary>A quorum standby: <c>quorum_standby</c> (Patroni 4).</summary>
+    public bool QuorumStandby { get; init; }
+    /// <summary>The replica's <c>replication_state</c> (<c>streaming</c>, <c>in archive recovery</c>; Patroni 3.0.4 and newer), when given.</summary>
+    public string? ReplicationState { get; init; }
+    /// <summary>The member's tags, each value as Patroni's health checks compare it.</summary>
+    public TagSet Tags { get; init; } = TagSet.Empty;
     /// <summary>The cluster is in maintenance mode (<c>pause</c>): Patroni does not act on failures.</summary>
     public bool Paused { get; init; }
 
     public bool IsRunning => State == "running";
+
+    /// <summary>How many bytes of WAL this replica has still to receive, when known: the lag without what it holds unreplayed.</summary>
+    public long? UnreceivedBytes => LagBytes is { } lag ? Math.Max(0, lag - (UnreplayedBytes ?? 0)) : null;
 }

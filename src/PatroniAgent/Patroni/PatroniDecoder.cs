@@ -37,8 +37,12 @@ public static class PatroniDecoder
             State = parsed.State,
             Timeline = parsed.Timeline,
             LagBytes = role == PatroniRole.Primary ? 0 : null,
+            UnreplayedBytes = parsed.Xlog is { ReceivedLocation: { } received, ReplayedLocation: { } replayed } && received >= replayed ? received - replayed : null,
             NoLoadBalance = IsTrue(parsed.Tags, "noloadbalance"),
-            Synchronous = parsed.SyncStandby == true || parsed.QuorumStandby == true,
+            SyncStandby = parsed.SyncStandby == true,
+            QuorumStandby = parsed.QuorumStandby == true,
+            ReplicationState = parsed.ReplicationState.ValueKind == JsonValueKind.String ? TextOf(parsed.ReplicationState, "replication_state") : null,
+            Tags = Tags(parsed.Tags),
             Paused = parsed.Pause == true,
         };
     }
@@ -96,6 +100,33 @@ public static class PatroniDecoder
     private static long? Bytes(JsonElement value) =>
         value.ValueKind == JsonValueKind.Number && value.TryGetInt64(out long bytes) && bytes >= 0 ? bytes : null;
 
+    /// <summary>
+    /// The tags as Patroni's <c>tag_KEY=VALUE</c> filter compares them: a string by its text, true, false
+    /// and numbers by their JSON text in lower case; null, objects and arrays match no filter and are left out.
+    /// </summary>
+    private static TagSet Tags(Dictionary<string, JsonElement>? tags)
+    {
+        if (tags is null || tags.Count == 0)
+        {
+            return TagSet.Empty;
+        }
+        var kept = new List<KeyValuePair<string, string>>();
+        foreach (var (name, value) in tags)
+        {
+            string? text = value.ValueKind switch
+            {
+                JsonValueKind.String => TextOf(value, $"tag {name}"),
+                JsonValueKind.True or JsonValueKind.False or JsonValueKind.Number => value.GetRawText().ToLowerInvariant(),
+                _ => null,
+            };
+            if (text is not null)
+            {
+                kept.Add(KeyValuePair.Create(name, text));
+            }
+        }
+        return new TagSet(kept);
+    }
+
     /// <summary>A tag is set when it is true, a non-zero number, or a string other than a no-like word.</summary>
     private static bool IsTrue(Dictionary<string, JsonElement>? tags, string name)
     {
@@ -107,16 +138,16 @@ public static class PatroniDecoder
         {
             JsonValueKind.True => true,
             JsonValueKind.Number => !value.TryGetDouble(out double d) || d != 0,
-            JsonValueKind.String => TagText(value, name).Trim().ToLowerInvariant() is not ("" or "false" or "no" or "off" or "0" or "n" or "f"),
+            JsonValueKind.String => TextOf(value, $"tag {name}").Trim().ToLowerInvariant() is not ("" or "false" or "no" or "off" or "0" or "n" or "f"),
             _ => false,
         };
     }
 
     /// <summary>
-    /// A tag's string value. Tags are kept as raw JSON, so text that is not valid UTF-8 (or a lone
+    /// A string kept as raw JSON (a tag, the replication state): text that is not valid UTF-8 (or a lone
     /// surrogate escape) is only found here; it makes the answer unusable, as it does in any other field.
     /// </summary>
-    private static string TagText(JsonElement value, string name)
+    private static string TextOf(JsonElement value, string what)
     {
         try
         {
@@ -124,7 +155,7 @@ public static class PatroniDecoder
         }
         catch (InvalidOperationException)
         {
-            throw new PatroniAnswerException($"patroni answer has invalid text in tag {name}");
+            throw new PatroniAnswerException($"patroni answer has invalid text in {what}");
         }
     }
 }

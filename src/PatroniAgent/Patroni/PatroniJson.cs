@@ -12,6 +12,7 @@ internal sealed class StatusBody
     [JsonPropertyName("xlog")] public XlogBody? Xlog { get; set; }
     [JsonPropertyName("sync_standby")] public bool? SyncStandby { get; set; }
     [JsonPropertyName("quorum_standby")] public bool? QuorumStandby { get; set; }
+    [JsonPropertyName("replication_state")] public JsonElement ReplicationState { get; set; }
     [JsonPropertyName("tags")] public Dictionary<string, JsonElement>? Tags { get; set; }
     [JsonPropertyName("pause")] public bool? Pause { get; set; }
     [JsonPropertyName("patroni")] public PatroniInfo? Patroni { get; set; }

@@ -11,29 +11,62 @@ namespace PatroniAgent.Policy;
 /// </summary>
 public static class AnswerPolicy
 {
-    /// <summary>Decides the answer for <paramref name="mode"/>; <paramref name="maxLag"/> is in bytes.</summary>
-    public static AgentAnswer Decide(NodeStatus status, Mode mode, long? maxLag = null)
+    /// <summary>The limit of <see cref="Mode.Readiness"/> when the check gives none: Patroni's default maximum_lag_on_failover.</summary>
+    public const long ReadinessMaxLag = 1024 * 1024;
+
+    /// <summary>
+    /// Decides the answer for <paramref name="mode"/>. <paramref name="maxLag"/> is the check's limit in
+    /// bytes (none: the mode's own, which only <see cref="Mode.Readiness"/> has); <paramref name="byReceived"/>
+    /// measures the lag by the WAL received instead of replayed (readiness's <c>mode=write</c>).
+    /// </summary>
+    public static AgentAnswer Decide(NodeStatus status, Mode mode, long? maxLag = null, bool byReceived = false)
     {
+        bool lockedPrimary = status.Role == PatroniRole.Primary && status.HttpStatus == 200;
+        bool leader = lockedPrimary || status.Role == PatroniRole.StandbyLeader;
+        string self = Describe(status);
+        if (mode == Mode.Liveness)
+        {
+            return AgentAnswer.Ready(With(status, $"patroni answers, postgres {status.State}, {RoleWord(status)}"));
+        }
         if (!status.IsRunning)
         {
             return AgentAnswer.Down(With(status, $"postgres {status.State}, {RoleWord(status)}"));
         }
-        bool lockedPrimary = status.Role == PatroniRole.Primary && status.HttpStatus == 200;
-        bool leader = lockedPrimary || status.Role == PatroniRole.StandbyLeader;
-        string self = Describe(status);
         return mode switch
         {
             Mode.Primary => lockedPrimary ? AgentAnswer.Ready(self) : AgentAnswer.Maint(self),
             Mode.Replica => ReplicaRule(status, maxLag, "replica"),
             Mode.ReadOnly => leader ? AgentAnswer.Ready(self) : ReplicaRule(status, maxLag, "replica"),
-            Mode.Sync => SyncRule(status, maxLag, wantSynchronous: true),
-            Mode.Async => SyncRule(status, maxLag, wantSynchronous: false),
+            Mode.Sync => StandbyRule(status, maxLag, status.SyncStandby),
+            Mode.Async => StandbyRule(status, maxLag, !status.SyncStandby && !status.QuorumStandby),
+            Mode.Quorum => StandbyRule(status, maxLag, status.QuorumStandby),
+            Mode.ReadOnlySync => leader ? AgentAnswer.Ready(self) : StandbyRule(status, maxLag, status.SyncStandby),
+            Mode.ReadOnlyQuorum => leader ? AgentAnswer.Ready(self) : StandbyRule(status, maxLag, status.QuorumStandby),
             Mode.StandbyLeader => status.Role == PatroniRole.StandbyLeader ? AgentAnswer.Ready(self) : AgentAnswer.Maint(self),
             Mode.Leader => leader ? AgentAnswer.Ready(self) : AgentAnswer.Maint(self),
             Mode.Health => AgentAnswer.Ready(self),
+            Mode.Readiness => leader ? AgentAnswer.Ready(self) : ReadinessRule(status, maxLag, byReceived),
             _ => throw new ArgumentOutOfRangeException(nameof(mode)),
         };
     }
+
+    /// <summary>
+    /// Whether <paramref name="mode"/>'s ready answer on this status comes from the rules of a replica,
+    /// whose <c>replication_state=</c> filter applies (Patroni applies it to no leader).
+    /// </summary>
+    public static bool IsReplicaAnswer(NodeStatus status, Mode mode) =>
+        status.Role == PatroniRole.Replica && status.IsRunning
+        && mode is Mode.Replica or Mode.ReadOnly or Mode.Sync or Mode.Async or Mode.Quorum or Mode.ReadOnlySync or Mode.ReadOnlyQuorum;
+
+    /// <summary>
+    /// Whether the check's <c>tag_KEY=VALUE</c> filters apply to <paramref name="mode"/>: Patroni ignores
+    /// them on the writer and leader checks, and on liveness and readiness.
+    /// </summary>
+    public static bool TakesTagFilters(Mode mode) =>
+        mode is not (Mode.Primary or Mode.Leader or Mode.StandbyLeader or Mode.Liveness or Mode.Readiness);
+
+    /// <summary>The answer of a check whose tag or replication-state filter this node does not match.</summary>
+    public static AgentAnswer Unmatched(NodeStatus status, string filter) => AgentAnswer.Maint(With(status, $"{Describe(status)}, not {filter}"));
 
     /// <summary>
     /// The words a mode answers while Patroni's state is unknown (no poll within stale-after), given its
@@ -49,19 +82,32 @@ public static class AnswerPolicy
         _ => unknownWords,
     };
 
-    /// <summary>Whether <paramref name="mode"/> on this status depends on the max-lag of the check.</summary>
-    public static bool DependsOnLag(NodeStatus status, Mode mode) =>
-        Decide(status, mode).IsReady && !Decide(status, mode, (status.LagBytes ?? 0) - 1).IsReady;
-
-    private static AgentAnswer SyncRule(NodeStatus status, long? maxLag, bool wantSynchronous)
+    private static AgentAnswer StandbyRule(NodeStatus status, long? maxLag, bool isKind)
     {
-        string kind = status.Synchronous ? "sync replica" : "async replica";
+        string kind = status.SyncStandby ? "sync replica" : status.QuorumStandby ? "quorum replica" : "async replica";
         var regardlessOfLag = ReplicaRule(status, null, kind);
-        if (regardlessOfLag.IsReady && status.Synchronous != wantSynchronous)
+        return regardlessOfLag.IsReady && !isKind ? AgentAnswer.Maint(regardlessOfLag.Reason) : ReplicaRule(status, maxLag, kind);
+    }
+
+    private static AgentAnswer ReadinessRule(NodeStatus status, long? maxLag, bool byReceived)
+    {
+        if (status.Role != PatroniRole.Replica)
         {
-            return AgentAnswer.Maint(regardlessOfLag.Reason);
+            return AgentAnswer.Maint(Describe(status));
         }
-        return ReplicaRule(status, maxLag, kind);
+        if (status.ReplicationState is { } state && state != "streaming")
+        {
+            return AgentAnswer.Maint(With(status, $"replica, {state}, not streaming"));
+        }
+        long? lag = byReceived ? status.UnreceivedBytes : status.LagBytes;
+        string measured = byReceived ? "write lag" : "lag";
+        string shown = lag is { } bytes ? FormatBytes(bytes) : "unknown";
+        if (lag is not { } known || known > (maxLag ?? ReadinessMaxLag))
+        {
+            string limit = maxLag is null ? FormatBytes(ReadinessMaxLag) : "max-lag";
+            return AgentAnswer.Maint(With(status, $"replica, {measured} {shown} over {limit}"));
+        }
+        return AgentAnswer.Ready(With(status, $"replica, {measured} {shown}"));
     }
 
     private static AgentAnswer ReplicaRule(NodeStatus status, long? maxLag, string kind)

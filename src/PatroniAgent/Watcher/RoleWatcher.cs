@@ -223,7 +223,7 @@ public sealed partial class RoleWatcher
         }
         var ready = ModeNames.All.Where(m => decided[(int)m].IsReady).Select(ModeNames.Name);
         string timeline = status.Timeline is { } tl ? $", timeline {tl}" : "";
-        string flags = (status.Paused ? ", paused" : "") + (status.NoLoadBalance ? ", noloadbalance" : "") + (status.Synchronous ? ", synchronous" : "");
+        string flags = (status.Paused ? ", paused" : "") + (status.NoLoadBalance ? ", noloadbalance" : "") + (status.SyncStandby ? ", synchronous" : "") + (status.QuorumStandby ? ", quorum" : "");
         string overridden = snapshot.Override is { } applied ? $"; operator override: {applied}" : "";
         return $"role {status.RoleName}, state {status.State}, HTTP {status.HttpStatus}{timeline}{flags}; ready for: {string.Join(' ', ready.DefaultIfEmpty("none"))}{overridden}";
     }

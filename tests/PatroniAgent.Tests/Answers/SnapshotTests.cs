@@ -31,9 +31,9 @@ public class SnapshotTests
         ["primary without the lock"] = Statuses.Running(PatroniRole.Primary, "primary") with { LagBytes = 0 },
         ["demoted"] = Statuses.Running(PatroniRole.Other, "demoted") with { State = "stopped" },
         ["uninitialized running"] = Statuses.Running(PatroniRole.Other, "uninitialized"),
-        ["sync replica"] = Statuses.Running(PatroniRole.Replica, "replica") with { Synchronous = true },
+        ["sync replica"] = Statuses.Running(PatroniRole.Replica, "replica") with { SyncStandby = true },
         ["noloadbalance replica"] = Statuses.Running(PatroniRole.Replica, "replica") with { NoLoadBalance = true },
-        ["paused sync replica"] = Statuses.Running(PatroniRole.Replica, "replica") with { Synchronous = true, Paused = true },
+        ["paused sync replica"] = Statuses.Running(PatroniRole.Replica, "replica") with { SyncStandby = true, Paused = true },
     };
 
     [Theory]

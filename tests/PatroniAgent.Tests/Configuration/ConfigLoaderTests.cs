@@ -466,8 +466,8 @@ public class ConfigLoaderTests
 
     [Theory]
     [InlineData("127.0.0.1:5555=bogus",
-        "--listen: unknown mode \"bogus\" in \"127.0.0.1:5555=bogus\"; the modes are primary (master, read-write, rw), replica, read-only (ro), sync, async, standby-leader, leader, health")]
-    [InlineData("127.0.0.1:5555=", "--listen: unknown mode \"\" in \"127.0.0.1:5555=\"; the modes are primary (master, read-write, rw), replica, read-only (ro), sync, async, standby-leader, leader, health")]
+        "--listen: unknown mode \"bogus\" in \"127.0.0.1:5555=bogus\"; the modes are primary (master, read-write, rw), replica, read-only (ro), sync (synchronous), async (asynchronous), standby-leader (standby_leader), leader, health, read-only-sync (read-only-synchronous), quorum, read-only-quorum, liveness, readiness")]
+    [InlineData("127.0.0.1:5555=", "--listen: unknown mode \"\" in \"127.0.0.1:5555=\"; the modes are primary (master, read-write, rw), replica, read-only (ro), sync (synchronous), async (asynchronous), standby-leader (standby_leader), leader, health, read-only-sync (read-only-synchronous), quorum, read-only-quorum, liveness, readiness")]
     [InlineData("127.0.0.1", "--listen: \"127.0.0.1\" needs ADDR:PORT, e.g. 127.0.0.1:5555 or *:5555=replica")]
     [InlineData("127.0.0.1:65536", "--listen: port \"65536\" in \"127.0.0.1:65536\" is not a number 0..65535")]
     [InlineData("127.0.0.1:-1", "--listen: port \"-1\" in \"127.0.0.1:-1\" is not a number 0..65535")]
@@ -625,7 +625,7 @@ public class ConfigLoaderTests
     [Theory]
     [InlineData("127.0.0.1:5555,", "PATRONI_AGENT_LISTEN: empty entry in \"127.0.0.1:5555,\"; separate listeners with single commas")]
     [InlineData("127.0.0.1:5555,,127.0.0.1:5556", "PATRONI_AGENT_LISTEN: empty entry in \"127.0.0.1:5555,,127.0.0.1:5556\"; separate listeners with single commas")]
-    [InlineData("127.0.0.1:5555=nope", "PATRONI_AGENT_LISTEN: unknown mode \"nope\" in \"127.0.0.1:5555=nope\"; the modes are primary (master, read-write, rw), replica, read-only (ro), sync, async, standby-leader, leader, health")]
+    [InlineData("127.0.0.1:5555=nope", "PATRONI_AGENT_LISTEN: unknown mode \"nope\" in \"127.0.0.1:5555=nope\"; the modes are primary (master, read-write, rw), replica, read-only (ro), sync (synchronous), async (asynchronous), standby-leader (standby_leader), leader, health, read-only-sync (read-only-synchronous), quorum, read-only-quorum, liveness, readiness")]
     public void Invalid_listen_in_the_environment_is_an_error(string value, string expected)
     {
         Assert.Equal(expected, Error([], new() { ["PATRONI_AGENT_LISTEN"] = value }));
@@ -1002,7 +1002,7 @@ public class ConfigLoaderTests
     [InlineData("workers = '2", "/etc/patroni-agent.conf line 1: workers: missing closing '")]
     [InlineData("workers = \"2\" 3", "/etc/patroni-agent.conf line 1: workers: unexpected text after the closing \"")]
     [InlineData("workers = ''", "/etc/patroni-agent.conf line 1: workers: \"\" is not a whole number")]
-    [InlineData("listen = 127.0.0.1:5555=nope", "/etc/patroni-agent.conf line 1: listen: unknown mode \"nope\" in \"127.0.0.1:5555=nope\"; the modes are primary (master, read-write, rw), replica, read-only (ro), sync, async, standby-leader, leader, health")]
+    [InlineData("listen = 127.0.0.1:5555=nope", "/etc/patroni-agent.conf line 1: listen: unknown mode \"nope\" in \"127.0.0.1:5555=nope\"; the modes are primary (master, read-write, rw), replica, read-only (ro), sync (synchronous), async (asynchronous), standby-leader (standby_leader), leader, health, read-only-sync (read-only-synchronous), quorum, read-only-quorum, liveness, readiness")]
     public void Invalid_file_is_an_error(string file, string expected)
     {
         Assert.Equal(expected, FileError(file));

@@ -21,13 +21,30 @@ public class HttpCheckParserTests
     [InlineData("/standby_leader", Mode.StandbyLeader)]
     [InlineData("/replica", Mode.Replica)]
     [InlineData("/read-only", Mode.ReadOnly)]
-    [InlineData("/read_only", Mode.ReadOnly)]
     [InlineData("/sync", Mode.Sync)]
     [InlineData("/synchronous", Mode.Sync)]
     [InlineData("/async", Mode.Async)]
     [InlineData("/asynchronous", Mode.Async)]
     [InlineData("/health", Mode.Health)]
-    public void The_path_names_the_mode(string path, Mode expected)
+    [InlineData("/quorum", Mode.Quorum)]
+    [InlineData("/read-only-sync", Mode.ReadOnlySync)]
+    [InlineData("/read-only-synchronous", Mode.ReadOnlySync)]
+    [InlineData("/read-only-quorum", Mode.ReadOnlyQuorum)]
+    [InlineData("/liveness", Mode.Liveness)]
+    [InlineData("/liveness/x", Mode.Liveness)]
+    [InlineData("/readiness", Mode.Readiness)]
+    [InlineData("/primary/", Mode.Primary)]
+    [InlineData("/primary/x", Mode.Primary)]
+    [InlineData("//primary", Mode.Primary)]
+    [InlineData("/primaryx", Mode.Primary)]
+    [InlineData("/replicas", Mode.Replica)]
+    [InlineData("/x/standby_leader/y", Mode.StandbyLeader)]
+    [InlineData("/read-only-leader", Mode.Leader)]
+    [InlineData("/read-only/", Mode.ReadOnly)]
+    [InlineData("/healthz", Mode.Health)]
+    [InlineData("primary", Mode.Primary)]
+    [InlineData("http://db1:8009/primary", Mode.Primary)]
+    public void The_path_names_the_mode_as_Patroni_routes_it(string path, Mode expected)
     {
         var request = Get(path);
         Assert.Equal(HttpCheckError.None, request.Error);
@@ -40,19 +57,16 @@ public class HttpCheckParserTests
     [InlineData("//")]
     [InlineData("/Primary")]
     [InlineData("/PRIMARY")]
-    [InlineData("/primary/")]
-    [InlineData("/primary/x")]
-    [InlineData("//primary")]
-    [InlineData("/primaryx")]
+    [InlineData("/read_only")]
     [InlineData("/read%2Donly")]
-    [InlineData("/quorum")]
-    [InlineData("/read-only-sync")]
-    [InlineData("/liveness")]
+    [InlineData("/sync/")]
+    [InlineData("/quorums")]
+    [InlineData("/read-only-syncx")]
+    [InlineData("/Liveness")]
     [InlineData("/cluster")]
-    [InlineData("primary")]
+    [InlineData("/metrics")]
     [InlineData("*")]
-    [InlineData("http://db1:8009/primary")]
-    public void Other_paths_are_not_found(string target)
+    public void Other_paths_name_no_check(string target)
     {
         Assert.Equal(HttpCheckError.UnknownPath, Get(target).Error);
     }
@@ -249,7 +263,7 @@ public class HttpCheckParserTests
     [InlineData(HttpCheckError.Incomplete, 400)]
     [InlineData(HttpCheckError.TooLarge, 400)]
     [InlineData(HttpCheckError.InvalidLag, 400)]
-    [InlineData(HttpCheckError.UnknownPath, 404)]
+    [InlineData(HttpCheckError.UnknownPath, 503)]
     [InlineData(HttpCheckError.MethodNotAllowed, 405)]
     public void Each_error_has_its_status(HttpCheckError error, int status)
     {

@@ -161,7 +161,7 @@ public sealed class MetricsEndpointTests : IDisposable
         using var json = JsonDocument.Parse(body);
         var root = json.RootElement;
         Assert.Equal("1.2.3", root.GetProperty("version").GetString());
-        Assert.Equal("role primary, state running, HTTP 200, timeline 1; ready for: primary read-only leader health", root.GetProperty("summary").GetString());
+        Assert.Equal("role primary, state running, HTTP 200, timeline 1; ready for: primary read-only leader health read-only-sync read-only-quorum liveness readiness", root.GetProperty("summary").GetString());
         Assert.False(root.GetProperty("stale").GetBoolean());
         var modes = root.GetProperty("modes");
         Assert.Equal(ModeNames.All.Select(ModeNames.Name), modes.EnumerateObject().Select(p => p.Name));

@@ -93,6 +93,7 @@ public class PatroniClientTests
             State = "running",
             Timeline = 4,
             LagBytes = 12345,
+            UnreplayedBytes = 0,
         }, result.Status);
         Assert.Equal(2, fake.Requests);
     }
@@ -204,6 +205,8 @@ public class PatroniClientTests
             State = "running",
             Timeline = 1,
             LagBytes = null,
+            UnreplayedBytes = 0,
+            ReplicationState = "streaming",
         }, result.Status);
         Assert.Equal(2, fake.Requests);
     }

@@ -47,8 +47,11 @@ public class PatroniDecoderTests
             State = state,
             Timeline = timeline,
             LagBytes = lag,
+            UnreplayedBytes = role == PatroniRole.Replica && state == "running" ? 0 : null,
             NoLoadBalance = false,
-            Synchronous = false,
+            SyncStandby = false,
+            QuorumStandby = false,
+            ReplicationState = role == PatroniRole.Replica && state == "running" && fixture.StartsWith("v4.", StringComparison.Ordinal) ? "streaming" : null,
             Paused = paused,
         };
         Assert.Equal(expected, status);
@@ -268,6 +271,7 @@ public class PatroniDecoderTests
             RoleName = "standby_leader",
             State = "running",
             Timeline = 3,
+            UnreplayedBytes = 10,
         }, status);
         Assert.Equal("s1", member);
     }
@@ -290,16 +294,16 @@ public class PatroniDecoderTests
     }
 
     [Theory]
-    [InlineData(", \"sync_standby\": true", true)]
-    [InlineData(", \"quorum_standby\": true", true)]
-    [InlineData(", \"sync_standby\": true, \"quorum_standby\": true", true)]
-    [InlineData(", \"sync_standby\": false", false)]
-    [InlineData(", \"quorum_standby\": false", false)]
-    [InlineData("", false)]
-    public void Sync_and_quorum_standbys_are_synchronous(string fields, bool synchronous)
+    [InlineData(", \"sync_standby\": true", true, false)]
+    [InlineData(", \"quorum_standby\": true", false, true)]
+    [InlineData(", \"sync_standby\": true, \"quorum_standby\": true", true, true)]
+    [InlineData(", \"sync_standby\": false", false, false)]
+    [InlineData(", \"quorum_standby\": false", false, false)]
+    [InlineData("", false, false)]
+    public void Sync_and_quorum_standbys_are_told_apart(string fields, bool sync, bool quorum)
     {
         var status = PatroniDecoder.DecodeStatus(503, Replica(fields), out _);
-        Assert.Equal(synchronous, status.Synchronous);
+        Assert.Equal((sync, quorum), (status.SyncStandby, status.QuorumStandby));
         Assert.Equal(PatroniRole.Replica, status.Role);
     }
 
@@ -334,10 +338,10 @@ public class PatroniDecoderTests
     }
 
     [Fact]
-    public void Unknown_fields_and_pause_false_are_ignored()
+    public void Unknown_fields_and_pause_false_are_ignored_and_the_replication_state_is_read()
     {
         var status = PatroniDecoder.DecodeStatus(503, Replica(""", "pause": false, "cluster_unlocked": true, "replication_state": "in archive recovery", "new_field": {"a": [1, 2]}"""), out _);
-        Assert.Equal(new NodeStatus { HttpStatus = 503, Role = PatroniRole.Replica, RoleName = "replica", State = "running", Timeline = 3 }, status);
+        Assert.Equal(new NodeStatus { HttpStatus = 503, Role = PatroniRole.Replica, RoleName = "replica", State = "running", Timeline = 3, ReplicationState = "in archive recovery" }, status);
     }
 
     private static byte[] Replica(string fields) =>

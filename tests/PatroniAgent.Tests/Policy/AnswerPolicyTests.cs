@@ -16,22 +16,25 @@ public class AnswerPolicyTests
     private const string PrimaryReady4 = "up ready 100% #primary, timeline 1";
     private const string PrimaryMaint4 = "up maint #primary, timeline 1";
 
-    /// <summary>Expected answers in the order primary, replica, read-only, sync, async, standby-leader, leader, health.</summary>
+    /// <summary>
+    /// Expected answers in the order primary, replica, read-only, sync, async, standby-leader, leader, health,
+    /// read-only-sync, quorum, read-only-quorum, liveness, readiness.
+    /// </summary>
     public static TheoryData<string, string[]> FixtureTable => new()
     {
-        { "v3.0.2-primary", [PrimaryReady3, PrimaryMaint3, PrimaryReady3, PrimaryMaint3, PrimaryMaint3, PrimaryMaint3, PrimaryReady3, PrimaryReady3] },
-        { "v4.1.4-primary", [PrimaryReady4, PrimaryMaint4, PrimaryReady4, PrimaryMaint4, PrimaryMaint4, PrimaryMaint4, PrimaryReady4, PrimaryReady4] },
-        { "v3.0.2-primary-paused", [.. Paused([PrimaryReady3, PrimaryMaint3, PrimaryReady3, PrimaryMaint3, PrimaryMaint3, PrimaryMaint3, PrimaryReady3, PrimaryReady3])] },
-        { "v4.1.4-primary-paused", [.. Paused([PrimaryReady4, PrimaryMaint4, PrimaryReady4, PrimaryMaint4, PrimaryMaint4, PrimaryMaint4, PrimaryReady4, PrimaryReady4])] },
+        { "v3.0.2-primary", [PrimaryReady3, PrimaryMaint3, PrimaryReady3, PrimaryMaint3, PrimaryMaint3, PrimaryMaint3, PrimaryReady3, PrimaryReady3, PrimaryReady3, PrimaryMaint3, PrimaryReady3, Live("primary"), PrimaryReady3] },
+        { "v4.1.4-primary", [PrimaryReady4, PrimaryMaint4, PrimaryReady4, PrimaryMaint4, PrimaryMaint4, PrimaryMaint4, PrimaryReady4, PrimaryReady4, PrimaryReady4, PrimaryMaint4, PrimaryReady4, Live("primary"), PrimaryReady4] },
+        { "v3.0.2-primary-paused", [.. Paused([PrimaryReady3, PrimaryMaint3, PrimaryReady3, PrimaryMaint3, PrimaryMaint3, PrimaryMaint3, PrimaryReady3, PrimaryReady3, PrimaryReady3, PrimaryMaint3, PrimaryReady3, Live("primary"), PrimaryReady3])] },
+        { "v4.1.4-primary-paused", [.. Paused([PrimaryReady4, PrimaryMaint4, PrimaryReady4, PrimaryMaint4, PrimaryMaint4, PrimaryMaint4, PrimaryReady4, PrimaryReady4, PrimaryReady4, PrimaryMaint4, PrimaryReady4, Live("primary"), PrimaryReady4])] },
         { "v3.0.2-replica", Replica("") },
         { "v4.1.4-replica", Replica("") },
         { "v3.0.2-replica-paused", Replica(", paused") },
         { "v4.1.4-replica-paused", Replica(", paused") },
-        { "v4.1.4-primary-postgres-killed", All("down #postgres unknown, primary") },
-        { "v3.0.2-primary-stopped-paused", All("down #postgres stopped, primary, paused") },
-        { "v4.1.4-primary-stopped-paused", All("down #postgres stopped, primary, paused") },
-        { "v3.0.2-replica-stopped-paused", All("down #postgres stopped, replica, paused") },
-        { "v4.1.4-replica-stopped-paused", All("down #postgres stopped, replica, paused") },
+        { "v4.1.4-primary-postgres-killed", Down("postgres unknown, primary") },
+        { "v3.0.2-primary-stopped-paused", Down("postgres stopped, primary, paused") },
+        { "v4.1.4-primary-stopped-paused", Down("postgres stopped, primary, paused") },
+        { "v3.0.2-replica-stopped-paused", Down("postgres stopped, replica, paused") },
+        { "v4.1.4-replica-stopped-paused", Down("postgres stopped, replica, paused") },
     };
 
     [Theory]
@@ -97,42 +100,59 @@ public class AnswerPolicyTests
             Statuses.Running(PatroniRole.StandbyLeader, "standby_leader"),
             ["up maint #standby leader, timeline 7", "up maint #standby leader, timeline 7", "up ready 100% #standby leader, timeline 7",
              "up maint #standby leader, timeline 7", "up maint #standby leader, timeline 7", "up ready 100% #standby leader, timeline 7",
-             "up ready 100% #standby leader, timeline 7", "up ready 100% #standby leader, timeline 7"]
+             "up ready 100% #standby leader, timeline 7", "up ready 100% #standby leader, timeline 7",
+             "up ready 100% #standby leader, timeline 7", "up maint #standby leader, timeline 7", "up ready 100% #standby leader, timeline 7",
+             Live("standby leader"), "up ready 100% #standby leader, timeline 7"]
         },
         {
             "primary that lost the leader lock",
             Statuses.Running(PatroniRole.Primary, "primary", http: 503),
             ["up maint #primary without the leader lock", "up maint #primary without the leader lock", "up maint #primary without the leader lock",
              "up maint #primary without the leader lock", "up maint #primary without the leader lock", "up maint #primary without the leader lock",
-             "up maint #primary without the leader lock", "up ready 100% #primary without the leader lock"]
+             "up maint #primary without the leader lock", "up ready 100% #primary without the leader lock",
+             "up maint #primary without the leader lock", "up maint #primary without the leader lock", "up maint #primary without the leader lock",
+             Live("primary"), "up maint #primary without the leader lock"]
         },
         {
             "synchronous replica",
-            Statuses.Running(PatroniRole.Replica, "replica") with { Synchronous = true },
+            Statuses.Running(PatroniRole.Replica, "replica") with { SyncStandby = true },
             ["up maint #replica, lag 2 kB", "up ready 100% #replica, lag 2 kB", "up ready 100% #replica, lag 2 kB",
              "up ready 100% #sync replica, lag 2 kB", "up maint #sync replica, lag 2 kB", "up maint #replica, lag 2 kB",
-             "up maint #replica, lag 2 kB", "up ready 100% #replica, lag 2 kB"]
+             "up maint #replica, lag 2 kB", "up ready 100% #replica, lag 2 kB",
+             "up ready 100% #sync replica, lag 2 kB", "up maint #sync replica, lag 2 kB", "up maint #sync replica, lag 2 kB",
+             Live("replica"), "up ready 100% #replica, lag 2 kB"]
+        },
+        {
+            "quorum replica",
+            Statuses.Running(PatroniRole.Replica, "replica") with { QuorumStandby = true },
+            ["up maint #replica, lag 2 kB", "up ready 100% #replica, lag 2 kB", "up ready 100% #replica, lag 2 kB",
+             "up maint #quorum replica, lag 2 kB", "up maint #quorum replica, lag 2 kB", "up maint #replica, lag 2 kB",
+             "up maint #replica, lag 2 kB", "up ready 100% #replica, lag 2 kB",
+             "up maint #quorum replica, lag 2 kB", "up ready 100% #quorum replica, lag 2 kB", "up ready 100% #quorum replica, lag 2 kB",
+             Live("replica"), "up ready 100% #replica, lag 2 kB"]
         },
         {
             "noloadbalance replica",
             Statuses.Running(PatroniRole.Replica, "replica") with { NoLoadBalance = true },
             ["up maint #replica, lag 2 kB", "up maint #replica, noloadbalance", "up maint #replica, noloadbalance",
              "up maint #async replica, noloadbalance", "up maint #async replica, noloadbalance", "up maint #replica, lag 2 kB",
-             "up maint #replica, lag 2 kB", "up ready 100% #replica, lag 2 kB"]
+             "up maint #replica, lag 2 kB", "up ready 100% #replica, lag 2 kB",
+             "up maint #async replica, noloadbalance", "up maint #async replica, noloadbalance", "up maint #async replica, noloadbalance",
+             Live("replica"), "up ready 100% #replica, lag 2 kB"]
         },
         {
             "cached role while postgres is down",
             Statuses.Running(PatroniRole.Other, "demoted") with { State = "crashed" },
-            ["down #postgres crashed, role demoted", "down #postgres crashed, role demoted", "down #postgres crashed, role demoted",
-             "down #postgres crashed, role demoted", "down #postgres crashed, role demoted", "down #postgres crashed, role demoted",
-             "down #postgres crashed, role demoted", "down #postgres crashed, role demoted"]
+            Down("postgres crashed, role demoted")
         },
         {
             "running node with an unknown role",
             Statuses.Running(PatroniRole.Other, "uninitialized"),
             ["up maint #role uninitialized", "up maint #role uninitialized", "up maint #role uninitialized",
              "up maint #role uninitialized", "up maint #role uninitialized", "up maint #role uninitialized",
-             "up maint #role uninitialized", "up ready 100% #role uninitialized"]
+             "up maint #role uninitialized", "up ready 100% #role uninitialized",
+             "up maint #role uninitialized", "up maint #role uninitialized", "up maint #role uninitialized",
+             "up ready 100% #patroni answers, postgres running, role uninitialized", "up maint #role uninitialized"]
         },
     };
 
@@ -155,7 +175,7 @@ public class AnswerPolicyTests
     public void A_primary_that_is_not_running_is_down_in_every_mode(string state)
     {
         var status = Statuses.Running(PatroniRole.Primary, "primary", http: 200) with { State = state };
-        foreach (var mode in ModeNames.All)
+        foreach (var mode in ModeNames.All.Where(m => m != Mode.Liveness))
         {
             var answer = AnswerPolicy.Decide(status, mode);
             Assert.Equal(Health.Down, answer.Health);
@@ -182,8 +202,8 @@ public class AnswerPolicyTests
     {
         var status = Statuses.Running(PatroniRole.Primary, "primary", http: 200);
         Assert.True(AnswerPolicy.Decide(status, Mode.ReadOnly, 0).IsReady);
-        Assert.False(AnswerPolicy.DependsOnLag(status, Mode.ReadOnly));
-        Assert.True(AnswerPolicy.DependsOnLag(Statuses.Running(PatroniRole.Replica, "replica"), Mode.ReadOnly));
+        var replica = Statuses.Running(PatroniRole.Replica, "replica");
+        Assert.False(AnswerPolicy.Decide(replica, Mode.ReadOnly, 0).IsReady);
     }
 
     [Theory]
@@ -214,7 +234,11 @@ public class AnswerPolicyTests
         return status.Role == PatroniRole.Replica ? status with { LagBytes = 0 } : status;
     }
 
-    private static string[] All(string answer) => Enumerable.Repeat(answer, ModeNames.All.Length).ToArray();
+    /// <summary>Down in every mode but liveness, which says Patroni answers.</summary>
+    private static string[] Down(string reason) =>
+        [.. ModeNames.All.Select(mode => mode == Mode.Liveness ? $"up ready 100% #patroni answers, {reason}" : $"down #{reason}")];
+
+    private static string Live(string role) => $"up ready 100% #patroni answers, postgres running, {role}";
 
     private static IEnumerable<string> Paused(string[] answers) => answers.Select(a => a + ", paused");
 
@@ -223,5 +247,7 @@ public class AnswerPolicyTests
         $"up maint #replica, lag 0 B{suffix}", $"up ready 100% #replica, lag 0 B{suffix}", $"up ready 100% #replica, lag 0 B{suffix}",
         $"up maint #async replica, lag 0 B{suffix}", $"up ready 100% #async replica, lag 0 B{suffix}", $"up maint #replica, lag 0 B{suffix}",
         $"up maint #replica, lag 0 B{suffix}", $"up ready 100% #replica, lag 0 B{suffix}",
+        $"up maint #async replica, lag 0 B{suffix}", $"up maint #async replica, lag 0 B{suffix}", $"up maint #async replica, lag 0 B{suffix}",
+        $"up ready 100% #patroni answers, postgres running, replica{suffix}", $"up ready 100% #replica, lag 0 B{suffix}",
     ];
 }

@@ -15,21 +15,28 @@ public class OperatorOverrideTests
     private static readonly OperatorOverride Maint = new(Admin.Maint, "disk replacement");
     private static readonly OperatorOverride Drain = new(Admin.Drain, "");
 
-    /// <summary>Expected answers with the maint override, in the order primary, replica, read-only, sync, async, standby-leader, leader, health.</summary>
+    /// <summary>
+    /// Expected answers with the maint override, in the order primary, replica, read-only, sync, async, standby-leader,
+    /// leader, health, read-only-sync, quorum, read-only-quorum, liveness, readiness.
+    /// </summary>
     public static TheoryData<string, string[]> MaintTable => new()
     {
         {
             "v4.1.4-primary",
             ["up maint #operator: disk replacement", "up maint #primary, timeline 1", "up maint #operator: disk replacement", "up maint #primary, timeline 1",
-             "up maint #primary, timeline 1", "up maint #primary, timeline 1", "up maint #operator: disk replacement", "up maint #operator: disk replacement"]
+             "up maint #primary, timeline 1", "up maint #primary, timeline 1", "up maint #operator: disk replacement", "up maint #operator: disk replacement",
+             "up maint #operator: disk replacement", "up maint #primary, timeline 1", "up maint #operator: disk replacement", "up maint #operator: disk replacement",
+             "up maint #operator: disk replacement"]
         },
         {
             "v3.0.2-replica",
             ["up maint #replica, lag unknown", "up maint #operator: disk replacement", "up maint #operator: disk replacement", "up maint #async replica, lag unknown",
-             "up maint #operator: disk replacement", "up maint #replica, lag unknown", "up maint #replica, lag unknown", "up maint #operator: disk replacement"]
+             "up maint #operator: disk replacement", "up maint #replica, lag unknown", "up maint #replica, lag unknown", "up maint #operator: disk replacement",
+             "up maint #async replica, lag unknown", "up maint #async replica, lag unknown", "up maint #async replica, lag unknown",
+             "up maint #operator: disk replacement", "up maint #replica, lag unknown over 1 MB"]
         },
-        { "v4.1.4-primary-postgres-killed", [.. Enumerable.Repeat("down #postgres unknown, primary", 8)] },
-        { "v4.1.4-replica-stopped-paused", [.. Enumerable.Repeat("down #postgres stopped, replica, paused", 8)] },
+        { "v4.1.4-primary-postgres-killed", [.. Enumerable.Repeat("down #postgres unknown, primary", 11), "up maint #operator: disk replacement", "down #postgres unknown, primary"] },
+        { "v4.1.4-replica-stopped-paused", [.. Enumerable.Repeat("down #postgres stopped, replica, paused", 11), "up maint #operator: disk replacement", "down #postgres stopped, replica, paused"] },
     };
 
     [Theory]

@@ -17,17 +17,37 @@ public static partial class ReferenceParsers
     private static readonly Dictionary<string, Mode> ModeWords = new()
     {
         ["primary"] = Mode.Primary, ["master"] = Mode.Primary, ["read-write"] = Mode.Primary, ["rw"] = Mode.Primary,
-        ["replica"] = Mode.Replica, ["read-only"] = Mode.ReadOnly, ["ro"] = Mode.ReadOnly, ["sync"] = Mode.Sync,
-        ["async"] = Mode.Async, ["standby-leader"] = Mode.StandbyLeader, ["leader"] = Mode.Leader, ["health"] = Mode.Health,
+        ["replica"] = Mode.Replica, ["read-only"] = Mode.ReadOnly, ["ro"] = Mode.ReadOnly, ["sync"] = Mode.Sync, ["synchronous"] = Mode.Sync,
+        ["async"] = Mode.Async, ["asynchronous"] = Mode.Async, ["standby-leader"] = Mode.StandbyLeader, ["standby_leader"] = Mode.StandbyLeader,
+        ["leader"] = Mode.Leader, ["health"] = Mode.Health, ["read-only-sync"] = Mode.ReadOnlySync, ["read-only-synchronous"] = Mode.ReadOnlySync,
+        ["quorum"] = Mode.Quorum, ["read-only-quorum"] = Mode.ReadOnlyQuorum, ["liveness"] = Mode.Liveness, ["readiness"] = Mode.Readiness,
     };
 
-    private static readonly Dictionary<string, Mode> Paths = new()
+    /// <summary>Patroni's routing of a health-check path (patroni/api.py, do_GET and parse_request); null for no check.</summary>
+    private static Mode? Route(string path)
     {
-        ["/"] = Mode.Primary, ["/primary"] = Mode.Primary, ["/master"] = Mode.Primary, ["/read-write"] = Mode.Primary, ["/replica"] = Mode.Replica,
-        ["/read-only"] = Mode.ReadOnly, ["/read_only"] = Mode.ReadOnly, ["/sync"] = Mode.Sync, ["/synchronous"] = Mode.Sync,
-        ["/async"] = Mode.Async, ["/asynchronous"] = Mode.Async, ["/standby-leader"] = Mode.StandbyLeader,
-        ["/standby_leader"] = Mode.StandbyLeader, ["/leader"] = Mode.Leader, ["/health"] = Mode.Health,
-    };
+        string first = path.TrimStart('/').Split('/')[0];
+        if (path == "/") return Mode.Primary;
+        if (first == "liveness") return Mode.Liveness;
+        if (first == "readiness") return Mode.Readiness;
+        if (path.Contains("standby_leader") || path.Contains("standby-leader")) return Mode.StandbyLeader;
+        if (path.Contains("leader")) return Mode.Leader;
+        if (path.Contains("master") || path.Contains("primary") || path.Contains("read-write")) return Mode.Primary;
+        if (path.Contains("replica")) return Mode.Replica;
+        if (path.Contains("read-only") && !path.Contains("sync") && !path.Contains("quorum")) return Mode.ReadOnly;
+        if (path.Contains("health")) return Mode.Health;
+        return path switch
+        {
+            "/sync" or "/synchronous" => Mode.Sync,
+            "/quorum" => Mode.Quorum,
+            "/async" or "/asynchronous" => Mode.Async,
+            "/read-only-quorum" => Mode.ReadOnlyQuorum,
+            "/read-only-sync" or "/read-only-synchronous" => Mode.ReadOnlySync,
+            _ => null,
+        };
+    }
+
+    private static bool IsFilter(string key) => key == "replication_state" || key.StartsWith("tag_", StringComparison.Ordinal);
 
     private static readonly char[] PythonWhitespace = ['\t', '\n', '\v', '\f', '\r', '\x1c', '\x1d', '\x1e', '\x1f', ' '];
 
@@ -66,20 +86,34 @@ public static partial class ReferenceParsers
             return new AgentRequest(listenerMode, AgentRequest.NoMaxLag, AgentRequestError.UnknownMode);
         }
         long maxLag = AgentRequest.NoMaxLag;
-        foreach (var word in words.Skip(1))
+        bool byReceived = false;
+        Range filters = default;
+        foreach (Match word in Word().Matches(Encoding.ASCII.GetString(line)).Skip(1))
         {
-            var parameter = Parameter().Match(word);
-            if (!parameter.Success || parameter.Groups["key"].Value.ToLowerInvariant() is not ("max-lag" or "lag"))
+            var parameter = Parameter().Match(word.Value);
+            string key = parameter.Groups["key"].Value;
+            if (parameter.Success && IsFilter(key))
+            {
+                filters = (filters.Equals(default) ? word.Index : filters.Start.Value)..(word.Index + word.Length);
+            }
+            else if (parameter.Success && key.Equals("mode", StringComparison.OrdinalIgnoreCase))
+            {
+                byReceived = UnquotePlus(parameter.Groups["value"].Value) == "write";
+            }
+            else if (!parameter.Success || key.ToLowerInvariant() is not ("max-lag" or "lag"))
             {
                 return new AgentRequest(mode, AgentRequest.NoMaxLag, AgentRequestError.UnknownParameter);
             }
-            if (Size(parameter.Groups["value"].Value) is not { } size)
+            else if (Size(parameter.Groups["value"].Value) is not { } size)
             {
                 return new AgentRequest(mode, AgentRequest.NoMaxLag, AgentRequestError.InvalidMaxLag);
             }
-            maxLag = size;
+            else
+            {
+                maxLag = size;
+            }
         }
-        return new AgentRequest(mode, maxLag, AgentRequestError.None);
+        return new AgentRequest(mode, maxLag, AgentRequestError.None) { ByReceived = byReceived, Filters = filters };
     }
 
     /// <summary>The request an HTTP check makes: its request line, once the head has ended with an empty line.</summary>
@@ -110,25 +144,41 @@ public static partial class ReferenceParsers
         }
         string target = request.Groups["target"].Value;
         int question = target.IndexOf('?', StringComparison.Ordinal);
-        if (!Paths.TryGetValue(question < 0 ? target : target[..question], out var mode))
+        if (Route(question < 0 ? target : target[..question]) is not { } mode)
         {
             return Fail(method, HttpCheckError.UnknownPath);
         }
         long maxLag = AgentRequest.NoMaxLag;
-        foreach (var parameter in question < 0 ? [] : target[(question + 1)..].Split('&'))
+        bool byReceived = false, filtered = false;
+        string query = question < 0 ? "" : target[(question + 1)..];
+        foreach (var parameter in query.Length == 0 ? [] : query.Split('&'))
         {
             int eq = parameter.IndexOf('=', StringComparison.Ordinal);
-            if ((eq < 0 ? parameter : parameter[..eq]) is not ("lag" or "max-lag"))
+            string key = eq < 0 ? parameter : parameter[..eq];
+            string value = eq < 0 ? "" : parameter[(eq + 1)..];
+            if (IsFilter(key))
             {
-                continue;
+                filtered = true;
             }
-            if (eq < 0 || Size(UnquotePlus(parameter[(eq + 1)..])) is not { } size)
+            else if (key == "mode")
             {
-                return Fail(method, HttpCheckError.InvalidLag);
+                byReceived = UnquotePlus(value) == "write";
             }
-            maxLag = size;
+            else if (key is "lag" or "max-lag")
+            {
+                if (Size(UnquotePlus(value)) is not { } size)
+                {
+                    return Fail(method, HttpCheckError.InvalidLag);
+                }
+                maxLag = size;
+            }
         }
-        return new HttpCheckRequest(method, mode, maxLag, HttpCheckError.None);
+        int queryStart = request.Groups["target"].Index + question + 1;
+        return new HttpCheckRequest(method, mode, maxLag, HttpCheckError.None)
+        {
+            ByReceived = byReceived,
+            Filters = filtered ? queryStart..(queryStart + query.Length) : default,
+        };
     }
 
     /// <summary>
@@ -210,6 +260,9 @@ public static partial class ReferenceParsers
 
     [GeneratedRegex(@"\A(?<key>[^=]+)=(?<value>.*)\z", RegexOptions.Singleline)]
     private static partial Regex Parameter();
+
+    [GeneratedRegex(@"[^ \t]+")]
+    private static partial Regex Word();
 
     [GeneratedRegex(@"\A(?<method>[!#$%&'*+\-.^_`|~0-9A-Za-z]+) (?<target>[\x21-\x7e]+) HTTP/1\.[01]\z")]
     private static partial Regex RequestLine();

@@ -24,7 +24,7 @@ public class AgentServerTests
     [InlineData("sync\n", "up maint #async replica, lag 0 B\n")]
     [InlineData("replica max-lag=1MB\n", ReplicaReady)]
     [InlineData("\n", ReplicaInPrimaryMode)]
-    [InlineData("bogus\n", "down #unknown mode in agent-send, expected one of: primary (master, read-write, rw), replica, read-only (ro), sync, async, standby-leader, leader, health\n")]
+    [InlineData("bogus\n", "down #unknown mode in agent-send, expected one of: primary, replica, read-only, sync, async, standby-leader, leader, health, read-only-sync, quorum, read-only-quorum, liveness, readiness\n")]
     public async Task The_agent_send_line_selects_the_answer(string send, string expected)
     {
         using var server = new TestServer([Mode.Primary]).WithReplica();
@@ -341,7 +341,7 @@ public class AgentServerAllocationTests
             (Bytes("GET / HTTP/1.1\r\n\r\n"),
                 Bytes("HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 29\r\nConnection: close\r\n\r\nup maint #replica, lag 20 MB\n")),
             (Bytes("GET /nowhere HTTP/1.1\r\n\r\n"),
-                Bytes($"HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: {HttpCheckParser.ErrorReason(HttpCheckError.UnknownPath).Length + 7}\r\nConnection: close\r\n\r\ndown #{HttpCheckParser.ErrorReason(HttpCheckError.UnknownPath)}\n")),
+                Bytes($"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: {HttpCheckParser.ErrorReason(HttpCheckError.UnknownPath).Length + 7}\r\nConnection: close\r\n\r\ndown #{HttpCheckParser.ErrorReason(HttpCheckError.UnknownPath)}\n")),
         ];
         Assert.Equal(5000, RunHttpChecks(server.HttpEndPoint, exchanges, 5000));
 

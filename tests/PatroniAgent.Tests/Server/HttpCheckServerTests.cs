@@ -43,8 +43,12 @@ public class HttpCheckServerTests
     [InlineData("/read-write", 200, PrimaryReady)]
     [InlineData("/leader", 200, PrimaryReady)]
     [InlineData("/read-only", 200, PrimaryReady)]
-    [InlineData("/read_only", 200, PrimaryReady)]
     [InlineData("/health", 200, PrimaryReady)]
+    [InlineData("/read-only-sync", 200, PrimaryReady)]
+    [InlineData("/read-only-quorum", 200, PrimaryReady)]
+    [InlineData("/readiness", 200, PrimaryReady)]
+    [InlineData("/liveness", 200, "up ready 100% #patroni answers, postgres running, primary\n")]
+    [InlineData("/quorum", 503, PrimaryMaint)]
     [InlineData("/replica", 503, PrimaryMaint)]
     [InlineData("/sync", 503, PrimaryMaint)]
     [InlineData("/synchronous", 503, PrimaryMaint)]
@@ -114,7 +118,7 @@ public class HttpCheckServerTests
     [Theory]
     [InlineData("/primary", 200)]
     [InlineData("/replica", 503)]
-    [InlineData("/nowhere", 404)]
+    [InlineData("/nowhere", 503)]
     public async Task HEAD_gets_the_head_of_the_GET_reply_without_its_body(string path, int status)
     {
         using var server = new TestServer([Mode.Primary], httpListeners: 1).WithPrimary();
@@ -128,14 +132,14 @@ public class HttpCheckServerTests
     [Theory]
     [InlineData("//")]
     [InlineData("/Primary")]
-    [InlineData("/primary/")]
-    [InlineData("/quorum")]
-    public async Task Other_paths_are_not_found(string path)
+    [InlineData("/read_only")]
+    [InlineData("/cluster")]
+    public async Task Other_paths_get_503_as_from_Patroni_with_the_reason(string path)
     {
         using var server = new TestServer([Mode.Primary], httpListeners: 1).WithPrimary();
         var reply = await GetAsync(server.HttpEndPoint, path);
-        Assert.Equal(404, reply.Status);
-        Assert.StartsWith("HTTP/1.1 404 Not Found\r\n", reply.Head);
+        Assert.Equal(503, reply.Status);
+        Assert.StartsWith("HTTP/1.1 503 Service Unavailable\r\n", reply.Head);
         Assert.Equal($"down #unknown path, expected one of: {HttpCheckParser.AcceptedPaths}\n", reply.Body);
     }
 

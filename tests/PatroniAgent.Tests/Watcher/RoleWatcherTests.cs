@@ -21,7 +21,8 @@ public class RoleWatcherTests
     private static readonly TimeSpan StaleAfter = TimeSpan.FromSeconds(3);
 
     // v4.1.4-replica with the v4.1.4-cluster answer (lag 0), in the order of ModeNames.All:
-    // primary, replica, read-only, sync, async, standby-leader, leader, health.
+    // primary, replica, read-only, sync, async, standby-leader, leader, health, read-only-sync, quorum,
+    // read-only-quorum, liveness, readiness.
     private static readonly string[] ReplicaAnswers =
     [
         "up maint #replica, lag 0 B\n",
@@ -31,6 +32,11 @@ public class RoleWatcherTests
         "up ready 100% #async replica, lag 0 B\n",
         "up maint #replica, lag 0 B\n",
         "up maint #replica, lag 0 B\n",
+        "up ready 100% #replica, lag 0 B\n",
+        "up maint #async replica, lag 0 B\n",
+        "up maint #async replica, lag 0 B\n",
+        "up maint #async replica, lag 0 B\n",
+        "up ready 100% #patroni answers, postgres running, replica\n",
         "up ready 100% #replica, lag 0 B\n",
     ];
 
@@ -44,10 +50,15 @@ public class RoleWatcherTests
         "up maint #primary, timeline 1\n",
         "up ready 100% #primary, timeline 1\n",
         "up ready 100% #primary, timeline 1\n",
+        "up ready 100% #primary, timeline 1\n",
+        "up maint #primary, timeline 1\n",
+        "up ready 100% #primary, timeline 1\n",
+        "up ready 100% #patroni answers, postgres running, primary\n",
+        "up ready 100% #primary, timeline 1\n",
     ];
 
-    private const string ReplicaLog = "patroni status: role replica, state running, HTTP 503, timeline 1; ready for: replica read-only async health";
-    private const string PrimaryLog = "patroni status: role primary, state running, HTTP 200, timeline 1; ready for: primary read-only leader health";
+    private const string ReplicaLog = "patroni status: role replica, state running, HTTP 503, timeline 1; ready for: replica read-only async health liveness readiness";
+    private const string PrimaryLog = "patroni status: role primary, state running, HTTP 200, timeline 1; ready for: primary read-only leader health read-only-sync read-only-quorum liveness readiness";
     private const string Refused = "patroni refused the connection";
     private const string NoAnswer = "no answer from patroni for 3s";
 
@@ -74,7 +85,7 @@ public class RoleWatcherTests
     public async Task Before_the_first_poll_every_mode_waits()
     {
         await using var rig = new Rig();
-        Assert.Equal(Enumerable.Repeat("down #waiting for the first answer from patroni\n", 8), rig.AllAnswers());
+        Assert.Equal(Enumerable.Repeat("down #waiting for the first answer from patroni\n", ModeNames.All.Length), rig.AllAnswers());
         Assert.Empty(rig.Log.Lines);
     }
 
@@ -402,11 +413,11 @@ public class RoleWatcherTests
         await rig.StopFakeAsync();
 
         Assert.False(rig.Poll());
-        Assert.Equal(Enumerable.Repeat("up maint #waiting for the first answer from patroni\n", 8), rig.AllAnswers());
+        Assert.Equal(Enumerable.Repeat("up maint #waiting for the first answer from patroni\n", ModeNames.All.Length), rig.AllAnswers());
 
         rig.Time.Advance(StaleAfter);
         Assert.False(rig.Poll());
-        Assert.Equal(Enumerable.Repeat($"up maint #{Refused}\n", 8), rig.AllAnswers());
+        Assert.Equal(Enumerable.Repeat($"up maint #{Refused}\n", ModeNames.All.Length), rig.AllAnswers());
         Assert.Equal(
         [
             (LogLevel.Warning, $"patroni poll failed: {Refused}; answering from the last status until it is stale"),
@@ -482,6 +493,11 @@ public class RoleWatcherTests
             $"up maint #{Reason}replica, lag unknown\n",
             $"up maint #{Reason}replica, lag unknown\n",
             $"down #{Reason}replica, lag unknown\n",
+            $"up maint #{Reason}async replica, lag unknown\n",
+            $"up maint #{Reason}async replica, lag unknown\n",
+            $"up maint #{Reason}async replica, lag unknown\n",
+            $"down #{Reason}patroni answers, postgres running, replica\n",
+            $"up maint #{Reason}replica, lag unknown over 1 MB\n",
         ];
         Assert.Equal(expected, ModeNames.All.Select(mode => Answer(board, mode, "")));
         Assert.Equal($"up maint #{Reason}replica, lag unknown over max-lag\n", Answer(board, Mode.Replica, "replica max-lag=16MB\n"));
