@@ -338,6 +338,30 @@ public class PatroniDecoderTests
     }
 
     [Fact]
+    public void Tags_are_kept_as_Patronis_tag_filters_compare_them()
+    {
+        var status = PatroniDecoder.DecodeStatus(503, Replica(""", "tags": {"dc": "east", "nofailover": true, "nosync": false, "weight": 2, "ratio": 1.5, "none": null, "list": [1], "map": {"a": 1}}"""), out _);
+        Assert.Equal(
+            [KeyValuePair.Create("dc", "east"), KeyValuePair.Create("nofailover", "true"), KeyValuePair.Create("nosync", "false"),
+             KeyValuePair.Create("ratio", "1.5"), KeyValuePair.Create("weight", "2")],
+            status.Tags.All);
+        Assert.True(status.Tags.Matches("dc"u8, "east"u8));
+        Assert.False(status.Tags.Matches("none"u8, "null"u8));
+        Assert.False(status.Tags.Matches("map"u8, "{\"a\": 1}"u8));
+        var again = PatroniDecoder.DecodeStatus(503, Replica(""", "tags": {"weight": 2, "nosync": false, "dc": "east", "ratio": 1.5, "nofailover": true}"""), out _);
+        Assert.Equal(status, again);
+        Assert.NotEqual(status, again with { Tags = new TagSet([KeyValuePair.Create("dc", "west")]) });
+    }
+
+    [Fact]
+    public void A_replication_state_that_is_not_text_is_left_unknown()
+    {
+        var status = PatroniDecoder.DecodeStatus(503, Replica(""", "replication_state": 7"""), out _);
+        Assert.Null(status.ReplicationState);
+        Assert.Equal("running", status.State);
+    }
+
+    [Fact]
     public void Unknown_fields_and_pause_false_are_ignored_and_the_replication_state_is_read()
     {
         var status = PatroniDecoder.DecodeStatus(503, Replica(""", "pause": false, "cluster_unlocked": true, "replication_state": "in archive recovery", "new_field": {"a": [1, 2]}"""), out _);
