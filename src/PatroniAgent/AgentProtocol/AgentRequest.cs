@@ -7,6 +7,8 @@ public enum AgentRequestError
     UnknownMode,
     UnknownParameter,
     InvalidMaxLag,
+    /// <summary>A return-lag, hold or weighted value that cannot be read.</summary>
+    InvalidValue,
     LineTooLong,
     InvalidCharacters,
 }
@@ -15,7 +17,8 @@ public enum AgentRequestError
 /// What one check asks for: a mode and, for replica modes, the most lag it accepts; with
 /// <see cref="ByReceived"/>, lag measured by the WAL received instead of replayed (<c>mode=write</c>);
 /// <see cref="Filters"/> is where its <c>replication_state=</c> and <c>tag_KEY=VALUE</c> filters are
-/// in the received bytes (empty: none).
+/// in the received bytes (empty: none); <see cref="ReturnLag"/> and <see cref="HoldMilliseconds"/> shape how a
+/// replica held out by the lag limit comes back.
 /// </summary>
 public readonly record struct AgentRequest(Mode Mode, long MaxLag, AgentRequestError Error)
 {
@@ -27,4 +30,13 @@ public readonly record struct AgentRequest(Mode Mode, long MaxLag, AgentRequestE
     public bool ByReceived { get; init; }
 
     public Range Filters { get; init; }
+
+    /// <summary>The lag at or below which a replica held out by max-lag may return (<c>return-lag=SIZE</c>); negative: the agent's default.</summary>
+    public long ReturnLag { get; init; } = NoMaxLag;
+
+    /// <summary>How long, in milliseconds, its lag must stay there (<c>hold=DURATION</c>); negative: the agent's default.</summary>
+    public long HoldMilliseconds { get; init; } = NoMaxLag;
+
+    /// <summary>A ready replica's weight falls with its lag (<c>weighted=yes</c>).</summary>
+    public bool Weighted { get; init; }
 }

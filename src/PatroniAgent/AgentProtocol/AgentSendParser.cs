@@ -52,7 +52,8 @@ public static class AgentSendParser
         }
 
         long maxLag = AgentRequest.NoMaxLag;
-        bool byReceived = false;
+        bool byReceived = false, weighted = false;
+        long returnLag = AgentRequest.NoMaxLag, hold = AgentRequest.NoMaxLag;
         int filtersStart = -1, filtersEnd = -1;
         Span<byte> decoded = stackalloc byte[CheckParameters.MaxValueLength];
         for (var word = NextWord(ref rest); !word.IsEmpty; word = NextWord(ref rest))
@@ -69,6 +70,29 @@ public static class AgentSendParser
                 int at = end - rest.Length - word.Length;
                 filtersStart = filtersStart < 0 ? at : filtersStart;
                 filtersEnd = at + word.Length;
+            }
+            else if (Ascii.EqualsIgnoreCase(key, "return-lag"u8))
+            {
+                if (!TryParseSize(value, out returnLag))
+                {
+                    return Fail(mode, AgentRequestError.InvalidValue);
+                }
+            }
+            else if (Ascii.EqualsIgnoreCase(key, "hold"u8))
+            {
+                if (!CheckParameters.TryParseMilliseconds(value, out hold))
+                {
+                    return Fail(mode, AgentRequestError.InvalidValue);
+                }
+            }
+            else if (Ascii.EqualsIgnoreCase(key, "weighted"u8))
+            {
+                weighted = CheckParameters.IsYes(value);
+                if (!weighted && !Ascii.EqualsIgnoreCase(value, "no"u8) && !Ascii.EqualsIgnoreCase(value, "false"u8)
+                    && !Ascii.EqualsIgnoreCase(value, "off"u8) && !value.SequenceEqual("0"u8))
+                {
+                    return Fail(mode, AgentRequestError.InvalidValue);
+                }
             }
             else if (Ascii.EqualsIgnoreCase(key, "mode"u8))
             {
@@ -87,6 +111,9 @@ public static class AgentSendParser
         {
             ByReceived = byReceived,
             Filters = filtersStart < 0 ? default : filtersStart..filtersEnd,
+            ReturnLag = returnLag,
+            HoldMilliseconds = hold,
+            Weighted = weighted,
         };
     }
 

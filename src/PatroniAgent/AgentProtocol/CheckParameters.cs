@@ -1,3 +1,5 @@
+using System.Text;
+
 namespace PatroniAgent.AgentProtocol;
 
 /// <summary>
@@ -7,8 +9,8 @@ namespace PatroniAgent.AgentProtocol;
 /// </summary>
 public static class CheckParameters
 {
-    /// <summary>The longest decoded value compared; a longer one matches nothing.</summary>
-    public const int MaxValueLength = 256;
+    /// <summary>The longest decoded key or value: as long as the longest request read (a longer one matches nothing).</summary>
+    public const int MaxValueLength = 2048;
 
     private static ReadOnlySpan<byte> TagPrefix => "tag_"u8;
 
@@ -17,6 +19,31 @@ public static class CheckParameters
 
     /// <summary>Whether a <c>mode=</c> value asks for lag by the WAL received: <c>write</c>; anything else is Patroni's default, <c>apply</c>.</summary>
     public static bool IsWriteMode(ReadOnlySpan<byte> value) => value.SequenceEqual("write"u8);
+
+    /// <summary>Whether a <c>weighted=</c> value turns weights on: <c>yes</c>, <c>true</c>, <c>on</c> or <c>1</c>.</summary>
+    public static bool IsYes(ReadOnlySpan<byte> value) =>
+        Ascii.EqualsIgnoreCase(value, "yes"u8) || Ascii.EqualsIgnoreCase(value, "true"u8) || Ascii.EqualsIgnoreCase(value, "on"u8) || value.SequenceEqual("1"u8);
+
+    /// <summary>Reads a duration, digits and <c>ms</c>, <c>s</c> or <c>m</c>, into milliseconds, at most 10 minutes.</summary>
+    public static bool TryParseMilliseconds(ReadOnlySpan<byte> text, out long milliseconds)
+    {
+        milliseconds = 0;
+        int digits = 0;
+        long value = 0;
+        while (digits < text.Length && char.IsAsciiDigit((char)text[digits]) && digits < 9)
+        {
+            value = value * 10 + (text[digits] - '0');
+            digits++;
+        }
+        var unit = text[digits..];
+        long scale = unit.SequenceEqual("ms"u8) ? 1 : unit.SequenceEqual("s"u8) ? 1000 : unit.SequenceEqual("m"u8) ? 60_000 : 0;
+        if (digits == 0 || scale == 0 || value * scale > 600_000)
+        {
+            return false;
+        }
+        milliseconds = value * scale;
+        return true;
+    }
 
     /// <summary>Percent-decodes <paramref name="text"/> (<c>+</c> is a space) into <paramref name="into"/>; false when it does not fit.</summary>
     public static bool TryDecode(ReadOnlySpan<byte> text, Span<byte> into, out int length)

@@ -25,6 +25,7 @@ public sealed class AnswerBoard
     public AnswerBoard(string unknownWords, TimeSpan staleAfter, TimeProvider? time = null)
     {
         _time = time ?? TimeProvider.System;
+        Gates = new LagGates(_time.TimestampFrequency);
         Reconfigure(unknownWords, staleAfter);
         _current = Snapshot.Unknown(Unknown, "waiting for the first answer from patroni");
     }
@@ -44,6 +45,9 @@ public sealed class AnswerBoard
 
     /// <summary>Every check answered, by protocol, mode and answer kind.</summary>
     public CheckCounters Checks { get; } = new();
+
+    /// <summary>The hysteresis of the checks with a lag limit.</summary>
+    public LagGates Gates { get; }
 
     /// <summary>How often the answer of <paramref name="mode"/> (without max-lag) changed kind, e.g. from ready to maint.</summary>
     public long Transitions(Mode mode) => Volatile.Read(ref _transitions[(int)mode]);
@@ -65,13 +69,17 @@ public sealed class AnswerBoard
     /// <summary>
     /// Serves <paramref name="snapshot"/> (new, or the current one confirmed), fresh for stale-after from
     /// <paramref name="polledAt"/> (default now), the timestamp at which the poll it comes from was sent:
-    /// Patroni's answer describes a moment after that, however long it took to arrive.
+    /// Patroni's answer describes a moment after that, however long it took to arrive. Moves the lag
+    /// gates to its lag and returns the replica's moves out of and back into checks with a lag limit.
     /// </summary>
-    public void PublishFresh(Snapshot snapshot, long? polledAt = null)
+    public IReadOnlyList<LagTransition> PublishFresh(Snapshot snapshot, long? polledAt = null)
     {
-        snapshot.KeepFreshUntil((polledAt ?? _time.GetTimestamp()) + _staleAfterTicks);
+        long at = polledAt ?? _time.GetTimestamp();
+        snapshot.KeepFreshUntil(at + _staleAfterTicks);
+        var moves = Gates.Update(snapshot.LagOf(byReceived: false), snapshot.LagOf(byReceived: true), at);
         CountTransitions(_current, snapshot);
         _current = snapshot;
+        return moves;
     }
 
     /// <summary>Serves <paramref name="snapshot"/> with the freshness it carries, e.g. the same status under a new override.</summary>
@@ -110,8 +118,9 @@ public sealed class AnswerBoard
             return ErrorAnswers[(int)request.Error];
         }
         var snapshot = _current;
-        bool stale = snapshot.IsStaleAt(_time.GetTimestamp());
-        var line = snapshot.Select(request.Mode, request.MaxLag, out var kind, stale, request.ByReceived);
+        long now = _time.GetTimestamp();
+        bool stale = snapshot.IsStaleAt(now);
+        var (line, _, kind) = Choose(snapshot, request.Mode, request.MaxLag, request.ReturnLag, request.HoldMilliseconds, request.ByReceived, request.Weighted, stale, now);
         if (IsFilteredOut(snapshot, request.Mode, kind, received[request.Filters], query: false))
         {
             (line, _, kind) = snapshot.SelectUnmatched(request.Mode, stale);
@@ -130,8 +139,9 @@ public sealed class AnswerBoard
             return HttpErrorResponses[(int)request.Error].For(request.Method);
         }
         var snapshot = _current;
-        bool stale = snapshot.IsStaleAt(_time.GetTimestamp());
-        var response = snapshot.SelectHttp(request.Mode, request.MaxLag, out var kind, stale, request.ByReceived);
+        long now = _time.GetTimestamp();
+        bool stale = snapshot.IsStaleAt(now);
+        var (_, response, kind) = Choose(snapshot, request.Mode, request.MaxLag, request.ReturnLag, request.HoldMilliseconds, request.ByReceived, weighted: false, stale, now);
         if (IsFilteredOut(snapshot, request.Mode, kind, received[request.Filters], query: true))
         {
             (_, response, kind) = snapshot.SelectUnmatched(request.Mode, stale);
@@ -141,6 +151,29 @@ public sealed class AnswerBoard
     }
 
     /// <summary>The answers of one agent-check listener.</summary>
+    /// <summary>
+    /// The answer of a check: without a lag limit the mode's own; with one, within it, over it, or held out
+    /// by <see cref="LagGates"/> after passing it; within it and <paramref name="weighted"/>, with a weight
+    /// that falls from 100% at no lag to 10% at the limit.
+    /// </summary>
+    private (byte[] Line, HttpReply Http, AnswerKind Kind) Choose(
+        Snapshot snapshot, Mode mode, long maxLag, long returnLag, long hold, bool byReceived, bool weighted, bool stale, long now)
+    {
+        if (maxLag < 0)
+        {
+            return snapshot.SelectChosen(mode, LagChoice.None, byReceived, stale);
+        }
+        long lag = snapshot.LagOf(byReceived);
+        var limits = Gates.For(maxLag, returnLag, hold, byReceived);
+        var choice = Gates.IsWithin(limits, lag, now) ? LagChoice.Within : lag >= 0 && lag <= maxLag ? LagChoice.HeldOut : LagChoice.Over;
+        int step = weighted && choice == LagChoice.Within ? WeightStep(lag, maxLag) : 0;
+        return snapshot.SelectChosen(mode, choice, byReceived, stale, step);
+    }
+
+    /// <summary>The weight step of a lag within <paramref name="maxLag"/>: 10 (100%) at no lag, down to 1 (10%) at the limit.</summary>
+    private static int WeightStep(long lag, long maxLag) =>
+        maxLag == 0 ? Snapshot.WeightSteps : Snapshot.WeightSteps - (int)Math.Floor((Snapshot.WeightSteps - 1) * ((double)lag / maxLag));
+
     /// <summary>Whether an answer that would take traffic is turned away by filters the node does not pass.</summary>
     private static bool IsFilteredOut(Snapshot snapshot, Mode mode, AnswerKind kind, ReadOnlySpan<byte> filters, bool query) =>
         !filters.IsEmpty && kind is AnswerKind.Ready or AnswerKind.Drain && snapshot.Status is { } status
@@ -155,8 +188,9 @@ public sealed class AnswerBoard
     public static string ErrorReason(AgentRequestError error) => error switch
     {
         AgentRequestError.UnknownMode => $"unknown mode in agent-send, expected one of: {ModeNames.Canonical}",
-        AgentRequestError.UnknownParameter => "unknown parameter in agent-send, expected max-lag=SIZE, mode=apply|write, replication_state=STATE or tag_KEY=VALUE",
+        AgentRequestError.UnknownParameter => "unknown parameter in agent-send, expected max-lag, return-lag, hold, weighted, mode, replication_state or tag_KEY",
         AgentRequestError.InvalidMaxLag => "invalid max-lag in agent-send, expected a size such as 16MB",
+        AgentRequestError.InvalidValue => "invalid value in agent-send: return-lag takes a size such as 8MB, hold a duration such as 10s, weighted yes or no",
         AgentRequestError.LineTooLong => $"agent-send line longer than {AgentSendParser.MaxLineLength - 1} bytes",
         AgentRequestError.InvalidCharacters => "agent-send line is not printable text",
         _ => throw new ArgumentOutOfRangeException(nameof(error)),

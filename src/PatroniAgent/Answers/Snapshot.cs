@@ -61,14 +61,17 @@ public sealed class Snapshot
         var modes = new ModeAnswers[ModeNames.All.Length];
         foreach (var mode in ModeNames.All)
         {
+            var within = AnswerPolicy.Decide(status, mode, status.LagBytes ?? 0);
             modes[(int)mode] = new ModeAnswers(
                 Encode(AnswerPolicy.Decide(status, mode)),
-                Encode(AnswerPolicy.Decide(status, mode, status.LagBytes ?? 0)),
+                Encode(within),
                 Encode(AnswerPolicy.Decide(status, mode, status.LagBytes is { } lag ? lag - 1 : 0)),
                 Encode(AnswerPolicy.Decide(status, mode, byReceived: true)),
                 Encode(AnswerPolicy.Decide(status, mode, status.UnreceivedBytes ?? 0, byReceived: true)),
                 Encode(AnswerPolicy.Decide(status, mode, status.UnreceivedBytes is { } unreceived ? unreceived - 1 : 0, byReceived: true)),
                 Encode(AnswerPolicy.Unmatched(status, "matching the check's filters")),
+                Encode(AnswerPolicy.HeldOut(within)),
+                within.IsReady ? [.. Enumerable.Range(1, WeightSteps).Select(step => Encode(within with { WeightPercent = 100 * step / WeightSteps }))] : null,
                 status.LagBytes ?? -1,
                 status.UnreceivedBytes ?? -1);
         }
@@ -119,7 +122,8 @@ public sealed class Snapshot
             modes[(int)mode] = new ModeAnswers(
                 Encode(was?.Normal), Encode(was?.Within), Encode(was?.Over),
                 Encode(was?.NormalByReceived), Encode(was?.WithinByReceived), Encode(was?.OverByReceived),
-                Encode(was?.Unmatched), was?.LagBytes ?? -1, was?.UnreceivedBytes ?? -1);
+                Encode(was?.Unmatched), Encode(was?.Held), was?.Weighted?.Select(w => Encode(w)).ToArray(),
+                was?.LagBytes ?? -1, was?.UnreceivedBytes ?? -1);
         }
         return new Snapshot(null, null, reason, modes);
     }
@@ -175,18 +179,43 @@ public sealed class Snapshot
     private Encoded Find(Mode mode, long maxLag, bool byReceived, bool stale)
     {
         var answers = _modes[(int)mode];
-        Choice choice;
-        if (maxLag < 0)
+        long lag = byReceived ? answers.UnreceivedBytes : answers.LagBytes;
+        var choice = maxLag < 0 ? LagChoice.None : lag >= 0 && lag <= maxLag ? LagChoice.Within : LagChoice.Over;
+        return Find(mode, choice, byReceived, stale);
+    }
+
+    private Encoded Find(Mode mode, LagChoice lag, bool byReceived, bool stale)
+    {
+        var answers = _modes[(int)mode];
+        var choice = lag switch
         {
-            choice = byReceived ? answers.NormalByReceived : answers.Normal;
-        }
-        else
-        {
-            long lag = byReceived ? answers.UnreceivedBytes : answers.LagBytes;
-            bool within = lag >= 0 && lag <= maxLag;
-            choice = byReceived ? (within ? answers.WithinByReceived : answers.OverByReceived) : within ? answers.Within : answers.Over;
-        }
+            LagChoice.None => byReceived ? answers.NormalByReceived : answers.Normal,
+            LagChoice.Within => byReceived ? answers.WithinByReceived : answers.Within,
+            LagChoice.Over => byReceived ? answers.OverByReceived : answers.Over,
+            _ => answers.Held,
+        };
         return stale ? choice.Stale : choice.Fresh;
+    }
+
+    /// <summary>How many weights <see cref="SelectChosen"/> offers: 10%, 20%... 100%.</summary>
+    public const int WeightSteps = 10;
+
+    /// <summary>The replica's lag the answers were decided with, by the WAL replayed or received; negative when unknown.</summary>
+    public long LagOf(bool byReceived) => byReceived ? _modes[0].UnreceivedBytes : _modes[0].LagBytes;
+
+    /// <summary>
+    /// The answer of a check in <paramref name="mode"/> whose lag was judged <paramref name="lag"/> by the
+    /// board (with its hysteresis), with the weight step <paramref name="weightStep"/> (1..<see cref="WeightSteps"/>;
+    /// 0: none) where the answer within the lag is ready: its reply line, HTTP reply and kind.
+    /// </summary>
+    public (byte[] Line, HttpReply Http, AnswerKind Kind) SelectChosen(Mode mode, LagChoice lag, bool byReceived, bool stale, int weightStep = 0)
+    {
+        var found = Find(mode, lag, byReceived, stale);
+        if (weightStep > 0 && lag == LagChoice.Within && !byReceived && _modes[(int)mode].Weighted is { } weighted)
+        {
+            found = stale ? weighted[weightStep - 1].Stale : weighted[weightStep - 1].Fresh;
+        }
+        return (found.Line, found.Http, found.Kind);
     }
 
     /// <summary>One answer as served fresh and once stale.</summary>
@@ -197,13 +226,15 @@ public sealed class Snapshot
 
     /// <summary>
     /// A mode's answers: for a check without a lag of its own, within its lag, over it; the same with the
-    /// lag measured by the WAL received; and for a check whose filters the node does not match. The lags
-    /// are those the answers were decided with (negative: unknown).
+    /// lag measured by the WAL received; for a check whose filters the node does not match; for a replica
+    /// held out after passing the limit; and within the lag with each weight of <see cref="WeightSteps"/>
+    /// (null where the answer within the lag is not ready). The lags are those the answers were decided
+    /// with (negative: unknown).
     /// </summary>
     private sealed record ModeAnswers(
         Choice Normal, Choice Within, Choice Over,
         Choice NormalByReceived, Choice WithinByReceived, Choice OverByReceived,
-        Choice Unmatched, long LagBytes, long UnreceivedBytes);
+        Choice Unmatched, Choice Held, Choice[]? Weighted, long LagBytes, long UnreceivedBytes);
 
     /// <summary>One answer as an agent reply line and as an HTTP reply, its kind, and the decided answer it encodes (none for an unknown answer).</summary>
     private sealed record Encoded(byte[] Line, HttpReply Http, AnswerKind Kind, AgentAnswer? Answer)
@@ -234,4 +265,13 @@ public sealed record UnknownAnswer(string Words, string StaleReason)
 
     public static UnknownAnswer For(string words, TimeSpan staleAfter) =>
         new(words, string.Create(CultureInfo.InvariantCulture, $"no answer from patroni for {staleAfter.TotalSeconds:0.###}s"));
+}
+
+/// <summary>How a check's lag limit was judged: none given, within it, over it, or held out after passing it.</summary>
+public enum LagChoice
+{
+    None,
+    Within,
+    Over,
+    HeldOut,
 }

@@ -38,6 +38,10 @@ public sealed record AgentOptions
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(10);
     public TimeSpan StaleAfter { get; init; } = TimeSpan.FromSeconds(3);
     public TimeSpan SendWait { get; init; } = TimeSpan.FromMilliseconds(20);
+    /// <summary>A replica held out by a check's max-lag returns at or below this percent of it, unless the check gives return-lag.</summary>
+    public int ReturnLagPercent { get; init; } = 50;
+    /// <summary>For how long its lag must stay there, unless the check gives hold.</summary>
+    public TimeSpan LagHold { get; init; } = TimeSpan.FromSeconds(10);
     public string UnknownAnswer { get; init; } = "down";
     public int Backlog { get; init; } = 4096;
     public int Workers { get; init; } = 1;

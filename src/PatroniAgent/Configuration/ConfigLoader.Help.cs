@@ -23,6 +23,7 @@ public static partial class ConfigLoader
         ("CIDR", "an IPv4 or IPv6 address, or a prefix: 10.0.0.0/8, 192.0.2.7, fd00::/8"),
         ("MODE", $"primary when omitted, or one of: {ModeNames.Accepted}"),
         ("DURATION", "a number and a unit: ms, s or m, e.g. 250ms, 1.5s, 1m"),
+        ("PERCENT", "a whole number 0..100 and %, e.g. 50%"),
         ("LEVEL", "trace, debug, information (info), warning (warn), error, critical, none"),
         ("FORMAT", "text or json"),
         ("WORDS", "up, down, fail, stopped, maint, drain, a weight N% (0..256); never ready, and at least one of down, fail, stopped or maint"),

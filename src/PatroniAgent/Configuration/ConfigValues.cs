@@ -146,6 +146,15 @@ internal static class ConfigValues
         return value;
     }
 
+    /// <summary>A percentage: a whole number 0..100 and <c>%</c>.</summary>
+    internal static int ParsePercent(string text, string where)
+    {
+        string digits = text.EndsWith('%') ? text[..^1] : "";
+        if (digits.Length == 0 || digits.Length > 3 || !digits.All(char.IsAsciiDigit) || int.Parse(digits, CultureInfo.InvariantCulture) > 100)
+            throw Error(where, $"\"{text}\" is not a percentage 0%..100%, e.g. 50%");
+        return int.Parse(digits, CultureInfo.InvariantCulture);
+    }
+
     internal static string ParseUnknownAnswer(string text, string where)
     {
         if (text.Contains('#'))

@@ -27,7 +27,7 @@ public sealed partial class AgentHost : IDisposable
     public static readonly IReadOnlySet<string> ReloadableKeys = new HashSet<string>
     {
         "allow", "patroni-url", "patroni-ca-file", "patroni-cert-file", "patroni-key-file", "patroni-auth-file",
-        "poll-interval", "timeout", "stale-after", "unknown-answer", "log-level",
+        "poll-interval", "timeout", "stale-after", "unknown-answer", "log-level", "return-lag", "lag-hold",
     };
 
     private AgentOptions _options;
@@ -56,6 +56,7 @@ public sealed partial class AgentHost : IDisposable
         _logger = loggers.CreateLogger("patroni-agent");
         var poll = PollPath.Build(options, options.StaleAfter, loggers.CreateLogger("patroni-agent.watcher"));
         Board = poll.Board;
+        Board.Gates.Configure(options.ReturnLagPercent, options.LagHold);
         _watcher = poll.Watcher;
         _control = new ControlChannel(options.ControlSocket, _watcher, loggers.CreateLogger("patroni-agent.control"));
         var listeners = options.Listeners
@@ -247,7 +248,10 @@ public sealed partial class AgentHost : IDisposable
             StaleAfter = next.StaleAfter,
             UnknownAnswer = next.UnknownAnswer,
             LogLevel = next.LogLevel,
+            ReturnLagPercent = next.ReturnLagPercent,
+            LagHold = next.LagHold,
         };
+        Board.Gates.Configure(_options.ReturnLagPercent, _options.LagHold);
         _logLevel?.Set(_options.LogLevel);
         _server.SetAllow(_options.Allow);
         _watcher.Reconfigure(PollPath.ClientOf(_options), _options.PollInterval, _options.StaleAfter, _options.UnknownAnswer);

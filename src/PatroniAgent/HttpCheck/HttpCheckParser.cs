@@ -52,12 +52,27 @@ public static class HttpCheckParser
 
         long maxLag = AgentRequest.NoMaxLag;
         bool byReceived = false, filtered = false;
+        long returnLag = AgentRequest.NoMaxLag, hold = AgentRequest.NoMaxLag;
         Span<byte> decoded = stackalloc byte[CheckParameters.MaxValueLength];
         foreach (var parameter in line.Parameters)
         {
             if (CheckParameters.IsFilter(parameter.Name))
             {
                 filtered = true;
+            }
+            else if (parameter.Name.SequenceEqual("return-lag"u8))
+            {
+                if (!(CheckParameters.TryDecode(parameter.Value, decoded, out int length) && AgentSendParser.TryParseSize(decoded[..length], out returnLag)))
+                {
+                    return Fail(method, HttpCheckError.InvalidLag);
+                }
+            }
+            else if (parameter.Name.SequenceEqual("hold"u8))
+            {
+                if (!(CheckParameters.TryDecode(parameter.Value, decoded, out int length) && CheckParameters.TryParseMilliseconds(decoded[..length], out hold)))
+                {
+                    return Fail(method, HttpCheckError.InvalidLag);
+                }
             }
             else if (parameter.Name.SequenceEqual("mode"u8))
             {
@@ -73,6 +88,8 @@ public static class HttpCheckParser
         {
             ByReceived = byReceived,
             Filters = filtered ? RangeOf(line.Query, received) : default,
+            ReturnLag = returnLag,
+            HoldMilliseconds = hold,
         };
     }
 
@@ -119,7 +136,7 @@ public static class HttpCheckParser
         HttpCheckError.Malformed => "not an HTTP/1.0 or HTTP/1.1 request line",
         HttpCheckError.Incomplete => "request headers cut short",
         HttpCheckError.TooLarge => $"request headers longer than {MaxRequestLength} bytes",
-        HttpCheckError.InvalidLag => "invalid lag in the query, expected a size such as 16MB",
+        HttpCheckError.InvalidLag => "invalid lag, return-lag or hold in the query, expected a size such as 16MB or a duration such as 10s",
         HttpCheckError.UnknownPath => $"unknown path, expected one of: {AcceptedPaths}",
         HttpCheckError.MethodNotAllowed => "method not allowed, expected GET, HEAD or OPTIONS",
         _ => throw new ArgumentOutOfRangeException(nameof(error)),

@@ -20,7 +20,7 @@ public enum HttpCheckError
     Incomplete,
     /// <summary>400: the headers did not end within <see cref="HttpCheckParser.MaxRequestLength"/> bytes.</summary>
     TooLarge,
-    /// <summary>400: a <c>lag</c> or <c>max-lag</c> query parameter that is not a size.</summary>
+    /// <summary>400: a <c>lag</c>, <c>max-lag</c> or <c>return-lag</c> that is not a size, or a <c>hold</c> that is not a duration.</summary>
     InvalidLag,
     /// <summary>503, as Patroni answers: the path names no check.</summary>
     UnknownPath,
@@ -39,4 +39,10 @@ public readonly record struct HttpCheckRequest(HttpCheckMethod Method, Mode Mode
     public bool ByReceived { get; init; }
 
     public Range Filters { get; init; }
+
+    /// <summary>The lag at or below which a replica held out by the lag limit may return (<c>return-lag=SIZE</c>); negative: the agent's default.</summary>
+    public long ReturnLag { get; init; } = AgentRequest.NoMaxLag;
+
+    /// <summary>How long, in milliseconds, its lag must stay there (<c>hold=DURATION</c>); negative: the agent's default.</summary>
+    public long HoldMilliseconds { get; init; } = AgentRequest.NoMaxLag;
 }

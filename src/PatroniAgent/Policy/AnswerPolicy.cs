@@ -65,6 +65,14 @@ public static class AnswerPolicy
     public static bool TakesTagFilters(Mode mode) =>
         mode is not (Mode.Primary or Mode.Leader or Mode.StandbyLeader or Mode.Liveness or Mode.Readiness);
 
+    /// <summary>
+    /// The answer of a check with a lag limit while its replica is held out: its lag passed the limit and
+    /// has not yet stayed low for long enough. Maint where <paramref name="within"/> (the answer within the
+    /// limit) would take traffic; otherwise that answer.
+    /// </summary>
+    public static AgentAnswer HeldOut(AgentAnswer within) =>
+        within.IsReady ? AgentAnswer.Maint($"{within.Reason}, held out after passing max-lag") : within;
+
     /// <summary>The answer of a check whose tag or replication-state filter this node does not match.</summary>
     public static AgentAnswer Unmatched(NodeStatus status, string filter) => AgentAnswer.Maint(With(status, $"{Describe(status)}, not {filter}"));
 

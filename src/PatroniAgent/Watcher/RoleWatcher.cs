@@ -176,7 +176,7 @@ public sealed partial class RoleWatcher
         var applied = _override;
         if (!_redecide && status.Equals(current.Status) && Equals(applied, current.Override))
         {
-            _board.PublishFresh(current, polledAt);
+            LogLagMoves(_board.PublishFresh(current, polledAt));
             return;
         }
         _redecide = false;
@@ -187,7 +187,15 @@ public sealed partial class RoleWatcher
             LogStatus(_logger, summary);
         }
         _lastKnown = next;
-        _board.PublishFresh(next, polledAt);
+        LogLagMoves(_board.PublishFresh(next, polledAt));
+    }
+
+    private void LogLagMoves(IReadOnlyList<LagTransition> moves)
+    {
+        foreach (var move in moves)
+        {
+            LogLagMove(_logger, _board.Gates.Describe(move));
+        }
     }
 
     private void OnFailure(string error)
@@ -239,4 +247,7 @@ public sealed partial class RoleWatcher
 
     [LoggerMessage(EventId = 4, Level = LogLevel.Error, Message = "patroni state unknown, answering \"{Words}\" where the node was ready and maint where it was maint: {Error}")]
     private static partial void LogUnknown(ILogger logger, string words, string error);
+
+    [LoggerMessage(EventId = 5, Level = LogLevel.Information, Message = "replica {Move}")]
+    private static partial void LogLagMove(ILogger logger, string move);
 }

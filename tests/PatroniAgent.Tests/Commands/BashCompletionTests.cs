@@ -50,9 +50,9 @@ public sealed class BashCompletionTests : IDisposable
     [Fact]
     public void Drain_and_maint_also_offer_reason_and_ready_does_not()
     {
-        Assert.Equal(["--reason"], Complete("drain", "--re"));
+        Assert.Equal(["--reason"], Complete("drain", "--rea"));
         Assert.Equal(["--reason"], Complete("maint", "--reason"));
-        Assert.Empty(Complete("ready", "--re"));
+        Assert.Empty(Complete("ready", "--rea"));
     }
 
     [Fact]

@@ -990,7 +990,7 @@ public class ConfigLoaderTests
     }
 
     [Theory]
-    [InlineData("workers = 2\npol-interval = 1s", "/etc/patroni-agent.conf line 2: unknown key \"pol-interval\"; the known keys are listen, http-listen, metrics-listen, allow, patroni-url, patroni-ca-file, patroni-cert-file, patroni-key-file, patroni-auth-file, poll-interval, timeout, stale-after, send-wait, unknown-answer, backlog, workers, max-connections, log-level, log-format, control-socket, state-file")]
+    [InlineData("workers = 2\npol-interval = 1s", "/etc/patroni-agent.conf line 2: unknown key \"pol-interval\"; the known keys are listen, http-listen, metrics-listen, allow, patroni-url, patroni-ca-file, patroni-cert-file, patroni-key-file, patroni-auth-file, poll-interval, timeout, stale-after, send-wait, return-lag, lag-hold, unknown-answer, backlog, workers, max-connections, log-level, log-format, control-socket, state-file")]
     [InlineData("\n\n\nconfig = /other.conf", "/etc/patroni-agent.conf line 4: \"config\" cannot be set in the config file; use --config or PATRONI_AGENT_CONFIG")]
     [InlineData("workers = 2\n# again\nWorkers = 3", "/etc/patroni-agent.conf line 3: workers is already set on line 1")]
     [InlineData("poll_interval = 1s\npoll-interval = 1s", "/etc/patroni-agent.conf line 2: poll-interval is already set on line 1")]

@@ -26,6 +26,8 @@ public class ParserFuzzProperties
         {
             "primary\n", "master\n", "read-write\r\n", "rw\n", "replica max-lag=16MB\n", "replica lag=0\n", "read-only max-lag=1kB\n",
             "sync\tmax-lag=2GB\n", "async MAX-LAG=3t\n", "standby-leader\n", "leader\n", "health\n", "ro", "  replica  \n", "\n", "",
+            "replica max-lag=16MB return-lag=8MB hold=30s weighted=yes\n", "readiness mode=write lag=1MB\n",
+            "replica tag_dc=east replication_state=streaming\n", "quorum HOLD=500ms Weighted=off\n",
         }.Select(Encoding.ASCII.GetBytes),
     ];
 
@@ -37,6 +39,8 @@ public class ParserFuzzProperties
             "HEAD /master HTTP/1.1\r\n\r\n", "GET /replica?lag=16MB HTTP/1.1\r\nConnection: close\r\n\r\n",
             "GET /read-only?max-lag=1kB&x=1 HTTP/1.0\n\n", "OPTIONS /sync?lag=0 HTTP/1.1\r\n\r\n", "GET /asynchronous HTTP/1.1\r\n\r\n",
             "GET /standby_leader HTTP/1.1\r\n\r\n", "GET /leader HTTP/1.1\r\n\r\n", "GET /health HTTP/1.1\r\n\r\n", "OPTIONS / HTTP/1.0\r\n\r\n",
+            "GET /replica?lag=16MB&return-lag=8MB&hold=10s HTTP/1.1\r\n\r\n", "GET /readiness?mode=write&lag=1MB HTTP/1.1\r\n\r\n",
+            "GET /read-only-sync?tag_dc=east&replication_state=in%20archive%20recovery HTTP/1.1\r\n\r\n",
         }.Select(Encoding.ASCII.GetBytes),
     ];
 
@@ -82,7 +86,8 @@ public class ParserFuzzProperties
             var reply = board.Answer(listenerMode, input.Bytes);
             Assert.Null(AnswerReading.LineProblem(reply, "down"));
             bool ready = AnswerReading.IsReady(reply);
-            Assert.Equal(request.Error == AgentRequestError.None && IsReady(source, request.Mode, request.MaxLag), ready);
+            Assert.Equal(request.Error == AgentRequestError.None
+                && IsReady(source, request.Mode, request.MaxLag, request.ByReceived, input.Bytes[request.Filters], query: false), ready);
             Assert.False(ready && request.Mode == Mode.Primary && source.Answer?.MayTakeWrites != true, $"read-write ready: {AnswerReading.Escaped(reply)}");
         });
 
@@ -100,7 +105,7 @@ public class ParserFuzzProperties
                 Assert.Equal(HttpCheckParser.ErrorStatus(request.Error), status);
                 return;
             }
-            bool ready = IsReady(source, request.Mode, request.MaxLag);
+            bool ready = IsReady(source, request.Mode, request.MaxLag, request.ByReceived, input.Bytes[request.Filters], query: true);
             Assert.Equal(ready ? 200 : 503, status);
             Assert.False(status == 200 && request.Mode == Mode.Primary && source.Answer?.MayTakeWrites != true, $"read-write HTTP 200: {body}");
             Assert.Equal(request.Method == HttpCheckMethod.Head, body.Length == 0);
@@ -162,8 +167,9 @@ public class ParserFuzzProperties
         return board;
     }
 
-    private static bool IsReady(Source source, Mode mode, long maxLag) =>
-        source.Status is { } status && AnswerPolicy.Decide(status, mode, maxLag >= 0 ? maxLag : null).IsReady;
+    private static bool IsReady(Source source, Mode mode, long maxLag, bool byReceived, byte[] filters, bool query) =>
+        source.Status is { } status && AnswerPolicy.Decide(status, mode, maxLag >= 0 ? maxLag : null, byReceived).IsReady
+        && ReferenceParsers.PassesFilters(Encoding.Latin1.GetString(filters), query, status, mode);
 
     /// <summary>The state and role of a body as an independent JSON reading finds them: the last of each key wins.</summary>
     private static (string? State, string? Role) StateAndRole(byte[] body)

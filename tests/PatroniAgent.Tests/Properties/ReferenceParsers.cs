@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.RegularExpressions;
 using PatroniAgent.AgentProtocol;
 using PatroniAgent.HttpCheck;
+using PatroniAgent.Patroni;
 
 namespace PatroniAgent.Tests.Properties;
 
@@ -86,7 +87,8 @@ public static partial class ReferenceParsers
             return new AgentRequest(listenerMode, AgentRequest.NoMaxLag, AgentRequestError.UnknownMode);
         }
         long maxLag = AgentRequest.NoMaxLag;
-        bool byReceived = false;
+        bool byReceived = false, weighted = false;
+        long returnLag = AgentRequest.NoMaxLag, hold = AgentRequest.NoMaxLag;
         Range filters = default;
         foreach (Match word in Word().Matches(Encoding.ASCII.GetString(line)).Skip(1))
         {
@@ -99,6 +101,21 @@ public static partial class ReferenceParsers
             else if (parameter.Success && key.Equals("mode", StringComparison.OrdinalIgnoreCase))
             {
                 byReceived = UnquotePlus(parameter.Groups["value"].Value) == "write";
+            }
+            else if (parameter.Success && key.ToLowerInvariant() is "return-lag" or "hold" or "weighted")
+            {
+                string value = parameter.Groups["value"].Value;
+                bool read = key.ToLowerInvariant() switch
+                {
+                    "return-lag" => Size(value) is { } size && (returnLag = size) >= 0,
+                    "hold" => Milliseconds(value) is { } ms && (hold = ms) >= 0,
+                    _ => value.ToLowerInvariant() is "yes" or "true" or "on" or "1" or "no" or "false" or "off" or "0",
+                };
+                if (!read)
+                {
+                    return new AgentRequest(mode, AgentRequest.NoMaxLag, AgentRequestError.InvalidValue);
+                }
+                weighted = key.Equals("weighted", StringComparison.OrdinalIgnoreCase) ? value.ToLowerInvariant() is "yes" or "true" or "on" or "1" : weighted;
             }
             else if (!parameter.Success || key.ToLowerInvariant() is not ("max-lag" or "lag"))
             {
@@ -113,7 +130,10 @@ public static partial class ReferenceParsers
                 maxLag = size;
             }
         }
-        return new AgentRequest(mode, maxLag, AgentRequestError.None) { ByReceived = byReceived, Filters = filters };
+        return new AgentRequest(mode, maxLag, AgentRequestError.None)
+        {
+            ByReceived = byReceived, Filters = filters, ReturnLag = returnLag, HoldMilliseconds = hold, Weighted = weighted,
+        };
     }
 
     /// <summary>The request an HTTP check makes: its request line, once the head has ended with an empty line.</summary>
@@ -150,6 +170,7 @@ public static partial class ReferenceParsers
         }
         long maxLag = AgentRequest.NoMaxLag;
         bool byReceived = false, filtered = false;
+        long returnLag = AgentRequest.NoMaxLag, hold = AgentRequest.NoMaxLag;
         string query = question < 0 ? "" : target[(question + 1)..];
         foreach (var parameter in query.Length == 0 ? [] : query.Split('&'))
         {
@@ -163,6 +184,22 @@ public static partial class ReferenceParsers
             else if (key == "mode")
             {
                 byReceived = UnquotePlus(value) == "write";
+            }
+            else if (key == "return-lag")
+            {
+                if (Size(UnquotePlus(value)) is not { } size)
+                {
+                    return Fail(method, HttpCheckError.InvalidLag);
+                }
+                returnLag = size;
+            }
+            else if (key == "hold")
+            {
+                if (Milliseconds(UnquotePlus(value)) is not { } ms)
+                {
+                    return Fail(method, HttpCheckError.InvalidLag);
+                }
+                hold = ms;
             }
             else if (key is "lag" or "max-lag")
             {
@@ -178,7 +215,58 @@ public static partial class ReferenceParsers
         {
             ByReceived = byReceived,
             Filters = filtered ? queryStart..(queryStart + query.Length) : default,
+            ReturnLag = returnLag,
+            HoldMilliseconds = hold,
         };
+    }
+
+    /// <summary>
+    /// Whether <paramref name="status"/> passes Patroni's filters among <paramref name="parameters"/> (an HTTP
+    /// query, or agent-send words), as patroni/api.py's do_GET applies them: tags on every check but the
+    /// writer and leader ones (and liveness, readiness), the replication state where a replica's rule decides.
+    /// </summary>
+    public static bool PassesFilters(string parameters, bool query, NodeStatus status, Mode mode)
+    {
+        var tags = status.Tags.All.ToDictionary(t => t.Key, t => t.Value);
+        bool tagsCount = mode is not (Mode.Primary or Mode.Leader or Mode.StandbyLeader or Mode.Liveness or Mode.Readiness);
+        bool stateCounts = status.Role == PatroniRole.Replica && status.IsRunning && mode is Mode.Replica or Mode.ReadOnly or Mode.Sync or Mode.Async
+            or Mode.Quorum or Mode.ReadOnlySync or Mode.ReadOnlyQuorum;
+        foreach (string parameter in parameters.Split(query ? ['&'] : [' ', '\t'], StringSplitOptions.RemoveEmptyEntries))
+        {
+            int eq = parameter.IndexOf('=', StringComparison.Ordinal);
+            if (eq <= 0)
+            {
+                continue;
+            }
+            string key = UnquotePlus(parameter[..eq]);
+            string value = UnquotePlus(parameter[(eq + 1)..]);
+            bool tooLong = Encoding.Latin1.GetByteCount(key) > CheckParameters.MaxValueLength || Encoding.Latin1.GetByteCount(value) > CheckParameters.MaxValueLength;
+            if (key.StartsWith("tag_", StringComparison.Ordinal))
+            {
+                if (tagsCount && (tooLong || !tags.TryGetValue(key[4..], out var tag) || Encoding.UTF8.GetBytes(tag).AsSpan().SequenceEqual(Encoding.Latin1.GetBytes(value)) == false))
+                {
+                    return false;
+                }
+            }
+            else if (key == "replication_state" && stateCounts && (tooLong || status.ReplicationState != value))
+            {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /// <summary>A duration of at most 10 minutes, in milliseconds: 1 to 9 digits and ms, s or m; null otherwise.</summary>
+    private static long? Milliseconds(string text)
+    {
+        var match = DurationText().Match(text);
+        if (!match.Success)
+        {
+            return null;
+        }
+        long value = long.Parse(match.Groups["n"].Value, System.Globalization.CultureInfo.InvariantCulture);
+        long ms = value * match.Groups["unit"].Value switch { "ms" => 1, "s" => 1000, _ => 60_000 };
+        return ms <= 600_000 ? ms : null;
     }
 
     /// <summary>
@@ -260,6 +348,9 @@ public static partial class ReferenceParsers
 
     [GeneratedRegex(@"\A(?<key>[^=]+)=(?<value>.*)\z", RegexOptions.Singleline)]
     private static partial Regex Parameter();
+
+    [GeneratedRegex(@"\A(?<n>[0-9]{1,9})(?<unit>ms|s|m)\z")]
+    private static partial Regex DurationText();
 
     [GeneratedRegex(@"[^ \t]+")]
     private static partial Regex Word();

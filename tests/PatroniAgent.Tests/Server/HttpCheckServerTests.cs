@@ -161,7 +161,7 @@ public class HttpCheckServerTests
     [InlineData("GET /primary\r\n\r\n", "down #not an HTTP/1.0 or HTTP/1.1 request line\n")]
     [InlineData("GET /primary HTTP/2.0\r\n\r\n", "down #not an HTTP/1.0 or HTTP/1.1 request line\n")]
     [InlineData("\u0016\u0003\u0001\u0000\u00ff\n\n", "down #not an HTTP/1.0 or HTTP/1.1 request line\n")]
-    [InlineData("GET /replica?lag=lots HTTP/1.1\r\n\r\n", "down #invalid lag in the query, expected a size such as 16MB\n")]
+    [InlineData("GET /replica?lag=lots HTTP/1.1\r\n\r\n", "down #invalid lag, return-lag or hold in the query, expected a size such as 16MB or a duration such as 10s\n")]
     public async Task Unusable_requests_are_bad_requests(string request, string body)
     {
         using var server = new TestServer([Mode.Primary], httpListeners: 1).WithPrimary();
