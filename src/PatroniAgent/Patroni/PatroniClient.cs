@@ -27,18 +27,42 @@ public enum PollErrorKind
     Other,
 }
 
+/// <summary>Where a replica's <see cref="NodeStatus.LagBytes"/> came from.</summary>
+public enum LagSource
+{
+    /// <summary>No lag was measured: a primary's is 0, any other node's but a running replica's unknown, or Patroni did not tell it.</summary>
+    None,
+    /// <summary>The leader's <c>xlog.location</c> from its own <c>GET /</c> minus this replica's <c>replayed_location</c>.</summary>
+    Leader,
+    /// <summary>This member's <c>replay_lag</c>, else <c>lag</c>, in the local Patroni's <c>GET /cluster</c>.</summary>
+    Cluster,
+}
+
 /// <summary>
 /// The outcome of one poll: a status, or the reason there is none and what kind of failure it was
-/// (<paramref name="ErrorKind"/> means nothing when there is a status).
+/// (<paramref name="ErrorKind"/> means nothing when there is a status). Where the lag came from and how
+/// old it is are kept here, out of the status, so that a status that did not change stays equal.
 /// </summary>
 public readonly record struct PollResult(NodeStatus? Status, string? Error, PollErrorKind ErrorKind = PollErrorKind.Other)
 {
+    /// <summary>Where the status's lag came from.</summary>
+    public LagSource LagSource { get; init; }
+
+    /// <summary>
+    /// How long ago, at the end of the poll, the agent read what the lag was measured against: the
+    /// leader's position, or the <c>GET /cluster</c> answer (whose own lag Patroni may have computed up to
+    /// <c>loop_wait</c> earlier). Zero when <see cref="LagSource"/> is <see cref="LagSource.None"/>.
+    /// </summary>
+    public TimeSpan LagAge { get; init; }
+
     public static PollResult Failed(string error, PollErrorKind kind = PollErrorKind.Other) => new(null, error, kind);
 }
 
 /// <summary>
-/// Reads the local node's status from Patroni's REST API: <c>GET /</c>, and for a replica also
-/// <c>GET /cluster</c> for its lag, at most once per <see cref="LagRefresh"/>. Each GET blocks the
+/// Reads the local node's status from Patroni's REST API: <c>GET /</c>, and for a running replica also
+/// <c>GET /cluster</c>, at most once per <see cref="LagRefresh"/>, for its lag and the leader's
+/// <c>api_url</c>, and the leader's own <c>GET /</c>, at most once per <see cref="LeaderPositionRefresh"/>,
+/// for the leader's current WAL position, which the lag is measured against. Each GET blocks the
 /// caller's thread on a socket of its own (Internal/HttpGet): the watcher's thread wakes once per poll,
 /// where an asynchronous client handed every step between threads. No per-request logging, bounded
 /// time and size; not for use by two threads at once. Over https the server certificate and its
@@ -57,6 +81,12 @@ public sealed class PatroniClient : IPatroniPoller
     /// </summary>
     public static readonly TimeSpan LagRefresh = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// How long the leader's WAL position is reused before the leader's <c>GET /</c> is asked again:
+    /// each request runs a query on the leader's PostgreSQL, for every replica's agent.
+    /// </summary>
+    public static readonly TimeSpan LeaderPositionRefresh = TimeSpan.FromSeconds(1);
+
     private readonly HttpGet _get;
     private readonly string? _authorization;
     private readonly Uri _baseUrl;
@@ -65,9 +95,15 @@ public sealed class PatroniClient : IPatroniPoller
     private readonly PatroniAccess _access;
     private string? _certificateProblem;
     private bool _certificateAccepted;
-    private long? _lag;
-    private long _lagReadAt;
-    private bool _lagKnown;
+    private long? _clusterLag;
+    private long? _clusterReadAt;
+    private Uri? _leaderUrl;
+    private bool _leaderFailed;
+    private long? _leaderPosition;
+    private long _leaderReadAt;
+    private long? _leaderAskedAt;
+    private HttpGet? _leaderGet;
+    private string? _leaderGetHost;
 
     public PatroniClient(Uri baseUrl, TimeSpan timeout, TimeProvider? time = null, PatroniAccess? access = null)
     {
@@ -76,17 +112,17 @@ public sealed class PatroniClient : IPatroniPoller
         _baseUrl = baseUrl.AbsolutePath.EndsWith('/') ? baseUrl : new Uri(baseUrl.AbsoluteUri + "/");
         _timeout = timeout;
         _authorization = _access.Authorization?.ToString();
-        _get = new HttpGet(MaxBodyBytes, _baseUrl.Scheme == Uri.UriSchemeHttps ? TlsOptions(_access) : null);
+        _get = new HttpGet(MaxBodyBytes, _baseUrl.Scheme == Uri.UriSchemeHttps ? TlsOptions(_access, _baseUrl.DnsSafeHost, CheckServerCertificate) : null);
     }
 
     public Uri BaseUrl => _baseUrl;
 
-    private SslClientAuthenticationOptions TlsOptions(PatroniAccess access)
+    private static SslClientAuthenticationOptions TlsOptions(PatroniAccess access, string host, RemoteCertificateValidationCallback check)
     {
         var options = new SslClientAuthenticationOptions
         {
-            TargetHost = _baseUrl.DnsSafeHost,
-            RemoteCertificateValidationCallback = CheckServerCertificate,
+            TargetHost = host,
+            RemoteCertificateValidationCallback = check,
             ClientCertificateContext = access.ClientCertificate,
             CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
         };
@@ -128,11 +164,12 @@ public sealed class PatroniClient : IPatroniPoller
     {
         NodeStatus status;
         string? memberName;
+        long? replayed;
         try
         {
             var (code, body) = Get("", cancellationToken);
             RefuseUnauthorized(code);
-            status = PatroniDecoder.DecodeStatus(code, body.Span, out memberName);
+            status = PatroniDecoder.DecodeStatus(code, body.Span, out memberName, out replayed);
         }
         catch (Exception e) when (!cancellationToken.IsCancellationRequested)
         {
@@ -141,16 +178,69 @@ public sealed class PatroniClient : IPatroniPoller
         }
         if (status.Role != PatroniRole.Replica || !status.IsRunning)
         {
-            _lagKnown = false;
+            _clusterReadAt = null;
+            _leaderUrl = null;
+            _leaderPosition = null;
             return new PollResult(status, null);
         }
-        if (!_lagKnown || _time.GetElapsedTime(_lagReadAt) >= LagRefresh)
+        bool clusterRead = false;
+        if (_clusterReadAt is not { } readAt || _time.GetElapsedTime(readAt) >= LagRefresh)
         {
-            _lag = ReadLag(memberName, cancellationToken);
-            _lagReadAt = _time.GetTimestamp();
-            _lagKnown = true;
+            _leaderFailed = false;
+            RefreshCluster(memberName, cancellationToken);
+            clusterRead = true;
         }
-        return new PollResult(status with { LagBytes = _lag }, null);
+        if (_leaderUrl is { } leader && !_leaderFailed
+            && (_leaderAskedAt is not { } askedAt || _time.GetElapsedTime(askedAt) >= LeaderPositionRefresh))
+        {
+            _leaderAskedAt = _time.GetTimestamp();
+            _leaderPosition = ReadLeaderPosition(leader, cancellationToken);
+            if (_leaderPosition is null)
+            {
+                _leaderFailed = true;
+                if (!clusterRead)
+                {
+                    RefreshCluster(memberName, cancellationToken);
+                }
+            }
+            else
+            {
+                _leaderReadAt = _leaderAskedAt.Value;
+            }
+        }
+        if (_leaderPosition is { } position && replayed is { } replayedLocation)
+        {
+            return new PollResult(status with { LagBytes = Math.Max(0, position - replayedLocation) }, null)
+            {
+                LagSource = LagSource.Leader,
+                LagAge = _time.GetElapsedTime(_leaderReadAt),
+            };
+        }
+        if (_clusterLag is { } lag)
+        {
+            return new PollResult(status with { LagBytes = lag }, null)
+            {
+                LagSource = LagSource.Cluster,
+                LagAge = _time.GetElapsedTime(_clusterReadAt!.Value),
+            };
+        }
+        return new PollResult(status, null);
+    }
+
+    /// <summary>
+    /// Reads <c>GET /cluster</c> for this replica's lag and the leader's URL. A leader that failed stays
+    /// failed, not asked again until the next <see cref="LagRefresh"/>, unless the answer names another.
+    /// </summary>
+    private void RefreshCluster(string? memberName, CancellationToken cancellationToken)
+    {
+        var before = _leaderUrl;
+        (_clusterLag, _leaderUrl) = ReadClusterView(memberName, cancellationToken);
+        _clusterReadAt = _time.GetTimestamp();
+        if (_leaderUrl != before)
+        {
+            _leaderFailed = false;
+            _leaderPosition = null;
+        }
     }
 
     /// <summary>
@@ -189,19 +279,56 @@ public sealed class PatroniClient : IPatroniPoller
         }
     }
 
-    /// <summary>This replica's lag from <c>GET /cluster</c>; null when Patroni does not tell it.</summary>
-    private long? ReadLag(string? memberName, CancellationToken cancellationToken)
+    /// <summary>This replica's lag and the leader's URL from <c>GET /cluster</c>; null for what Patroni does not tell.</summary>
+    private (long? Lag, Uri? Leader) ReadClusterView(string? memberName, CancellationToken cancellationToken)
     {
         try
         {
             var (code, body) = Get("cluster", cancellationToken);
-            return code == 200 ? PatroniDecoder.DecodeLag(body.Span, memberName, _baseUrl) : null;
+            return code == 200
+                ? (PatroniDecoder.DecodeLag(body.Span, memberName, _baseUrl), PatroniDecoder.DecodeLeader(body.Span, memberName, _baseUrl))
+                : (null, null);
         }
         catch (Exception) when (!cancellationToken.IsCancellationRequested)
+        {
+            return (null, null);
+        }
+    }
+
+    /// <summary>
+    /// The leader's current WAL position from its own <c>GET /</c>, with the local Patroni's access and
+    /// timeout; null when it does not answer within the timeout, or not as a running primary.
+    /// </summary>
+    private long? ReadLeaderPosition(Uri leader, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var (code, body) = LeaderGet(leader).Get(leader, _authorization, Deadline(), cancellationToken);
+            return PatroniDecoder.DecodeLeaderPosition(code, body.Span);
+        }
+        catch (Exception) when (cancellationToken.IsCancellationRequested)
+        {
+            throw new OperationCanceledException(cancellationToken);
+        }
+        catch (Exception)
         {
             return null;
         }
     }
+
+    /// <summary>The GETs to the leader: over https, its certificate verified for its own host name.</summary>
+    private HttpGet LeaderGet(Uri leader)
+    {
+        string host = leader.Scheme == Uri.UriSchemeHttps ? leader.DnsSafeHost : "";
+        if (_leaderGet is null || _leaderGetHost != host)
+        {
+            _leaderGet = new HttpGet(MaxBodyBytes, host.Length > 0 ? TlsOptions(_access, host, static (_, _, _, errors) => errors == SslPolicyErrors.None) : null);
+            _leaderGetHost = host;
+        }
+        return _leaderGet;
+    }
+
+    private long Deadline() => Stopwatch.GetTimestamp() + (long)(_timeout.TotalSeconds * Stopwatch.Frequency);
 
     /// <summary>
     /// One GET below the base URL. Throws <see cref="TimeoutException"/> once the timeout has passed,
@@ -213,7 +340,7 @@ public sealed class PatroniClient : IPatroniPoller
     /// </summary>
     private HttpAnswer Get(string path, CancellationToken cancellationToken)
     {
-        long deadline = Stopwatch.GetTimestamp() + (long)(_timeout.TotalSeconds * Stopwatch.Frequency);
+        long deadline = Deadline();
         _certificateProblem = null;
         _certificateAccepted = false;
         try

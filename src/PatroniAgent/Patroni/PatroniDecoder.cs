@@ -14,9 +14,14 @@ public sealed class PatroniAnswerException(string message, PollErrorKind kind = 
 /// <summary>Turns Patroni's REST answers into <see cref="NodeStatus"/>, rejecting what it cannot trust.</summary>
 public static class PatroniDecoder
 {
-    /// <summary>Decodes an answer of <c>GET /</c>. Lag is left unknown: it comes from <c>GET /cluster</c>.</summary>
+    /// <summary>Decodes an answer of <c>GET /</c>. Lag is left unknown: it comes from the leader or <c>GET /cluster</c>.</summary>
     /// <exception cref="PatroniAnswerException">The answer is not a usable Patroni status.</exception>
-    public static NodeStatus DecodeStatus(int httpStatus, ReadOnlySpan<byte> body, out string? memberName)
+    public static NodeStatus DecodeStatus(int httpStatus, ReadOnlySpan<byte> body, out string? memberName) =>
+        DecodeStatus(httpStatus, body, out memberName, out _);
+
+    /// <summary>Decodes an answer of <c>GET /</c>, and gives the replica's <c>xlog.replayed_location</c> when Patroni sent it.</summary>
+    /// <exception cref="PatroniAnswerException">The answer is not a usable Patroni status.</exception>
+    public static NodeStatus DecodeStatus(int httpStatus, ReadOnlySpan<byte> body, out string? memberName, out long? replayedLocation)
     {
         if (httpStatus is not (200 or 503))
         {
@@ -28,6 +33,7 @@ public static class PatroniDecoder
             throw new PatroniAnswerException("patroni answer has no state or role");
         }
         memberName = parsed.Patroni?.Name;
+        replayedLocation = parsed.Xlog?.ReplayedLocation is { } location && location >= 0 ? location : null;
         var role = ParseRole(parsed.Role);
         return new NodeStatus
         {
@@ -63,6 +69,52 @@ public static class PatroniDecoder
             return Bytes(member.ReplayLag) ?? Bytes(member.Lag);
         }
         return null;
+    }
+
+    /// <summary>
+    /// The leader's REST URL in an answer of <c>GET /cluster</c>: the <c>api_url</c> of the member whose
+    /// role is <c>leader</c>, when the answer also lists this member and the leader is another one. A
+    /// standby cluster's <c>standby_leader</c> has no primary's position to read and is not named.
+    /// </summary>
+    public static Uri? DecodeLeader(ReadOnlySpan<byte> clusterBody, string? memberName, Uri patroniUrl)
+    {
+        var cluster = Deserialize(clusterBody, PatroniJsonContext.Default.ClusterBody);
+        bool listed = false;
+        Uri? leader = null;
+        foreach (var member in cluster.Members ?? [])
+        {
+            if (member is null)
+            {
+                continue;
+            }
+            if (IsSelf(member, memberName, patroniUrl))
+            {
+                listed = true;
+            }
+            else if (member.Role == "leader"
+                && Uri.TryCreate(member.ApiUrl, UriKind.Absolute, out var api)
+                && (api.Scheme == Uri.UriSchemeHttp || api.Scheme == Uri.UriSchemeHttps))
+            {
+                leader = api;
+            }
+        }
+        return listed ? leader : null;
+    }
+
+    /// <summary>
+    /// The primary's current WAL position in an answer of its own <c>GET /</c>: <c>xlog.location</c>
+    /// when it answers 200 as a running <c>primary</c> or <c>master</c>, else null.
+    /// </summary>
+    /// <exception cref="PatroniAnswerException">The answer is not JSON Patroni would send.</exception>
+    public static long? DecodeLeaderPosition(int httpStatus, ReadOnlySpan<byte> body)
+    {
+        if (httpStatus != 200)
+        {
+            return null;
+        }
+        var parsed = Deserialize(body, PatroniJsonContext.Default.StatusBody);
+        bool primary = parsed.State == "running" && parsed.Role is { } role && ParseRole(role) == PatroniRole.Primary;
+        return primary && parsed.Xlog?.Location is { } location && location >= 0 ? location : null;
     }
 
     public static PatroniRole ParseRole(string role) => role switch

@@ -72,10 +72,12 @@ public class PatroniClientTests
     public async Task A_3x_replica_gets_its_lag_from_the_cluster_by_api_url()
     {
         await using var fake = new FakePatroni();
+        var nobody = await ClosedUrl();
         fake.Status(PatroniFixtures.Load("v3.0.2-replica"));
-        // pg2 is the polled node: its api_url has the fake's host and port.
+        // pg2 is the polled node: its api_url has the fake's host and port. The leader does not answer.
         fake.Set("/cluster", new FakeReply.Answer(200, Cluster("v3.0.2-cluster", members =>
         {
+            members[0]!["api_url"] = $"{nobody}patroni";
             members[1]!["api_url"] = $"http://127.0.0.1:{fake.Port}/patroni";
             members[1]!["lag"] = 12345;
             members[2]!["lag"] = 99999;
@@ -452,6 +454,244 @@ public class PatroniClientTests
         var client = new PatroniClient(fake.Url, TimeSpan.FromSeconds(10));
         using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(100));
         Assert.ThrowsAny<OperationCanceledException>(() => client.Poll(cts.Token));
+    }
+
+    [Fact]
+    public async Task A_replica_lag_is_the_leaders_position_minus_its_replayed_location()
+    {
+        await using var fake = new FakePatroni();
+        await using var leader = new FakePatroni();
+        fake.Status(PatroniFixtures.Load("v4.1.4-replica"));
+        fake.Set("/cluster", ClusterLedBy(leader, 500));
+        leader.Set("/patroni", Primary(ReplayedV4 + 4096));
+        var client = new PatroniClient(fake.Url, Generous, new ManualTime());
+
+        var result = client.Poll(CancellationToken.None);
+
+        Assert.Null(result.Error);
+        Assert.Equal(4096, result.Status!.LagBytes);
+        Assert.Equal(0, result.Status.UnreplayedBytes);
+        Assert.Equal(LagSource.Leader, result.LagSource);
+        Assert.Equal(TimeSpan.Zero, result.LagAge);
+        Assert.Equal(1, leader.Requests);
+        Assert.Equal(2, fake.Requests);
+    }
+
+    [Fact]
+    public async Task A_leader_position_behind_the_replayed_one_is_no_lag()
+    {
+        await using var fake = new FakePatroni();
+        await using var leader = new FakePatroni();
+        fake.Status(PatroniFixtures.Load("v4.1.4-replica"));
+        fake.Set("/cluster", ClusterLedBy(leader, 500));
+        leader.Set("/patroni", Primary(ReplayedV4 - 100));
+        var client = new PatroniClient(fake.Url, Generous, new ManualTime());
+
+        var result = client.Poll(CancellationToken.None);
+
+        Assert.Equal(0, result.Status!.LagBytes);
+        Assert.Equal(LagSource.Leader, result.LagSource);
+    }
+
+    [Fact]
+    public async Task A_3x_cluster_names_the_leader_and_its_master_gives_the_position()
+    {
+        await using var fake = new FakePatroni();
+        await using var leader = new FakePatroni();
+        fake.Status(PatroniFixtures.Load("v3.0.2-replica"));
+        fake.Set("/cluster", new FakeReply.Answer(200, Cluster("v3.0.2-cluster", members =>
+        {
+            members[0]!["api_url"] = $"{leader.Url}patroni";
+            members[1]!["api_url"] = $"http://127.0.0.1:{fake.Port}/patroni";
+            members[1]!["lag"] = 12345;
+        })));
+        leader.Set("/patroni", Primary(67595640 + 100, "v3.0.2-primary"));
+        var client = new PatroniClient(fake.Url, Generous, new ManualTime());
+
+        var result = client.Poll(CancellationToken.None);
+
+        Assert.Null(result.Error);
+        Assert.Equal(100, result.Status!.LagBytes);
+        Assert.Equal(LagSource.Leader, result.LagSource);
+        Assert.Equal(1, leader.Requests);
+    }
+
+    [Fact]
+    public async Task The_leader_is_asked_at_most_once_per_leader_position_refresh()
+    {
+        await using var fake = new FakePatroni();
+        await using var leader = new FakePatroni();
+        fake.Status(PatroniFixtures.Load("v4.1.4-replica"));
+        fake.Set("/cluster", ClusterLedBy(leader, 500));
+        leader.Set("/patroni", Primary(ReplayedV4 + 10));
+        var time = new ManualTime();
+        var client = new PatroniClient(fake.Url, Generous, time);
+
+        Assert.Equal(10, client.Poll(CancellationToken.None).Status!.LagBytes);
+        leader.Set("/patroni", Primary(ReplayedV4 + 20));
+        PollResult result = default;
+        for (int i = 0; i < 4; i++)
+        {
+            time.Advance(TimeSpan.FromMilliseconds(200));
+            result = client.Poll(CancellationToken.None);
+            Assert.Equal(10, result.Status!.LagBytes);
+        }
+        Assert.Equal(LagSource.Leader, result.LagSource);
+        Assert.Equal(TimeSpan.FromMilliseconds(800), result.LagAge);
+        Assert.Equal(1, leader.Requests);
+
+        time.Advance(TimeSpan.FromMilliseconds(200));
+        result = client.Poll(CancellationToken.None);
+        Assert.Equal(20, result.Status!.LagBytes);
+        Assert.Equal(TimeSpan.Zero, result.LagAge);
+        Assert.Equal(2, leader.Requests);
+        // Six GET / and one GET /cluster: the cluster is read again only at LagRefresh.
+        Assert.Equal(7, fake.Requests);
+    }
+
+    public static TheoryData<string, FakeReply?> LeaderFailures => new()
+    {
+        { "refused", null },
+        { "silence", new FakeReply.Silence() },
+        { "503 as a replica", FakeReply.From(PatroniFixtures.Load("v4.1.4-replica")) },
+        { "200 as a replica", new FakeReply.Answer(200, PatroniFixtures.Load("v4.1.4-replica").Body) },
+        { "HTTP 500", new FakeReply.Answer(500, []) },
+        { "not JSON", new FakeReply.Answer(200, "<html>"u8.ToArray()) },
+    };
+
+    [Theory]
+    [MemberData(nameof(LeaderFailures))]
+    public async Task A_failing_leader_falls_back_to_the_cluster_lag_and_reads_the_cluster_again(string name, FakeReply? failure)
+    {
+        Assert.NotEmpty(name);
+        await using var fake = new FakePatroni();
+        var leader = new FakePatroni();
+        await using var _ = leader;
+        fake.Status(PatroniFixtures.Load("v4.1.4-replica"));
+        fake.Set("/cluster", ClusterLedBy(leader, 500));
+        leader.Set("/patroni", Primary(ReplayedV4 + 10));
+        var time = new ManualTime();
+        var client = new PatroniClient(fake.Url, Short, time);
+        Assert.Equal(10, client.Poll(CancellationToken.None).Status!.LagBytes);
+
+        if (failure is null)
+        {
+            await leader.DisposeAsync();
+        }
+        else
+        {
+            leader.Set("/patroni", failure);
+        }
+        fake.Set("/cluster", ClusterLedBy(leader, 600));
+        time.Advance(PatroniClient.LeaderPositionRefresh);
+        var result = client.Poll(CancellationToken.None);
+
+        Assert.Null(result.Error);
+        Assert.Equal(600, result.Status!.LagBytes);
+        Assert.Equal(LagSource.Cluster, result.LagSource);
+        Assert.Equal(4, fake.Requests);
+
+        // The same leader named again is not asked again before the next LagRefresh.
+        int asked = leader.Requests;
+        time.Advance(PatroniClient.LeaderPositionRefresh);
+        result = client.Poll(CancellationToken.None);
+        Assert.Equal(600, result.Status!.LagBytes);
+        Assert.Equal(LagSource.Cluster, result.LagSource);
+        Assert.Equal(TimeSpan.FromSeconds(1), result.LagAge);
+        Assert.Equal(asked, leader.Requests);
+        Assert.Equal(5, fake.Requests);
+    }
+
+    [Fact]
+    public async Task A_new_leader_named_by_the_cluster_is_asked_next()
+    {
+        await using var fake = new FakePatroni();
+        await using var old = new FakePatroni();
+        await using var leader = new FakePatroni();
+        fake.Status(PatroniFixtures.Load("v4.1.4-replica"));
+        fake.Set("/cluster", ClusterLedBy(old, 500));
+        old.Set("/patroni", Primary(ReplayedV4 + 10));
+        var time = new ManualTime();
+        var client = new PatroniClient(fake.Url, Generous, time);
+        Assert.Equal(10, client.Poll(CancellationToken.None).Status!.LagBytes);
+
+        old.Set("/patroni", FakeReply.From(PatroniFixtures.Load("v4.1.4-replica")));
+        fake.Set("/cluster", ClusterLedBy(leader, 600));
+        leader.Set("/patroni", Primary(ReplayedV4 + 30));
+        time.Advance(PatroniClient.LeaderPositionRefresh);
+        Assert.Equal(600, client.Poll(CancellationToken.None).Status!.LagBytes);
+        time.Advance(PatroniClient.LeaderPositionRefresh);
+        var result = client.Poll(CancellationToken.None);
+
+        Assert.Equal(30, result.Status!.LagBytes);
+        Assert.Equal(LagSource.Leader, result.LagSource);
+        Assert.Equal(2, old.Requests);
+        Assert.Equal(1, leader.Requests);
+    }
+
+    [Fact]
+    public async Task A_standby_leader_is_not_asked()
+    {
+        await using var fake = new FakePatroni();
+        await using var leader = new FakePatroni();
+        fake.Status(PatroniFixtures.Load("v4.1.4-replica"));
+        fake.Set("/cluster", new FakeReply.Answer(200, Cluster("v4.1.4-cluster", members =>
+        {
+            members[0]!["role"] = "standby_leader";
+            members[0]!["api_url"] = $"{leader.Url}patroni";
+            members[1]!["replay_lag"] = 500;
+        })));
+        leader.Set("/patroni", Primary(ReplayedV4 + 10));
+        var client = new PatroniClient(fake.Url, Generous, new ManualTime());
+
+        var result = client.Poll(CancellationToken.None);
+
+        Assert.Equal(500, result.Status!.LagBytes);
+        Assert.Equal(LagSource.Cluster, result.LagSource);
+        Assert.Equal(0, leader.Requests);
+    }
+
+    [Fact]
+    public async Task A_primary_asks_no_leader_and_measures_no_lag()
+    {
+        await using var fake = new FakePatroni();
+        await using var leader = new FakePatroni();
+        fake.Status(PatroniFixtures.Load("v4.1.4-primary"));
+        fake.Set("/cluster", ClusterLedBy(leader, 500));
+        var client = new PatroniClient(fake.Url, Generous, new ManualTime());
+
+        var result = client.Poll(CancellationToken.None);
+
+        Assert.Equal(0, result.Status!.LagBytes);
+        Assert.Equal(LagSource.None, result.LagSource);
+        Assert.Equal(0, leader.Requests);
+        Assert.Equal(1, fake.Requests);
+    }
+
+    /// <summary>The replayed_location of the v4.1.4-replica fixture.</summary>
+    private const long ReplayedV4 = 67108864;
+
+    /// <summary>The v4.1.4 cluster with pg1, its leader, at <paramref name="leader"/> and pg2's replay lag.</summary>
+    private static FakeReply ClusterLedBy(FakePatroni leader, long replayLag) => new FakeReply.Answer(200, Cluster("v4.1.4-cluster", members =>
+    {
+        members[0]!["api_url"] = $"{leader.Url}patroni";
+        members[1]!["replay_lag"] = replayLag;
+    }));
+
+    /// <summary>A primary's answer at WAL position <paramref name="location"/>.</summary>
+    private static FakeReply Primary(long location, string fixture = "v4.1.4-primary")
+    {
+        var root = JsonNode.Parse(PatroniFixtures.Load(fixture).Body)!;
+        root["xlog"]!["location"] = location;
+        return new FakeReply.Answer(200, Encoding.UTF8.GetBytes(root.ToJsonString()));
+    }
+
+    private static async Task<Uri> ClosedUrl()
+    {
+        var gone = new FakePatroni();
+        var url = gone.Url;
+        await gone.DisposeAsync();
+        return url;
     }
 
     private static byte[] Cluster(string fixture, Action<JsonArray> edit)

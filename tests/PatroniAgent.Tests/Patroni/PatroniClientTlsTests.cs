@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
+using System.Text.Json.Nodes;
 using PatroniAgent.Configuration;
 using PatroniAgent.Patroni;
 using PatroniAgent.Tests.Support;
@@ -214,6 +215,52 @@ public sealed class PatroniClientTlsTests : IDisposable
         Assert.Equal(0, result.Status!.LagBytes);
         Assert.Equal(2, fake.Requests);
         Assert.Equal("Basic " + Convert.ToBase64String(Encoding.UTF8.GetBytes("patroni:s3cr:et")), fake.LastAuthorization);
+    }
+
+    [Fact]
+    public async Task The_leader_is_reached_with_the_same_ca_client_certificate_and_basic_auth()
+    {
+        await using var fake = Patroni(requireClientCertificate: true);
+        await using var leader = Patroni(requireClientCertificate: true);
+        fake.Status(PatroniFixtures.Load("v4.1.4-replica"));
+        var cluster = JsonNode.Parse(PatroniFixtures.Load("v4.1.4-cluster").Body)!;
+        cluster["members"]![0]!["api_url"] = $"{leader.Url}patroni";
+        fake.Set("/cluster", new FakeReply.Answer(200, Encoding.UTF8.GetBytes(cluster.ToJsonString())));
+        var primary = JsonNode.Parse(PatroniFixtures.Load("v4.1.4-primary").Body)!;
+        primary["xlog"]!["location"] = 67108864 + 2048;
+        leader.Set("/patroni", new FakeReply.Answer(200, Encoding.UTF8.GetBytes(primary.ToJsonString())));
+        var auth = _files.Write("auth", "patroni:s3cret\n");
+        var client = Client(fake.Url, ["--patroni-ca-file", _caFile, "--patroni-auth-file", auth, .. ClientCertificateFlags(TestCertificates.CreateClient(_ca, "agent"))]);
+
+        var result = client.Poll(CancellationToken.None);
+
+        Assert.Null(result.Error);
+        Assert.Equal(2048, result.Status!.LagBytes);
+        Assert.Equal(LagSource.Leader, result.LagSource);
+        Assert.Equal(1, leader.Requests);
+        Assert.Equal(fake.LastAuthorization, leader.LastAuthorization);
+        Assert.Equal("Basic " + Convert.ToBase64String(Encoding.UTF8.GetBytes("patroni:s3cret")), leader.LastAuthorization);
+        Assert.Equal("CN=agent", leader.LastClientSubject);
+    }
+
+    [Fact]
+    public async Task A_leader_certificate_of_another_ca_falls_back_to_the_cluster_lag()
+    {
+        await using var fake = Patroni();
+        await using var leader = Patroni(TestCertificates.CreateServer(TestCertificates.CreateCa("another CA"), ["127.0.0.1"]));
+        fake.Status(PatroniFixtures.Load("v4.1.4-replica"));
+        var cluster = JsonNode.Parse(PatroniFixtures.Load("v4.1.4-cluster").Body)!;
+        cluster["members"]![0]!["api_url"] = $"{leader.Url}patroni";
+        cluster["members"]![1]!["replay_lag"] = 500;
+        fake.Set("/cluster", new FakeReply.Answer(200, Encoding.UTF8.GetBytes(cluster.ToJsonString())));
+        var client = Client(fake.Url, "--patroni-ca-file", _caFile);
+
+        var result = client.Poll(CancellationToken.None);
+
+        Assert.Null(result.Error);
+        Assert.Equal(500, result.Status!.LagBytes);
+        Assert.Equal(LagSource.Cluster, result.LagSource);
+        Assert.Equal(0, leader.Requests);
     }
 
     [Fact]
