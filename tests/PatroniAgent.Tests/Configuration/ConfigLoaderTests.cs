@@ -245,6 +245,26 @@ public class ConfigLoaderTests
         Assert.Equal("PATRONI_AGENT_INSTANCE: " + expected, Error([], new() { ["PATRONI_AGENT_INSTANCE"] = name }));
     }
 
+    [Theory]
+    [InlineData("return-lag = 75%\nlag-hold = 30s", 75, 30)]
+    [InlineData("return-lag = 0%\nlag-hold = 0ms", 0, 0)]
+    [InlineData("return-lag = 100%", 100, 10)]
+    [InlineData("", 50, 10)]
+    public void The_return_limit_and_hold_of_lagging_replicas_are_settings(string file, int percent, int holdSeconds)
+    {
+        AgentOptions o = FromFile(file);
+        Assert.Equal((percent, TimeSpan.FromSeconds(holdSeconds)), (o.ReturnLagPercent, o.LagHold));
+    }
+
+    [Theory]
+    [InlineData("return-lag = 50", "/etc/patroni-agent.conf line 1: return-lag: \"50\" is not a percentage 0%..100%, e.g. 50%")]
+    [InlineData("return-lag = 101%", "/etc/patroni-agent.conf line 1: return-lag: \"101%\" is not a percentage 0%..100%, e.g. 50%")]
+    [InlineData("lag-hold = 11m", "/etc/patroni-agent.conf line 1: lag-hold: \"11m\" is out of range (0ms..10m)")]
+    public void A_return_limit_or_hold_out_of_range_is_an_error(string file, string expected)
+    {
+        Assert.Equal(expected, FileError(file));
+    }
+
     [Fact]
     public void The_instance_cannot_be_set_in_a_config_file_nor_given_twice()
     {

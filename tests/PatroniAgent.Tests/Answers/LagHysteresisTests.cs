@@ -1,0 +1,200 @@
+using System.Text;
+using PatroniAgent.AgentProtocol;
+using PatroniAgent.Answers;
+using PatroniAgent.Patroni;
+using Microsoft.Extensions.Logging;
+using PatroniAgent.Tests.Properties;
+using PatroniAgent.Tests.Support;
+using PatroniAgent.Watcher;
+
+namespace PatroniAgent.Tests.Answers;
+
+/// <summary>
+/// Checks with a lag limit on a replica whose lag moves: out at the limit, back only below the return
+/// limit after the hold time, each move reported once; and weights that fall with the lag.
+/// </summary>
+public class LagHysteresisTests
+{
+    private const long MB = 1L << 20;
+    private const string Check = "replica max-lag=16MB\n";
+
+    private readonly ManualTime _time = new();
+    private readonly AnswerBoard _board;
+    private readonly List<LagTransition> _moves = [];
+
+    public LagHysteresisTests()
+    {
+        _board = new AnswerBoard("down", TimeSpan.FromMinutes(5), _time);
+    }
+
+    /// <summary>A poll that reports <paramref name="lag"/> bytes, after <paramref name="after"/>.</summary>
+    private void Poll(long lag, TimeSpan after)
+    {
+        _time.Advance(after);
+        var status = Statuses.Running(PatroniRole.Replica, "replica") with { LagBytes = lag };
+        _moves.AddRange(_board.PublishFresh(Snapshot.FromStatus(status, _board.Unknown)));
+    }
+
+    private string Answer(string line = Check) => Encoding.ASCII.GetString(_board.Answer(Mode.Primary, Encoding.ASCII.GetBytes(line)));
+
+    private int Http(string target) =>
+        AnswerReading.ReadHttp(_board.AnswerHttp(Encoding.ASCII.GetBytes($"GET {target} HTTP/1.1\r\n\r\n"))).Status;
+
+    [Fact]
+    public void A_replica_leaves_at_the_limit_and_returns_only_after_its_lag_stayed_at_half_of_it_for_ten_seconds()
+    {
+        Poll(2 * MB, TimeSpan.Zero);
+        Assert.Equal("up ready 100% #replica, lag 2 MB\n", Answer());
+
+        Poll(20 * MB, TimeSpan.FromSeconds(1));
+        Assert.Equal("up maint #replica, lag 20 MB over max-lag\n", Answer());
+
+        Poll(15 * MB, TimeSpan.FromSeconds(1));
+        Assert.Equal("up maint #replica, lag 15 MB, held out after passing max-lag\n", Answer());
+
+        Poll(8 * MB, TimeSpan.FromSeconds(1));
+        Assert.Equal("up maint #replica, lag 8 MB, held out after passing max-lag\n", Answer());
+        _time.Advance(TimeSpan.FromSeconds(10) - TimeSpan.FromTicks(1));
+        Assert.StartsWith("up maint #replica, lag 8 MB, held out", Answer());
+        _time.Advance(TimeSpan.FromTicks(1));
+        Assert.Equal("up ready 100% #replica, lag 8 MB\n", Answer());
+
+        Poll(8 * MB, TimeSpan.FromSeconds(1));
+        Assert.Equal(
+            ["lag 20 MB over max-lag 16 MB: out of those checks until at or below 8 MB for 10s",
+             "lag 8 MB, at or below 8 MB for 10s: back in the checks with max-lag 16 MB"],
+            _moves.Select(_board.Gates.Describe));
+    }
+
+    [Fact]
+    public void A_lag_that_wanders_around_the_limit_takes_the_replica_out_once_and_never_back()
+    {
+        Poll(2 * MB, TimeSpan.Zero);
+        Assert.StartsWith("up ready", Answer());
+        var answers = new List<string>();
+        for (int second = 0; second < 60; second++)
+        {
+            Poll(second % 2 == 0 ? 17 * MB : 15 * MB, TimeSpan.FromSeconds(1));
+            answers.Add(Answer()[..8]);
+        }
+        Assert.All(answers, answer => Assert.Equal("up maint", answer));
+        Assert.Single(_moves);
+        Assert.True(_moves[0].Left);
+    }
+
+    [Fact]
+    public void The_watcher_logs_each_move_once_with_the_lag()
+    {
+        var poller = new ScriptedPoller(_time);
+        var log = new ListLogger();
+        var watcher = new RoleWatcher(poller, _board, TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(5), log, _time);
+        void PollWith(long lag)
+        {
+            poller.Then(new PollResult(Statuses.Running(PatroniRole.Replica, "replica") with { LagBytes = lag }, null), TimeSpan.FromSeconds(1));
+            watcher.PollOnce(CancellationToken.None);
+        }
+
+        PollWith(2 * MB);
+        Assert.StartsWith("up ready", Answer());
+        PollWith(20 * MB);
+        PollWith(30 * MB);
+        PollWith(MB);
+        _time.Advance(TimeSpan.FromSeconds(10));
+        PollWith(MB);
+        PollWith(MB);
+
+        Assert.Equal(
+            ["replica lag 20 MB over max-lag 16 MB: out of those checks until at or below 8 MB for 10s",
+             "replica lag 1 MB, at or below 8 MB for 10s: back in the checks with max-lag 16 MB"],
+            log.Lines.Where(l => l.Level == LogLevel.Information && l.Message.StartsWith("replica ", StringComparison.Ordinal)).Select(l => l.Message));
+    }
+
+    [Fact]
+    public void A_check_gives_its_own_return_limit_and_hold()
+    {
+        const string Quick = "replica max-lag=16MB return-lag=15MB hold=0s\n";
+        Poll(2 * MB, TimeSpan.Zero);
+        Assert.StartsWith("up ready", Answer(Quick));
+        Assert.StartsWith("up ready", Answer());
+        Poll(17 * MB, TimeSpan.FromSeconds(1));
+        Assert.StartsWith("up maint", Answer(Quick));
+        Poll(15 * MB, TimeSpan.FromSeconds(1));
+        Assert.Equal("up ready 100% #replica, lag 15 MB\n", Answer(Quick));
+        Assert.StartsWith("up maint", Answer());
+    }
+
+    [Fact]
+    public void The_HTTP_checks_hold_a_replica_out_in_the_same_way()
+    {
+        Poll(2 * MB, TimeSpan.Zero);
+        Assert.Equal(200, Http("/replica?lag=16MB"));
+        Poll(20 * MB, TimeSpan.FromSeconds(1));
+        Poll(1 * MB, TimeSpan.FromSeconds(1));
+        Assert.Equal(503, Http("/replica?lag=16MB"));
+        Assert.Equal(200, Http("/replica?lag=16MB&hold=0s"));
+        Assert.Equal(200, Http("/replica"));
+        _time.Advance(TimeSpan.FromSeconds(10));
+        Assert.Equal(200, Http("/replica?lag=16MB"));
+    }
+
+    [Fact]
+    public void The_defaults_come_from_the_configuration()
+    {
+        _board.Gates.Configure(returnPercent: 25, hold: TimeSpan.FromSeconds(2));
+        Poll(2 * MB, TimeSpan.Zero);
+        Assert.StartsWith("up ready", Answer());
+        Poll(20 * MB, TimeSpan.FromSeconds(1));
+        Poll(5 * MB, TimeSpan.FromSeconds(1));
+        _time.Advance(TimeSpan.FromSeconds(5));
+        Assert.StartsWith("up maint", Answer());
+        Poll(4 * MB, TimeSpan.FromSeconds(1));
+        _time.Advance(TimeSpan.FromSeconds(2));
+        Assert.StartsWith("up ready", Answer());
+    }
+
+    [Theory]
+    [InlineData(0, "up ready 100% #replica, lag 0 B\n")]
+    [InlineData(MB, "up ready 100% #replica, lag 1 MB\n")]
+    [InlineData(8 * MB, "up ready 60% #replica, lag 8 MB\n")]
+    [InlineData(14 * MB, "up ready 30% #replica, lag 14 MB\n")]
+    [InlineData(16 * MB, "up ready 10% #replica, lag 16 MB\n")]
+    [InlineData(17 * MB, "up maint #replica, lag 17 MB over max-lag\n")]
+    public void Weighted_reads_lose_weight_as_the_lag_nears_the_limit(long lag, string expected)
+    {
+        Poll(lag, TimeSpan.Zero);
+        Assert.Equal(expected, Answer("replica max-lag=16MB weighted=yes\n"));
+        Assert.StartsWith(lag <= 16 * MB ? "up ready 100%" : "up maint", Answer());
+    }
+
+    [Fact]
+    public void Checks_with_a_lag_limit_allocate_nothing_once_their_gate_is_made()
+    {
+        byte[] agent = "replica max-lag=16MB return-lag=4MB hold=5s weighted=yes\n"u8.ToArray();
+        byte[] http = "GET /replica?lag=16MB&hold=3s HTTP/1.1\r\n\r\n"u8.ToArray();
+        Poll(2 * MB, TimeSpan.Zero);
+        _board.Answer(Mode.Primary, agent);
+        _board.AnswerHttp(http);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 10_000; i++)
+        {
+            _board.Answer(Mode.Primary, agent);
+            _board.AnswerHttp(http);
+        }
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    [Fact]
+    public void Beyond_its_capacity_a_check_gets_the_bare_limit()
+    {
+        Poll(2 * MB, TimeSpan.Zero);
+        for (int i = 0; i < LagGates.Capacity; i++)
+        {
+            Assert.StartsWith("up ready", Answer($"replica max-lag={16 + i}MB\n"));
+        }
+        const string Extra = "replica max-lag=100MB\n";
+        Poll(150 * MB, TimeSpan.FromSeconds(1));
+        Assert.StartsWith("up maint", Answer(Extra));
+        Poll(50 * MB, TimeSpan.FromSeconds(1));
+        Assert.Equal("up ready 100% #replica, lag 50 MB\n", Answer(Extra));
+    }
+}
