@@ -189,12 +189,12 @@ EOF
         done
         cat <<EOF
 
-# Reads: the replicas that lag no more than 16 MB.
+# Reads: the replicas that lag no more than 16 MB. One over it answers drain, so its sessions go on.
 backend read_only
     balance roundrobin
-    option httpchk OPTIONS /replica?lag=16MB
+    option httpchk OPTIONS /replica
     http-check expect status 200
-    default-server inter 500ms fall 2 rise 1 on-marked-down shutdown-sessions
+    default-server inter 500ms fall 2 rise 1
 EOF
         for n in "${nodes[@]}"; do
             echo "    server pg$n $(addr "$n"):5432 check port 8009 agent-check agent-port 5555 agent-send \"replica max-lag=16MB\\n\" agent-inter 200ms disabled"

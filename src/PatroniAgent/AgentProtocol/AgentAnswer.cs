@@ -20,6 +20,7 @@ public readonly record struct AgentAnswer(Health Health, Admin? Admin, int? Weig
     public static AgentAnswer Ready(string reason) => new(Health.Up, AgentProtocol.Admin.Ready, 100, reason);
     public static AgentAnswer Maint(string reason) => new(Health.Up, AgentProtocol.Admin.Maint, null, reason);
     public static AgentAnswer Down(string reason) => new(Health.Down, null, null, reason);
+    public static AgentAnswer Drain(string reason) => new(Health.Up, AgentProtocol.Admin.Drain, null, reason);
 
     /// <summary>The words before the description, e.g. <c>up ready 100%</c>.</summary>
     public string Words

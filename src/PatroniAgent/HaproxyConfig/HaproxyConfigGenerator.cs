@@ -92,7 +92,7 @@ public static class HaproxyConfigGenerator
         WriteFrontend(text, "postgres_rw", Bind(options, options.ReadWritePort));
         text.AppendLine("backend postgres_rw");
         text.AppendLine("    option httpchk OPTIONS /primary");
-        WriteServers(text, members, options, "primary", ReadWriteAgentInter);
+        WriteServers(text, members, options, "primary", ReadWriteAgentInter, shutdownSessions: true);
     }
 
     private static void WriteReplicas(
@@ -101,11 +101,14 @@ public static class HaproxyConfigGenerator
     {
         text.Append("# ").AppendLine(comment);
         text.AppendLine($"# - agent-inter {ReadOnlyAgentInter}: a replica's answer changes at the agent's poll, once a second.");
+        text.AppendLine("# - a replica over max-lag answers 'up drain': no new sessions, and the running ones go on; it");
+        text.AppendLine("#   comes back once its lag stayed at or below half of max-lag for 10 s (return-lag, lag-hold).");
+        text.AppendLine("#   The regular check therefore asks no lag, and sessions are not cut when a check fails.");
         WriteFrontend(text, name, Bind(options, port));
         text.Append("backend ").AppendLine(name);
         text.AppendLine("    balance roundrobin");
-        text.Append("    option httpchk OPTIONS /").Append(mode).Append("?lag=").AppendLine(options.MaxLag);
-        WriteServers(text, members, options, $"{mode} max-lag={options.MaxLag}", ReadOnlyAgentInter);
+        text.Append("    option httpchk OPTIONS /").AppendLine(mode);
+        WriteServers(text, members, options, $"{mode} max-lag={options.MaxLag}", ReadOnlyAgentInter, shutdownSessions: false);
     }
 
     private static void WriteFrontend(StringBuilder text, string name, string bind)
@@ -123,10 +126,11 @@ public static class HaproxyConfigGenerator
     /// </summary>
     private const string ReadWriteAgentInter = "20ms", ReadOnlyAgentInter = "200ms";
 
-    private static void WriteServers(StringBuilder text, IReadOnlyList<HaproxyMember> members, HaproxyConfigOptions options, string agentSend, string agentInter)
+    private static void WriteServers(
+        StringBuilder text, IReadOnlyList<HaproxyMember> members, HaproxyConfigOptions options, string agentSend, string agentInter, bool shutdownSessions)
     {
         text.AppendLine("    http-check expect status 200");
-        text.AppendLine("    default-server inter 500ms fall 2 rise 1 on-marked-down shutdown-sessions");
+        text.AppendLine(shutdownSessions ? "    default-server inter 500ms fall 2 rise 1 on-marked-down shutdown-sessions" : "    default-server inter 500ms fall 2 rise 1");
         foreach (var member in members)
         {
             text.AppendLine(Invariant(

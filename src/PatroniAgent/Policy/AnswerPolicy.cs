@@ -67,11 +67,11 @@ public static class AnswerPolicy
 
     /// <summary>
     /// The answer of a check with a lag limit while its replica is held out: its lag passed the limit and
-    /// has not yet stayed low for long enough. Maint where <paramref name="within"/> (the answer within the
-    /// limit) would take traffic; otherwise that answer.
+    /// has not yet stayed low for long enough. Drain, as over the limit, where <paramref name="within"/>
+    /// (the answer within the limit) would take traffic; otherwise that answer.
     /// </summary>
     public static AgentAnswer HeldOut(AgentAnswer within) =>
-        within.IsReady ? AgentAnswer.Maint($"{within.Reason}, held out after passing max-lag") : within;
+        within.IsReady ? AgentAnswer.Drain($"{within.Reason}, held out after passing max-lag") : within;
 
     /// <summary>The answer of a check whose tag or replication-state filter this node does not match.</summary>
     public static AgentAnswer Unmatched(NodeStatus status, string filter) => AgentAnswer.Maint(With(status, $"{Describe(status)}, not {filter}"));
@@ -131,7 +131,7 @@ public static class AnswerPolicy
         string lag = status.LagBytes is { } bytes ? $"lag {FormatBytes(bytes)}" : "lag unknown";
         if (maxLag is { } limit && (status.LagBytes is not { } known || known > limit))
         {
-            return AgentAnswer.Maint(With(status, $"{kind}, {lag} over max-lag"));
+            return AgentAnswer.Drain(With(status, $"{kind}, {lag} over max-lag"));
         }
         return AgentAnswer.Ready(With(status, $"{kind}, {lag}"));
     }

@@ -33,7 +33,7 @@ public class CheckCountingTests
         var checks = board.Checks;
         Assert.Equal(2, checks.Read(CheckProtocol.Agent, (int)Mode.Primary, AnswerKind.Maint));
         Assert.Equal(1, checks.Read(CheckProtocol.Agent, (int)Mode.Replica, AnswerKind.Ready));
-        Assert.Equal(1, checks.Read(CheckProtocol.Agent, (int)Mode.Replica, AnswerKind.Maint));
+        Assert.Equal(1, checks.Read(CheckProtocol.Agent, (int)Mode.Replica, AnswerKind.Drain));
         Assert.Equal(1, checks.Read(CheckProtocol.Agent, CheckCounters.NoMode, AnswerKind.Error));
         Assert.Equal(1, checks.Read(CheckProtocol.Agent, (int)Mode.Sync, AnswerKind.Unknown));
         Assert.Equal(6, Total(checks));
@@ -90,7 +90,7 @@ public class CheckCountingTests
         long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
 
         Assert.Equal(0, allocated);
-        Assert.Equal(1000 + checks, board.Checks.Read(CheckProtocol.Agent, (int)Mode.Replica, AnswerKind.Maint));
+        Assert.Equal(1000 + checks, board.Checks.Read(CheckProtocol.Agent, (int)Mode.Replica, AnswerKind.Drain));
         Assert.Equal(1000 + checks, board.Checks.Read(CheckProtocol.Http, (int)Mode.Replica, AnswerKind.Ready));
         Assert.Equal(checks, board.Checks.Read(CheckProtocol.Agent, CheckCounters.NoMode, AnswerKind.Error));
     }

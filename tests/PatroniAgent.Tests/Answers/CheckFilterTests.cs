@@ -42,7 +42,7 @@ public class CheckFilterTests
     [InlineData("replica tag_rack=1\n", Unmatched)]
     [InlineData("replica tag_dc=east tag_nofailover=true\n", Unmatched)]
     [InlineData("replica max-lag=16MB tag_dc=east\n", "up ready 100% #replica, lag 2 kB\n")]
-    [InlineData("replica tag_dc=east max-lag=1kB\n", "up maint #replica, lag 2 kB over max-lag\n")]
+    [InlineData("replica tag_dc=east max-lag=1kB\n", "up drain #replica, lag 2 kB over max-lag\n")]
     [InlineData("health tag_dc=west\n", Unmatched)]
     public void A_replica_takes_reads_only_with_every_tag_a_check_asks_for(string line, string expected)
     {

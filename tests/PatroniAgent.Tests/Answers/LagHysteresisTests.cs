@@ -47,15 +47,15 @@ public class LagHysteresisTests
         Assert.Equal("up ready 100% #replica, lag 2 MB\n", Answer());
 
         Poll(20 * MB, TimeSpan.FromSeconds(1));
-        Assert.Equal("up maint #replica, lag 20 MB over max-lag\n", Answer());
+        Assert.Equal("up drain #replica, lag 20 MB over max-lag\n", Answer());
 
         Poll(15 * MB, TimeSpan.FromSeconds(1));
-        Assert.Equal("up maint #replica, lag 15 MB, held out after passing max-lag\n", Answer());
+        Assert.Equal("up drain #replica, lag 15 MB, held out after passing max-lag\n", Answer());
 
         Poll(8 * MB, TimeSpan.FromSeconds(1));
-        Assert.Equal("up maint #replica, lag 8 MB, held out after passing max-lag\n", Answer());
+        Assert.Equal("up drain #replica, lag 8 MB, held out after passing max-lag\n", Answer());
         _time.Advance(TimeSpan.FromSeconds(10) - TimeSpan.FromTicks(1));
-        Assert.StartsWith("up maint #replica, lag 8 MB, held out", Answer());
+        Assert.StartsWith("up drain #replica, lag 8 MB, held out", Answer());
         _time.Advance(TimeSpan.FromTicks(1));
         Assert.Equal("up ready 100% #replica, lag 8 MB\n", Answer());
 
@@ -77,7 +77,7 @@ public class LagHysteresisTests
             Poll(second % 2 == 0 ? 17 * MB : 15 * MB, TimeSpan.FromSeconds(1));
             answers.Add(Answer()[..8]);
         }
-        Assert.All(answers, answer => Assert.Equal("up maint", answer));
+        Assert.All(answers, answer => Assert.Equal("up drain", answer));
         Assert.Single(_moves);
         Assert.True(_moves[0].Left);
     }
@@ -117,10 +117,10 @@ public class LagHysteresisTests
         Assert.StartsWith("up ready", Answer(Quick));
         Assert.StartsWith("up ready", Answer());
         Poll(17 * MB, TimeSpan.FromSeconds(1));
-        Assert.StartsWith("up maint", Answer(Quick));
+        Assert.StartsWith("up drain", Answer(Quick));
         Poll(15 * MB, TimeSpan.FromSeconds(1));
         Assert.Equal("up ready 100% #replica, lag 15 MB\n", Answer(Quick));
-        Assert.StartsWith("up maint", Answer());
+        Assert.StartsWith("up drain", Answer());
     }
 
     [Fact]
@@ -146,7 +146,7 @@ public class LagHysteresisTests
         Poll(20 * MB, TimeSpan.FromSeconds(1));
         Poll(5 * MB, TimeSpan.FromSeconds(1));
         _time.Advance(TimeSpan.FromSeconds(5));
-        Assert.StartsWith("up maint", Answer());
+        Assert.StartsWith("up drain", Answer());
         Poll(4 * MB, TimeSpan.FromSeconds(1));
         _time.Advance(TimeSpan.FromSeconds(2));
         Assert.StartsWith("up ready", Answer());
@@ -158,12 +158,12 @@ public class LagHysteresisTests
     [InlineData(8 * MB, "up ready 60% #replica, lag 8 MB\n")]
     [InlineData(14 * MB, "up ready 30% #replica, lag 14 MB\n")]
     [InlineData(16 * MB, "up ready 10% #replica, lag 16 MB\n")]
-    [InlineData(17 * MB, "up maint #replica, lag 17 MB over max-lag\n")]
+    [InlineData(17 * MB, "up drain #replica, lag 17 MB over max-lag\n")]
     public void Weighted_reads_lose_weight_as_the_lag_nears_the_limit(long lag, string expected)
     {
         Poll(lag, TimeSpan.Zero);
         Assert.Equal(expected, Answer("replica max-lag=16MB weighted=yes\n"));
-        Assert.StartsWith(lag <= 16 * MB ? "up ready 100%" : "up maint", Answer());
+        Assert.StartsWith(lag <= 16 * MB ? "up ready 100%" : "up drain", Answer());
     }
 
     [Fact]
@@ -193,7 +193,7 @@ public class LagHysteresisTests
         }
         const string Extra = "replica max-lag=100MB\n";
         Poll(150 * MB, TimeSpan.FromSeconds(1));
-        Assert.StartsWith("up maint", Answer(Extra));
+        Assert.StartsWith("up drain", Answer(Extra));
         Poll(50 * MB, TimeSpan.FromSeconds(1));
         Assert.Equal("up ready 100% #replica, lag 50 MB\n", Answer(Extra));
     }

@@ -163,9 +163,9 @@ public class SnapshotTests
     {
         var status = PatroniFixtures.Decode("v4.1.4-replica") with { LagBytes = 20L << 20 };
         var snapshot = Snapshot.FromStatus(status, UnknownAnswer.Default);
-        Assert.Equal("up maint #replica, lag 20 MB over max-lag\n", Text(snapshot.Select(Mode.Replica, SixteenMB, out _)));
-        Assert.Equal("up maint #replica, lag 20 MB over max-lag\n", Text(snapshot.Select(Mode.ReadOnly, SixteenMB, out _)));
-        Assert.Equal("up maint #async replica, lag 20 MB over max-lag\n", Text(snapshot.Select(Mode.Async, SixteenMB, out _)));
+        Assert.Equal("up drain #replica, lag 20 MB over max-lag\n", Text(snapshot.Select(Mode.Replica, SixteenMB, out _)));
+        Assert.Equal("up drain #replica, lag 20 MB over max-lag\n", Text(snapshot.Select(Mode.ReadOnly, SixteenMB, out _)));
+        Assert.Equal("up drain #async replica, lag 20 MB over max-lag\n", Text(snapshot.Select(Mode.Async, SixteenMB, out _)));
         Assert.Equal("up ready 100% #replica, lag 20 MB\n", Text(snapshot.Select(Mode.Replica, 20L << 20, out _)));
         Assert.Equal("up ready 100% #replica, lag 20 MB\n", Text(snapshot.Select(Mode.Health, 0, out _)));
         Assert.Equal("up maint #replica, lag 20 MB\n", Text(snapshot.Select(Mode.Primary, 0, out _)));
@@ -191,7 +191,7 @@ public class SnapshotTests
                 Assert.False(line.StartsWith("up ready", StringComparison.Ordinal), $"{mode} max-lag {maxLag}: {line}");
                 if (status.IsRunning)
                 {
-                    Assert.StartsWith("up maint #", line);
+                    Assert.Matches("^up (maint|drain) #", line);
                     Assert.Contains("lag unknown", line);
                 }
                 else
@@ -206,9 +206,9 @@ public class SnapshotTests
     public void Unknown_lag_over_max_lag_reasons()
     {
         var snapshot = Snapshot.FromStatus(PatroniFixtures.Decode("v4.1.4-replica"), UnknownAnswer.Default);
-        Assert.Equal("up maint #replica, lag unknown over max-lag\n", Text(snapshot.Select(Mode.Replica, SixteenMB, out _)));
-        Assert.Equal("up maint #replica, lag unknown over max-lag\n", Text(snapshot.Select(Mode.ReadOnly, 0, out _)));
-        Assert.Equal("up maint #async replica, lag unknown over max-lag\n", Text(snapshot.Select(Mode.Async, long.MaxValue, out _)));
+        Assert.Equal("up drain #replica, lag unknown over max-lag\n", Text(snapshot.Select(Mode.Replica, SixteenMB, out _)));
+        Assert.Equal("up drain #replica, lag unknown over max-lag\n", Text(snapshot.Select(Mode.ReadOnly, 0, out _)));
+        Assert.Equal("up drain #async replica, lag unknown over max-lag\n", Text(snapshot.Select(Mode.Async, long.MaxValue, out _)));
         // Without max-lag, unknown lag does not keep a replica out.
         Assert.Equal("up ready 100% #replica, lag unknown\n", Text(snapshot.Select(Mode.Replica, -1, out _)));
     }

@@ -180,7 +180,7 @@ public class PublishedBinaryTests
         patroni.Status(PatroniFixtures.Load("v3.0.2-replica"));
         await AgentClient.EventuallyAsync(endPoint, "primary\n", "up maint #replica, lag unknown\n");
         Assert.Equal("up ready 100% #replica, lag unknown\n", await AgentClient.CheckAsync(endPoint, "replica\n"));
-        Assert.Equal("up maint #replica, lag unknown over max-lag\n", await AgentClient.CheckAsync(endPoint, "replica max-lag=16MB\n"));
+        Assert.Equal("up drain #replica, lag unknown over max-lag\n", await AgentClient.CheckAsync(endPoint, "replica max-lag=16MB\n"));
 
         patroni.Status(PatroniFixtures.Load("v4.1.4-primary-postgres-killed"));
         await AgentClient.EventuallyAsync(endPoint, "primary\n", "down #postgres unknown, primary\n");

@@ -42,9 +42,9 @@ public class HaproxyConfigGeneratorTests
             [
                 "backend postgres_ro",
                 "    balance roundrobin",
-                "    option httpchk OPTIONS /replica?lag=16MB",
+                "    option httpchk OPTIONS /replica",
                 "    http-check expect status 200",
-                "    default-server inter 500ms fall 2 rise 1 on-marked-down shutdown-sessions",
+                "    default-server inter 500ms fall 2 rise 1",
                 "    server pg1 10.0.0.1:5432 check port 8009 agent-check agent-port 5555 agent-send \"replica max-lag=16MB\\n\" agent-inter 200ms disabled",
                 "    server pg2 10.0.0.2:5432 check port 8009 agent-check agent-port 5555 agent-send \"replica max-lag=16MB\\n\" agent-inter 200ms disabled",
                 "    server pg3 10.0.0.3:5432 check port 8009 agent-check agent-port 5555 agent-send \"replica max-lag=16MB\\n\" agent-inter 200ms disabled",
@@ -71,10 +71,10 @@ public class HaproxyConfigGeneratorTests
         Assert.Equal(["frontend postgres_sync", "    bind *:5002", "    default_backend postgres_sync"], Section(lines, "frontend postgres_sync"));
         Assert.Equal(["frontend postgres_async", "    bind *:5003", "    default_backend postgres_async"], Section(lines, "frontend postgres_async"));
         string[] sync = Section(lines, "backend postgres_sync");
-        Assert.Contains("    option httpchk OPTIONS /sync?lag=16MB", sync);
+        Assert.Contains("    option httpchk OPTIONS /sync", sync);
         Assert.Contains("    server pg2 10.0.0.2:5432 check port 8009 agent-check agent-port 5555 agent-send \"sync max-lag=16MB\\n\" agent-inter 200ms disabled", sync);
         string[] async = Section(lines, "backend postgres_async");
-        Assert.Contains("    option httpchk OPTIONS /async?lag=16MB", async);
+        Assert.Contains("    option httpchk OPTIONS /async", async);
         Assert.Contains("    server pg3 10.0.0.3:5432 check port 8009 agent-check agent-port 5555 agent-send \"async max-lag=16MB\\n\" agent-inter 200ms disabled", async);
     }
 
@@ -82,7 +82,7 @@ public class HaproxyConfigGeneratorTests
     {
         { new() { AgentPort = 6000 }, "backend postgres_rw", "    server pg1 10.0.0.1:5432 check port 8009 agent-check agent-port 6000 agent-send \"primary\\n\" agent-inter 20ms disabled" },
         { new() { HttpCheckPort = 8008 }, "backend postgres_ro", "    server pg1 10.0.0.1:5432 check port 8008 agent-check agent-port 5555 agent-send \"replica max-lag=16MB\\n\" agent-inter 200ms disabled" },
-        { new() { MaxLag = "1GB" }, "backend postgres_ro", "    option httpchk OPTIONS /replica?lag=1GB" },
+        { new() { MaxLag = "1GB" }, "backend postgres_ro", "    server pg1 10.0.0.1:5432 check port 8009 agent-check agent-port 5555 agent-send \"replica max-lag=1GB\\n\" agent-inter 200ms disabled" },
         { new() { MaxLag = "0" }, "backend postgres_ro", "    server pg1 10.0.0.1:5432 check port 8009 agent-check agent-port 5555 agent-send \"replica max-lag=0\\n\" agent-inter 200ms disabled" },
         { new() { ReadWritePort = 6432 }, "frontend postgres_rw", "    bind *:6432" },
         { new() { ReadOnlyPort = 6433 }, "frontend postgres_ro", "    bind *:6433" },

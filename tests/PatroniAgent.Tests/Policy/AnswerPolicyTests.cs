@@ -192,8 +192,8 @@ public class AnswerPolicyTests
     {
         var status = Statuses.Running(PatroniRole.Replica, "replica") with { LagBytes = 20L << 20 };
         Assert.Equal($"up ready 100% #{kind}, lag 20 MB", AnswerPolicy.Decide(status, mode, 20L << 20).ToString());
-        Assert.Equal($"up maint #{kind}, lag 20 MB over max-lag", AnswerPolicy.Decide(status, mode, 16L << 20).ToString());
-        Assert.Equal($"up maint #{kind}, lag unknown over max-lag", AnswerPolicy.Decide(status with { LagBytes = null }, mode, 16L << 20).ToString());
+        Assert.Equal($"up drain #{kind}, lag 20 MB over max-lag", AnswerPolicy.Decide(status, mode, 16L << 20).ToString());
+        Assert.Equal($"up drain #{kind}, lag unknown over max-lag", AnswerPolicy.Decide(status with { LagBytes = null }, mode, 16L << 20).ToString());
         Assert.Equal($"up ready 100% #{kind}, lag unknown", AnswerPolicy.Decide(status with { LagBytes = null }, mode).ToString());
     }
 

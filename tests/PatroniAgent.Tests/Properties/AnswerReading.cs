@@ -36,7 +36,7 @@ public static partial class AnswerReading
             return $"not a reply line: {Escaped(text)}";
         }
         string words = match.Groups["words"].Value;
-        if (words is not ("up ready 100%" or "up maint" or "down") && words != unknownWords)
+        if (!DecisionWords().IsMatch(words) && words != unknownWords)
         {
             return $"unexpected words '{words}' in {Escaped(text)}";
         }
@@ -77,4 +77,8 @@ public static partial class AnswerReading
 
     [GeneratedRegex(@"\AHTTP/1\.1 (?<status>[0-9]{3}) [A-Za-z ]+\r\n(?:[A-Za-z-]+: [^\r\n]*\r\n)*?Content-Length: (?<length>[0-9]+)\r\n(?:[A-Za-z-]+: [^\r\n]*\r\n)*\r\n(?<body>[\s\S]*)\z")]
     private static partial Regex HttpReply();
+
+    /// <summary>The words of a decision: ready with a weight of 10% to 100% (below 100% only for a weighted check), drain, maint, down.</summary>
+    [GeneratedRegex(@"\A(up ready (100|[1-9]0)%|up drain|up maint|down)\z")]
+    private static partial Regex DecisionWords();
 }

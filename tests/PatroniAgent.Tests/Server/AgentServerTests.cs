@@ -36,7 +36,7 @@ public class AgentServerTests
     {
         using var server = new TestServer([Mode.Primary]).WithReplica(lag: 20L << 20);
         Assert.Equal("up ready 100% #replica, lag 20 MB\n", await AgentClient.CheckAsync(server.EndPoint, "replica max-lag=32MB\n"));
-        Assert.Equal("up maint #replica, lag 20 MB over max-lag\n", await AgentClient.CheckAsync(server.EndPoint, "replica max-lag=16MB\n"));
+        Assert.Equal("up drain #replica, lag 20 MB over max-lag\n", await AgentClient.CheckAsync(server.EndPoint, "replica max-lag=16MB\n"));
         Assert.Equal("up ready 100% #replica, lag 20 MB\n", await AgentClient.CheckAsync(server.EndPoint, "replica\n"));
     }
 
@@ -248,9 +248,9 @@ public class AgentServerAllocationTests
         const int checks = 20000;
         long before = await LoopAllocatedBytesAsync(server);
         long answeredBefore = server.Server.Answered;
-        long countedBefore = server.Board.Checks.Read(CheckProtocol.Agent, (int)Mode.Replica, AnswerKind.Maint);
+        long countedBefore = server.Board.Checks.Read(CheckProtocol.Agent, (int)Mode.Replica, AnswerKind.Drain);
         int correct = RunChecks(server.EndPoint, checks);
-        long counted = server.Board.Checks.Read(CheckProtocol.Agent, (int)Mode.Replica, AnswerKind.Maint) - countedBefore;
+        long counted = server.Board.Checks.Read(CheckProtocol.Agent, (int)Mode.Replica, AnswerKind.Drain) - countedBefore;
         long allocated = await LoopAllocatedBytesAsync(server) - before;
 
         Assert.Equal(checks, correct);
@@ -263,7 +263,7 @@ public class AgentServerAllocationTests
     private static int RunChecks(IPEndPoint endPoint, int count)
     {
         Span<byte> reply = stackalloc byte[256];
-        ReadOnlySpan<byte> expected = "up maint #replica, lag 20 MB over max-lag\n"u8;
+        ReadOnlySpan<byte> expected = "up drain #replica, lag 20 MB over max-lag\n"u8;
         int correct = 0;
         for (int i = 0; i < count; i++)
         {
@@ -306,7 +306,7 @@ public class AgentServerAllocationTests
     {
         var outside = IPAddress.Parse("127.0.0.2");
         Span<byte> reply = stackalloc byte[256];
-        ReadOnlySpan<byte> expected = "up maint #replica, lag 20 MB over max-lag\n"u8;
+        ReadOnlySpan<byte> expected = "up drain #replica, lag 20 MB over max-lag\n"u8;
         int correct = 0, refused = 0;
         for (int i = 0; i < count; i++)
         {
@@ -329,7 +329,7 @@ public class AgentServerAllocationTests
     public async Task Steady_state_HTTP_checks_allocate_nothing()
     {
         using var server = new TestServer([Mode.Primary], httpListeners: 1).WithReplica(lag: 20L << 20);
-        const string Over = "up maint #replica, lag 20 MB over max-lag\n";
+        const string Over = "up drain #replica, lag 20 MB over max-lag\n";
         (byte[] Request, byte[] Reply)[] exchanges =
         [
             (Bytes("GET /replica?lag=16MB HTTP/1.1\r\nHost: db1:8009\r\nUser-Agent: test\r\n\r\n"),

@@ -227,7 +227,7 @@ public class HttpCheckServerTests
         Assert.Equal("up ready 100% #replica, lag 20 MB\n", under.Body);
         var over = await GetAsync(server.HttpEndPoint, "/replica?lag=16MB");
         Assert.Equal(503, over.Status);
-        Assert.Equal("up maint #replica, lag 20 MB over max-lag\n", over.Body);
+        Assert.Equal("up drain #replica, lag 20 MB over max-lag\n", over.Body);
         Assert.Equal(503, (await GetAsync(server.HttpEndPoint, "/read-only?max-lag=1048576")).Status);
         Assert.Equal(503, (await GetAsync(server.HttpEndPoint, "/async?lag=16MB&replication_state=streaming")).Status);
         Assert.Equal(200, (await GetAsync(server.HttpEndPoint, "/async?lag=20MB")).Status);

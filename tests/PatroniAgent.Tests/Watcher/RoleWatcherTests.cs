@@ -188,7 +188,7 @@ public class RoleWatcherTests
 
         Assert.NotSame(before, rig.Board.Current);
         Assert.Equal("up ready 100% #replica, lag 2 kB\n", rig.Answer("replica\n"));
-        Assert.Equal("up maint #replica, lag 2 kB over max-lag\n", rig.Answer("replica max-lag=1kB\n"));
+        Assert.Equal("up drain #replica, lag 2 kB over max-lag\n", rig.Answer("replica max-lag=1kB\n"));
         Assert.Equal([(LogLevel.Information, ReplicaLog)], rig.Log.Lines);
     }
 
@@ -500,7 +500,7 @@ public class RoleWatcherTests
             $"up maint #{Reason}replica, lag unknown over 1 MB\n",
         ];
         Assert.Equal(expected, ModeNames.All.Select(mode => Answer(board, mode, "")));
-        Assert.Equal($"up maint #{Reason}replica, lag unknown over max-lag\n", Answer(board, Mode.Replica, "replica max-lag=16MB\n"));
+        Assert.Equal($"down #{Reason}replica, lag unknown over max-lag\n", Answer(board, Mode.Replica, "replica max-lag=16MB\n"));
         Assert.Equal(AnswerKind.Unknown, board.CurrentAnswer(Mode.Primary).Kind);
         Assert.Equal(503, AnswerReading.ReadHttp(board.AnswerHttp("GET /replica HTTP/1.1\r\n\r\n"u8)).Status);
     }
