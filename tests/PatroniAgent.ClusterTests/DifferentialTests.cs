@@ -183,6 +183,7 @@ public class DifferentialTests(Cluster cluster, ITestOutputHelper output)
         try
         {
             cluster.Run("patronictl", "pause", "--wait");
+            WaitForEveryMember(s => s.TryGetProperty("pause", out var p) && p.GetBoolean(), "paused");
             Run("kill", "-INT", cluster.Pid("postgres", replica).ToString());
             WaitFor(replica, s => s.GetProperty("state").GetString() == "stopped", "stopped");
             Thread.Sleep(Settle);
