@@ -91,6 +91,9 @@ public sealed class Cluster : IAsyncLifetime
     /// <summary>The config file one node's agent runs with.</summary>
     public static string AgentConfig(string node) => Path.Combine(Directory, $"agent{node[2..]}", "patroni-agent.conf");
 
+    /// <summary>The patroni.yml one node's Patroni runs with.</summary>
+    public static string PatroniConfig(string node) => Path.Combine(Directory, node, "patroni.yml");
+
     /// <summary>A directory of the cluster's for a test's own files.</summary>
     public static string TestDirectory(string name) => System.IO.Directory.CreateDirectory(Path.Combine(Directory, name)).FullName;
 
