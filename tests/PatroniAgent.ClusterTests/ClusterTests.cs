@@ -281,11 +281,22 @@ public class ClusterTests(Cluster cluster)
         WaitForStatus(Cluster.ReadOnly, replica, "UP");
     }
 
+    /// <summary>
+    /// A replica whose WAL receiver is stopped falls 30 MB behind: its agent answers drain, so HAProxy
+    /// sends it no new session while a long query already on it goes on to its end; once the receiver
+    /// runs again and the lag is back below half of max-lag, the replica stays out for the 10 s hold and
+    /// then returns, and its agent logs one line each way.
+    /// </summary>
     [Fact]
-    public void A_lagging_replica_leaves_the_read_only_backend()
+    public async Task A_lagging_replica_drains_out_of_the_read_only_backend_keeps_its_sessions_and_returns_after_the_hold()
     {
         var leader = cluster.WaitConverged();
         var replica = Cluster.Nodes.Last(n => n != leader);
+        string log = $"/tmp/patroni-agent-cluster-tests/log/agent{replica[2..]}.log";
+        int logLinesBefore = File.ReadAllLines(log).Length;
+        using var session = ConnectThrough(5001, replica);
+        using var longQuery = new NpgsqlCommand("select 42 from pg_sleep(12)", session) { CommandTimeout = 60 };
+        var queryResult = longQuery.ExecuteScalarAsync();
         int walreceiver = int.Parse(Process("pgrep", "-P", cluster.Pid("postgres", replica).ToString(), "-f", "walreceiver").Trim());
 
         Process("kill", "-STOP", walreceiver.ToString());
@@ -293,15 +304,41 @@ public class ClusterTests(Cluster cluster)
         {
             Cluster.Execute(Cluster.Address(leader),
                 "drop table if exists lag_test; create table lag_test as select g, repeat('x', 200) as pad from generate_series(1, 150000) g; select pg_switch_wal()");
-            WaitForStatus(Cluster.ReadOnly, replica, "MAINT");
+            WaitForStatusStart(Cluster.ReadOnly, replica, "DRAIN", TimeSpan.FromSeconds(30));
             Assert.Matches(@"^via agent : up \(replica, lag [0-9.]+ MB over max-lag\)$", cluster.Server(Cluster.ReadOnly, replica).AgentSaid);
+            Assert.All(Enumerable.Range(0, 6).Select(_ => Cluster.Land(5001)), landing => Assert.NotEqual(replica, landing.Node));
         }
         finally
         {
             Process("kill", "-CONT", walreceiver.ToString());
         }
+        var resumed = DateTime.UtcNow;
+        Assert.Equal(42, (int)(await queryResult)!);
+
         WaitForStatus(Cluster.ReadOnly, replica, "UP");
+        Assert.True(DateTime.UtcNow - resumed >= TimeSpan.FromSeconds(10), $"{replica} came back {DateTime.UtcNow - resumed} after its receiver ran again, within the 10 s hold");
+        List<string> moves = [];
+        Eventually.Until(() => (moves = [.. File.ReadAllLines(log).Skip(logLinesBefore).Where(line => line.Contains("replica lag", StringComparison.Ordinal))]).Count >= 2,
+            TimeSpan.FromSeconds(5), () => $"the agent of {replica} logged {moves.Count} moves: {string.Join(" | ", moves)}");
+        Assert.Equal(2, moves.Count);
+        Assert.Contains("over max-lag 16 MB: out of those checks until at or below 8 MB for 10s", moves[0]);
+        Assert.Contains("at or below 8 MB for 10s: back in the checks with max-lag 16 MB", moves[1]);
         Cluster.Execute(Cluster.Address(leader), "drop table lag_test");
+    }
+
+    /// <summary>A connection through an HAProxy frontend that landed on <paramref name="node"/>.</summary>
+    private static NpgsqlConnection ConnectThrough(int frontendPort, string node)
+    {
+        for (int attempt = 0; attempt < 20; attempt++)
+        {
+            var connection = Cluster.Connect("127.0.0.1", frontendPort);
+            if (Cluster.NodeOf(Scalar<string>(connection, "select host(inet_server_addr())")) == node)
+            {
+                return connection;
+            }
+            connection.Dispose();
+        }
+        throw new InvalidOperationException($"no connection through port {frontendPort} landed on {node} in 20 tries");
     }
 
     private void WaitForStatus(string backend, string node, string status)
