@@ -318,7 +318,7 @@ public class ClusterTests(Cluster cluster)
         WaitForStatus(Cluster.ReadOnly, replica, "UP");
         Assert.True(DateTime.UtcNow - resumed >= TimeSpan.FromSeconds(10), $"{replica} came back {DateTime.UtcNow - resumed} after its receiver ran again, within the 10 s hold");
         List<string> moves = [];
-        Eventually.Until(() => (moves = [.. File.ReadAllLines(log).Skip(logLinesBefore).Where(line => line.Contains("replica lag", StringComparison.Ordinal))]).Count >= 2,
+        Eventually.Until(() => (moves = [.. File.ReadAllLines(log).Skip(logLinesBefore).Where(line => line.Contains("replica lag", StringComparison.Ordinal) && line.Contains("max-lag 16 MB", StringComparison.Ordinal))]).Count >= 2,
             TimeSpan.FromSeconds(5), () => $"the agent of {replica} logged {moves.Count} moves: {string.Join(" | ", moves)}");
         Assert.Equal(2, moves.Count);
         Assert.Contains("over max-lag 16 MB: out of those checks until at or below 8 MB for 10s", moves[0]);

@@ -65,7 +65,12 @@ public sealed class LagGates
             return false;
         }
         var gate = Find(limits) ?? Add(limits, lag);
-        if (gate is null || !gate.Out)
+        if (gate is null)
+        {
+            return true;
+        }
+        Volatile.Write(ref gate.LastAsked, now);
+        if (!gate.Out)
         {
             return true;
         }
@@ -73,19 +78,25 @@ public sealed class LagGates
         return since != Gate.NotBelow && lag <= limits.ReturnLag && now - since >= limits.HoldTicks;
     }
 
+    /// <summary>How long after its last check a limit's moves are still reported: a limit asked once (a curl) does not log forever.</summary>
+    public static readonly TimeSpan Reported = TimeSpan.FromMinutes(1);
+
     /// <summary>
     /// Moves every gate to the lag of a new poll at <paramref name="now"/> and returns the replicas' moves
-    /// out and back in (none most of the time, without allocating).
+    /// out and back in for the limits checks asked within <see cref="Reported"/> (none most of the time,
+    /// without allocating).
     /// </summary>
     public IReadOnlyList<LagTransition> Update(long lag, long unreceived, long now)
     {
         List<LagTransition>? moves = null;
+        long reportedTicks = (long)(Reported.TotalSeconds * _ticksPerSecond);
         foreach (var gate in _gates)
         {
             if (gate is null)
             {
                 break;
             }
+            bool reported = now - Volatile.Read(ref gate.LastAsked) <= reportedTicks;
             long measured = gate.Limits.ByReceived ? unreceived : lag;
             if (measured < 0 || measured > gate.Limits.MaxLag)
             {
@@ -93,7 +104,10 @@ public sealed class LagGates
                 if (!gate.Out)
                 {
                     gate.Out = true;
-                    (moves ??= []).Add(new LagTransition(true, measured, gate.Limits));
+                    if (reported)
+                    {
+                        (moves ??= []).Add(new LagTransition(true, measured, gate.Limits));
+                    }
                 }
             }
             else if (gate.Out)
@@ -112,7 +126,10 @@ public sealed class LagGates
                     {
                         gate.Out = false;
                         Volatile.Write(ref gate.BelowSince, Gate.NotBelow);
-                        (moves ??= []).Add(new LagTransition(false, measured, gate.Limits));
+                        if (reported)
+                        {
+                            (moves ??= []).Add(new LagTransition(false, measured, gate.Limits));
+                        }
                     }
                 }
             }
@@ -149,7 +166,7 @@ public sealed class LagGates
 
     private Gate? Add(in Limits limits, long lag)
     {
-        var made = new Gate(limits) { Out = lag < 0 || lag > limits.MaxLag };
+        var made = new Gate(limits) { Out = lag < 0 || lag > limits.MaxLag, LastAsked = long.MinValue / 2 };
         for (int i = 0; i < _gates.Length; i++)
         {
             var found = Interlocked.CompareExchange(ref _gates[i], made, null);
@@ -175,5 +192,7 @@ public sealed class LagGates
         public volatile bool Out;
 
         public long BelowSince = NotBelow;
+
+        public long LastAsked;
     }
 }

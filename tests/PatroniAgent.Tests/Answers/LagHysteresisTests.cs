@@ -110,6 +110,20 @@ public class LagHysteresisTests
     }
 
     [Fact]
+    public void A_limit_no_check_asked_for_a_minute_moves_without_a_report()
+    {
+        Poll(0, TimeSpan.Zero);
+        Assert.StartsWith("up ready", Answer("replica max-lag=1MB\n"));
+        _time.Advance(TimeSpan.FromSeconds(61));
+        Assert.StartsWith("up ready", Answer());
+        Poll(5 * MB, TimeSpan.Zero);
+        Assert.Empty(_moves);
+        Poll(20 * MB, TimeSpan.FromSeconds(1));
+        Assert.Equal([16 * MB], _moves.Select(move => move.Limits.MaxLag));
+        Assert.StartsWith("up drain", Answer("replica max-lag=1MB\n"));
+    }
+
+    [Fact]
     public void A_check_gives_its_own_return_limit_and_hold()
     {
         const string Quick = "replica max-lag=16MB return-lag=15MB hold=0s\n";
