@@ -62,15 +62,16 @@ public sealed class Snapshot
         foreach (var mode in ModeNames.All)
         {
             var within = AnswerPolicy.Decide(status, mode, status.LagBytes ?? 0);
+            var over = AnswerPolicy.Decide(status, mode, status.LagBytes is { } lag ? lag - 1 : 0);
             modes[(int)mode] = new ModeAnswers(
                 Encode(AnswerPolicy.Decide(status, mode)),
                 Encode(within),
-                Encode(AnswerPolicy.Decide(status, mode, status.LagBytes is { } lag ? lag - 1 : 0)),
+                Encode(over),
                 Encode(AnswerPolicy.Decide(status, mode, byReceived: true)),
                 Encode(AnswerPolicy.Decide(status, mode, status.UnreceivedBytes ?? 0, byReceived: true)),
                 Encode(AnswerPolicy.Decide(status, mode, status.UnreceivedBytes is { } unreceived ? unreceived - 1 : 0, byReceived: true)),
                 Encode(AnswerPolicy.Unmatched(status, "matching the check's filters")),
-                Encode(AnswerPolicy.HeldOut(within)),
+                Encode(over.IsReady ? within : AnswerPolicy.HeldOut(within)),
                 within.IsReady ? [.. Enumerable.Range(1, WeightSteps).Select(step => Encode(within with { WeightPercent = 100 * step / WeightSteps }))] : null,
                 status.LagBytes ?? -1,
                 status.UnreceivedBytes ?? -1);

@@ -123,6 +123,20 @@ public class LagHysteresisTests
         Assert.StartsWith("up drain", Answer("replica max-lag=1MB\n"));
     }
 
+    [Theory]
+    [InlineData("health max-lag=0\n", "up ready 100% #replica, lag 0 B\n")]
+    [InlineData("liveness max-lag=0\n", "up ready 100% #patroni answers, postgres running, replica\n")]
+    [InlineData("primary max-lag=0\n", "up maint #replica, lag 0 B\n")]
+    public void A_mode_whose_answer_does_not_depend_on_the_lag_is_never_held_out(string line, string expected)
+    {
+        Poll(0, TimeSpan.Zero);
+        Assert.Equal(expected, Answer(line));
+        Poll(MB, TimeSpan.FromSeconds(1));
+        Poll(0, TimeSpan.FromSeconds(1));
+        Assert.Equal(expected, Answer(line));
+        Assert.StartsWith("up drain #replica, lag 0 B, held out", Answer("replica max-lag=0\n"));
+    }
+
     [Fact]
     public void A_check_gives_its_own_return_limit_and_hold()
     {
