@@ -55,7 +55,6 @@ public static class AgentSendParser
         bool byReceived = false, weighted = false;
         long returnLag = AgentRequest.NoMaxLag, hold = AgentRequest.NoMaxLag;
         int filtersStart = -1, filtersEnd = -1;
-        Span<byte> decoded = stackalloc byte[CheckParameters.MaxValueLength];
         for (var word = NextWord(ref rest); !word.IsEmpty; word = NextWord(ref rest))
         {
             int eq = word.IndexOf((byte)'=');
@@ -96,7 +95,7 @@ public static class AgentSendParser
             }
             else if (Ascii.EqualsIgnoreCase(key, "mode"u8))
             {
-                byReceived = CheckParameters.TryDecode(value, decoded, out int length) && CheckParameters.IsWriteMode(decoded[..length]);
+                byReceived = CheckParameters.IsWriteMode(value);
             }
             else if (!Ascii.EqualsIgnoreCase(key, "max-lag"u8) && !Ascii.EqualsIgnoreCase(key, "lag"u8))
             {

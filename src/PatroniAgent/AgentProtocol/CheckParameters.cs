@@ -17,8 +17,28 @@ public static class CheckParameters
     /// <summary>Whether <paramref name="key"/> names a filter: <c>replication_state</c> or <c>tag_KEY</c>.</summary>
     public static bool IsFilter(ReadOnlySpan<byte> key) => key.SequenceEqual("replication_state"u8) || key.StartsWith(TagPrefix);
 
-    /// <summary>Whether a <c>mode=</c> value asks for lag by the WAL received: <c>write</c>; anything else is Patroni's default, <c>apply</c>.</summary>
-    public static bool IsWriteMode(ReadOnlySpan<byte> value) => value.SequenceEqual("write"u8);
+    /// <summary>Whether a percent-encoded <c>mode=</c> value asks for lag by the WAL received: <c>write</c>; anything else is Patroni's default, <c>apply</c>.</summary>
+    public static bool IsWriteMode(ReadOnlySpan<byte> encoded)
+    {
+        Span<byte> decoded = stackalloc byte["write".Length];
+        return TryDecode(encoded, decoded, out int length) && decoded[..length].SequenceEqual("write"u8);
+    }
+
+    /// <summary>Reads a percent-encoded size (<see cref="AgentSendParser.TryParseSize"/>).</summary>
+    public static bool TryReadSize(ReadOnlySpan<byte> encoded, out long bytes)
+    {
+        Span<byte> decoded = stackalloc byte[MaxValueLength];
+        bytes = 0;
+        return TryDecode(encoded, decoded, out int length) && AgentSendParser.TryParseSize(decoded[..length], out bytes);
+    }
+
+    /// <summary>Reads a percent-encoded duration (<see cref="TryParseMilliseconds"/>).</summary>
+    public static bool TryReadMilliseconds(ReadOnlySpan<byte> encoded, out long milliseconds)
+    {
+        Span<byte> decoded = stackalloc byte[MaxValueLength];
+        milliseconds = 0;
+        return TryDecode(encoded, decoded, out int length) && TryParseMilliseconds(decoded[..length], out milliseconds);
+    }
 
     /// <summary>Whether a <c>weighted=</c> value turns weights on: <c>yes</c>, <c>true</c>, <c>on</c> or <c>1</c>.</summary>
     public static bool IsYes(ReadOnlySpan<byte> value) =>

@@ -53,7 +53,6 @@ public static class HttpCheckParser
         long maxLag = AgentRequest.NoMaxLag;
         bool byReceived = false, filtered = false;
         long returnLag = AgentRequest.NoMaxLag, hold = AgentRequest.NoMaxLag;
-        Span<byte> decoded = stackalloc byte[CheckParameters.MaxValueLength];
         foreach (var parameter in line.Parameters)
         {
             if (CheckParameters.IsFilter(parameter.Name))
@@ -62,24 +61,24 @@ public static class HttpCheckParser
             }
             else if (parameter.Name.SequenceEqual("return-lag"u8))
             {
-                if (!(CheckParameters.TryDecode(parameter.Value, decoded, out int length) && AgentSendParser.TryParseSize(decoded[..length], out returnLag)))
+                if (!CheckParameters.TryReadSize(parameter.Value, out returnLag))
                 {
                     return Fail(method, HttpCheckError.InvalidLag);
                 }
             }
             else if (parameter.Name.SequenceEqual("hold"u8))
             {
-                if (!(CheckParameters.TryDecode(parameter.Value, decoded, out int length) && CheckParameters.TryParseMilliseconds(decoded[..length], out hold)))
+                if (!CheckParameters.TryReadMilliseconds(parameter.Value, out hold))
                 {
                     return Fail(method, HttpCheckError.InvalidLag);
                 }
             }
             else if (parameter.Name.SequenceEqual("mode"u8))
             {
-                byReceived = CheckParameters.TryDecode(parameter.Value, decoded, out int length) && CheckParameters.IsWriteMode(decoded[..length]);
+                byReceived = CheckParameters.IsWriteMode(parameter.Value);
             }
             else if ((parameter.Name.SequenceEqual("lag"u8) || parameter.Name.SequenceEqual("max-lag"u8))
-                && !(CheckParameters.TryDecode(parameter.Value, decoded, out int length) && AgentSendParser.TryParseSize(decoded[..length], out maxLag)))
+                && !CheckParameters.TryReadSize(parameter.Value, out maxLag))
             {
                 return Fail(method, HttpCheckError.InvalidLag);
             }
