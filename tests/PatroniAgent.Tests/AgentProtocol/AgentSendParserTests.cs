@@ -1,8 +1,10 @@
 using System.Text;
 using PatroniAgent.AgentProtocol;
+using PatroniAgent.Tests.Support;
 
 namespace PatroniAgent.Tests.AgentProtocol;
 
+[Collection(nameof(AllocationCollection))]
 public class AgentSendParserTests
 {
     private static AgentRequest Parse(string text, Mode defaultMode = Mode.Primary) =>

@@ -7,6 +7,7 @@ using PatroniAgent.Tests.Support;
 namespace PatroniAgent.Tests.Answers;
 
 /// <summary>The check counters and answer transitions kept by <see cref="AnswerBoard"/>.</summary>
+[Collection(nameof(AllocationCollection))]
 public class CheckCountingTests
 {
 

@@ -11,6 +11,7 @@ namespace PatroniAgent.Tests.Answers;
 /// Patroni's filters on the board: <c>tag_KEY=VALUE</c> and <c>replication_state=STATE</c>, in agent-send
 /// lines and HTTP queries; <c>mode=write</c> for readiness.
 /// </summary>
+[Collection(nameof(AllocationCollection))]
 public class CheckFilterTests
 {
     private const string Unmatched = "up maint #replica, lag 2 kB, not matching the check's filters\n";

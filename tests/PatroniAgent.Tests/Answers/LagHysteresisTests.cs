@@ -13,6 +13,7 @@ namespace PatroniAgent.Tests.Answers;
 /// Checks with a lag limit on a replica whose lag moves: out at the limit, back only below the return
 /// limit after the hold time, each move reported once; and weights that fall with the lag.
 /// </summary>
+[Collection(nameof(AllocationCollection))]
 public class LagHysteresisTests
 {
     private const long MB = 1L << 20;

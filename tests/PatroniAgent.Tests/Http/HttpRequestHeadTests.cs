@@ -1,8 +1,10 @@
 using System.Text;
 using PatroniAgent.Http;
+using PatroniAgent.Tests.Support;
 
 namespace PatroniAgent.Tests.Http;
 
+[Collection(nameof(AllocationCollection))]
 public class HttpRequestHeadTests
 {
     private static byte[] Bytes(string text) => Encoding.Latin1.GetBytes(text);

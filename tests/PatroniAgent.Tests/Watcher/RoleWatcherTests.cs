@@ -16,6 +16,7 @@ namespace PatroniAgent.Tests.Watcher;
 /// <see cref="RoleWatcher"/> and <see cref="AnswerBoard"/> together, against a stand-in Patroni, with a
 /// manual clock for freshness: what checks are answered, which snapshot is served, and what is logged.
 /// </summary>
+[Collection(nameof(AllocationCollection))]
 public class RoleWatcherTests
 {
     private static readonly TimeSpan StaleAfter = TimeSpan.FromSeconds(3);
