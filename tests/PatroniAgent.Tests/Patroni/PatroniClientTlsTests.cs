@@ -297,15 +297,19 @@ public sealed class PatroniClientTlsTests : IDisposable
         Assert.Null(Client(fake.Url, "--patroni-ca-file", _caFile).Poll(CancellationToken.None).Error);
         using var relay = new TrickleRelay(new IPEndPoint(IPAddress.Loopback, fake.Port));
         var options = ConfigLoader.Parse(["--patroni-url", $"https://127.0.0.1:{relay.Port}", "--patroni-ca-file", _caFile], new ArgumentRules(LoadsPatroniAccess: true), new Dictionary<string, string>(), File.ReadAllText).Options;
-        var client = new PatroniClient(options.PatroniUrl, TimeSpan.FromSeconds(1), access: options.PatroniAccess);
+        var client = new PatroniClient(options.PatroniUrl, TimeSpan.FromSeconds(3), access: options.PatroniAccess);
 
         var result = client.Poll(new CancellationTokenSource(TimeSpan.FromSeconds(20)).Token);
 
-        Assert.Equal(new PollResult(null, "no answer from patroni within 1000 ms", PollErrorKind.Timeout), result);
+        Assert.Equal(new PollResult(null, "no answer from patroni within 3000 ms", PollErrorKind.Timeout), result);
         Assert.InRange(relay.Trickled, 1, 200);
     }
 
-    /// <summary>Relays one connection to a server, passing what the server sends one byte every 50 ms.</summary>
+    /// <summary>
+    /// Relays one connection to a server, passing what the server sends one byte every 50 ms. It
+    /// runs on threads of its own, so a busy thread pool in the test host does not hold back the
+    /// first byte past the client's timeout.
+    /// </summary>
     private sealed class TrickleRelay : IDisposable
     {
         private readonly Socket _listener = new(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
@@ -316,7 +320,7 @@ public sealed class PatroniClientTlsTests : IDisposable
         {
             _listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
             _listener.Listen(1);
-            _ = Task.Run(() => Relay(server));
+            new Thread(() => Relay(server)) { IsBackground = true, Name = "trickle relay" }.Start();
         }
 
         public int Port => ((IPEndPoint)_listener.LocalEndPoint!).Port;
@@ -324,31 +328,39 @@ public sealed class PatroniClientTlsTests : IDisposable
         /// <summary>How many bytes of the server's went to the client.</summary>
         public int Trickled => Volatile.Read(ref _trickled);
 
-        private async Task Relay(IPEndPoint target)
+        private void Relay(IPEndPoint target)
         {
             try
             {
-                using var client = await _listener.AcceptAsync(_stop.Token);
+                using var client = _listener.Accept();
                 using var server = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-                await server.ConnectAsync(target, _stop.Token);
-                _ = Task.Run(async () =>
-                {
-                    var buffer = new byte[4096];
-                    int n;
-                    while ((n = await client.ReceiveAsync(buffer, _stop.Token)) > 0)
-                    {
-                        await server.SendAsync(buffer.AsMemory(0, n), _stop.Token);
-                    }
-                });
+                server.Connect(target);
+                new Thread(() => Forward(client, server)) { IsBackground = true, Name = "trickle forward" }.Start();
                 var one = new byte[1];
-                while (await server.ReceiveAsync(one, _stop.Token) > 0)
+                while (!_stop.IsCancellationRequested && server.Receive(one) > 0)
                 {
-                    await client.SendAsync(one, _stop.Token);
+                    client.Send(one);
                     Interlocked.Increment(ref _trickled);
-                    await Task.Delay(50, _stop.Token);
+                    _stop.Token.WaitHandle.WaitOne(50);
                 }
             }
-            catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException)
+            catch (Exception e) when (e is SocketException or ObjectDisposedException)
+            {
+            }
+        }
+
+        private static void Forward(Socket from, Socket to)
+        {
+            try
+            {
+                var buffer = new byte[4096];
+                int n;
+                while ((n = from.Receive(buffer)) > 0)
+                {
+                    to.Send(buffer.AsSpan(0, n));
+                }
+            }
+            catch (Exception e) when (e is SocketException or ObjectDisposedException)
             {
             }
         }
