@@ -50,7 +50,7 @@ public static class AllocationGuard
         {
             for (int i = 0; i < Calls / 10; i++)
             {
-                AgentSendParser.Parse(line, Mode.Primary);
+                AgentSendParser.Parse(line, AgentRequest.For(Mode.Primary));
             }
         }
         long parseBytes = GC.GetAllocatedBytesForCurrentThread() - parseBefore;
@@ -68,7 +68,7 @@ public static class AllocationGuard
         int length = 0;
         for (int i = 0; i < calls; i++)
         {
-            var answer = board.Answer(Mode.Primary, line);
+            var answer = board.Answer(AgentRequest.For(Mode.Primary), line);
             answer.CopyTo(sendBuffer);
             length = answer.Length;
         }

@@ -28,16 +28,16 @@ public class AnswerBenchmarks
     public void Setup() => _board = PrimaryBoard();
 
     [Benchmark(Baseline = true, Description = "no agent-send (listener mode)")]
-    public int ListenerMode() => Write(_board.Answer(Mode.Primary, default));
+    public int ListenerMode() => Write(_board.Answer(AgentRequest.For(Mode.Primary), default));
 
     [Benchmark(Description = "\"primary\\n\"")]
-    public int Primary() => Write(_board.Answer(Mode.Primary, "primary\n"u8));
+    public int Primary() => Write(_board.Answer(AgentRequest.For(Mode.Primary), "primary\n"u8));
 
     [Benchmark(Description = "\"replica max-lag=16MB\\n\"")]
-    public int ReplicaMaxLag() => Write(_board.Answer(Mode.Primary, "replica max-lag=16MB\n"u8));
+    public int ReplicaMaxLag() => Write(_board.Answer(AgentRequest.For(Mode.Primary), "replica max-lag=16MB\n"u8));
 
     [Benchmark(Description = "\"bogus\\n\" (down, unknown mode)")]
-    public int UnknownMode() => Write(_board.Answer(Mode.Primary, "bogus\n"u8));
+    public int UnknownMode() => Write(_board.Answer(AgentRequest.For(Mode.Primary), "bogus\n"u8));
 
     private int Write(ReadOnlySpan<byte> answer)
     {

@@ -70,7 +70,7 @@ internal sealed class Comparison(CompareOptions options, TextWriter output)
         var fixture = options.Fixture ?? Path.Combine(root, "tests", "PatroniAgent.Tests", "Fixtures", "patroni", "v4.1.4-primary.json");
         var recording = PatroniRecording.Load(fixture);
         var send = options.Send.Length == 0 ? [] : Encoding.ASCII.GetBytes(options.Send + "\n");
-        var expected = Encoding.ASCII.GetString(InProcessAgent.Board(recording).Answer(Mode.Primary, send)).TrimEnd('\n');
+        var expected = Encoding.ASCII.GetString(InProcessAgent.Board(recording).Answer(AgentRequest.For(Mode.Primary), send)).TrimEnd('\n');
         var shape = new LoadShape(options.Clients, 0, send, options.Reset, TimeSpan.FromSeconds(2));
         output.WriteLine($"stand-in Patroni answers {recording.Name} (HTTP {recording.Status}, role {recording.Role}; {recording.Source})");
         output.WriteLine($"expected answer: \"{expected}\"; generator: {options.Threads} thread(s), {shape.Describe()}");

@@ -35,7 +35,7 @@ internal static class InProcessAgent
 
     public static AllocationResult Measure(PatroniRecording recording, LoadShape shape, int threads, long checks, TimeSpan warmup, TimeSpan limit)
     {
-        var listener = new ListenerOptions(new IPEndPoint(IPAddress.Loopback, 0), Board(recording).For(Mode.Primary), TimeSpan.FromMilliseconds(20)) { ResetAfterReply = true };
+        var listener = new ListenerOptions(new IPEndPoint(IPAddress.Loopback, 0), Board(recording).For(AgentRequest.For(Mode.Primary)), TimeSpan.FromMilliseconds(20)) { ResetAfterReply = true };
         using var server = new AgentServer([listener], new AgentServerOptions(), NullLogger.Instance);
         server.Start();
         using var target = new Loopback(server.EndPoints[0]);

@@ -27,6 +27,9 @@ public readonly record struct AgentRequest(Mode Mode, long MaxLag, AgentRequestE
 
     public bool HasMaxLag => MaxLag >= 0;
 
+    /// <summary>A check of <paramref name="mode"/> with no parameters.</summary>
+    public static AgentRequest For(Mode mode) => new(mode, NoMaxLag, AgentRequestError.None);
+
     public bool ByReceived { get; init; }
 
     public Range Filters { get; init; }

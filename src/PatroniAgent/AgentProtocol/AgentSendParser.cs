@@ -18,10 +18,13 @@ public static class AgentSendParser
     /// <summary>
     /// Parses what a client sent. The line ends at the first <c>\n</c> or <c>\r</c>; without one, all
     /// of <paramref name="received"/> is the line (the client stopped sending or the wait ran out),
-    /// unless it filled the whole line buffer. An empty line asks for <paramref name="defaultMode"/>.
+    /// unless it filled the whole line buffer. An empty line asks for <paramref name="defaults"/>, the
+    /// listener's check; a line that names a mode keeps the listener's max-lag, return-lag, hold,
+    /// weighted and mode= where it gives none of its own.
     /// </summary>
-    public static AgentRequest Parse(ReadOnlySpan<byte> received, Mode defaultMode)
+    public static AgentRequest Parse(ReadOnlySpan<byte> received, in AgentRequest defaults)
     {
+        Mode defaultMode = defaults.Mode;
         int end = received.IndexOfAny((byte)'\n', (byte)'\r');
         if (end < 0)
         {
@@ -44,16 +47,16 @@ public static class AgentSendParser
         var first = NextWord(ref rest);
         if (first.IsEmpty)
         {
-            return new AgentRequest(defaultMode, AgentRequest.NoMaxLag, AgentRequestError.None);
+            return defaults;
         }
         if (!ModeNames.TryParse(first, out var mode))
         {
             return Fail(defaultMode, AgentRequestError.UnknownMode);
         }
 
-        long maxLag = AgentRequest.NoMaxLag;
-        bool byReceived = false, weighted = false;
-        long returnLag = AgentRequest.NoMaxLag, hold = AgentRequest.NoMaxLag;
+        long maxLag = defaults.MaxLag;
+        bool byReceived = defaults.ByReceived, weighted = defaults.Weighted;
+        long returnLag = defaults.ReturnLag, hold = defaults.HoldMilliseconds;
         int filtersStart = -1, filtersEnd = -1;
         for (var word = NextWord(ref rest); !word.IsEmpty; word = NextWord(ref rest))
         {
@@ -115,6 +118,18 @@ public static class AgentSendParser
             Weighted = weighted,
         };
     }
+
+    /// <summary>Why an agent-send line cannot be used, as the <c>down</c> answer to it gives the reason.</summary>
+    public static string ErrorReason(AgentRequestError error) => error switch
+    {
+        AgentRequestError.UnknownMode => $"unknown mode in agent-send, expected one of: {ModeNames.Canonical}",
+        AgentRequestError.UnknownParameter => "unknown parameter in agent-send, expected max-lag, return-lag, hold, weighted, mode, replication_state or tag_KEY",
+        AgentRequestError.InvalidMaxLag => "invalid max-lag in agent-send, expected a size such as 16MB",
+        AgentRequestError.InvalidValue => "invalid value in agent-send: return-lag takes a size such as 8MB, hold a duration such as 10s, weighted yes or no",
+        AgentRequestError.LineTooLong => $"agent-send line longer than {MaxLineLength - 1} bytes",
+        AgentRequestError.InvalidCharacters => "agent-send line is not printable text",
+        _ => throw new ArgumentOutOfRangeException(nameof(error)),
+    };
 
     /// <summary>
     /// Parses a size in bytes as Patroni's <c>parse_int(value, 'B')</c> reads it: an integer (decimal,

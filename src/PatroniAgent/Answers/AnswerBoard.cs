@@ -108,10 +108,10 @@ public sealed class AnswerBoard
         }
     }
 
-    /// <summary>The reply to a check on a listener whose mode is <paramref name="defaultMode"/>.</summary>
-    public ReadOnlySpan<byte> Answer(Mode defaultMode, ReadOnlySpan<byte> received)
+    /// <summary>The reply to a check on a listener whose check is <paramref name="defaults"/> (its mode and lag parameters).</summary>
+    public ReadOnlySpan<byte> Answer(in AgentRequest defaults, ReadOnlySpan<byte> received)
     {
-        var request = AgentSendParser.Parse(received, defaultMode);
+        var request = AgentSendParser.Parse(received, defaults);
         if (request.Error != AgentRequestError.None)
         {
             Checks.Count(CheckProtocol.Agent, CheckCounters.NoMode, AnswerKind.Error);
@@ -150,7 +150,6 @@ public sealed class AnswerBoard
         return response.For(request.Method);
     }
 
-    /// <summary>The answers of one agent-check listener.</summary>
     /// <summary>
     /// The answer of a check: without a lag limit the mode's own; with one, within it, over it, or held out
     /// by <see cref="LagGates"/> after passing it; within it and <paramref name="weighted"/>, with a weight
@@ -179,22 +178,11 @@ public sealed class AnswerBoard
         !filters.IsEmpty && kind is AnswerKind.Ready or AnswerKind.Drain && snapshot.Status is { } status
         && !CheckFilters.Pass(filters, query, status, mode);
 
-    public IAnswerSource For(Mode defaultMode) => new ListenerAnswers(this, defaultMode);
+    /// <summary>The answers of an agent-check listener whose check is <paramref name="defaults"/>.</summary>
+    public IAnswerSource For(AgentRequest defaults) => new ListenerAnswers(this, defaults);
 
     /// <summary>The answers of an HTTP health-check listener.</summary>
     public IAnswerSource ForHttp() => new HttpAnswers(this);
-
-    /// <summary>The reply to an agent-send line that cannot be used; all are <c>down</c> with the reason.</summary>
-    public static string ErrorReason(AgentRequestError error) => error switch
-    {
-        AgentRequestError.UnknownMode => $"unknown mode in agent-send, expected one of: {ModeNames.Canonical}",
-        AgentRequestError.UnknownParameter => "unknown parameter in agent-send, expected max-lag, return-lag, hold, weighted, mode, replication_state or tag_KEY",
-        AgentRequestError.InvalidMaxLag => "invalid max-lag in agent-send, expected a size such as 16MB",
-        AgentRequestError.InvalidValue => "invalid value in agent-send: return-lag takes a size such as 8MB, hold a duration such as 10s, weighted yes or no",
-        AgentRequestError.LineTooLong => $"agent-send line longer than {AgentSendParser.MaxLineLength - 1} bytes",
-        AgentRequestError.InvalidCharacters => "agent-send line is not printable text",
-        _ => throw new ArgumentOutOfRangeException(nameof(error)),
-    };
 
     private static byte[][] BuildErrorAnswers()
     {
@@ -204,7 +192,7 @@ public sealed class AnswerBoard
         {
             if (error != AgentRequestError.None)
             {
-                answers[(int)error] = AgentAnswer.Down(ErrorReason(error)).Encode();
+                answers[(int)error] = AgentAnswer.Down(AgentSendParser.ErrorReason(error)).Encode();
             }
         }
         return answers;
@@ -225,11 +213,13 @@ public sealed class AnswerBoard
         return responses;
     }
 
-    private sealed class ListenerAnswers(AnswerBoard board, Mode defaultMode) : IAnswerSource
+    private sealed class ListenerAnswers(AnswerBoard board, AgentRequest defaults) : IAnswerSource
     {
+        private readonly AgentRequest _defaults = defaults;
+
         public int MaxRequestLength => AgentSendParser.MaxLineLength;
         public bool IsComplete(ReadOnlySpan<byte> received) => AgentSendParser.IsComplete(received);
-        public ReadOnlySpan<byte> Answer(ReadOnlySpan<byte> received) => board.Answer(defaultMode, received);
+        public ReadOnlySpan<byte> Answer(ReadOnlySpan<byte> received) => board.Answer(_defaults, received);
     }
 
     private sealed class HttpAnswers(AnswerBoard board) : IAnswerSource

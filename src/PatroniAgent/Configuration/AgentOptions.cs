@@ -1,4 +1,5 @@
 using System.Net;
+using System.Text;
 using Microsoft.Extensions.Logging;
 using PatroniAgent.AgentProtocol;
 using PatroniAgent.Patroni;
@@ -6,10 +7,23 @@ using PatroniAgent.Server;
 
 namespace PatroniAgent.Configuration;
 
-/// <summary>One agent-check listener: where it listens and the mode it answers when the check names none.</summary>
+/// <summary>
+/// One agent-check listener: where it listens, the mode it answers when the check names none and,
+/// in agent-send words, its lag parameters (e.g. <c>max-lag=16MB hold=30s</c>), which a check's
+/// own agent-send line keeps where it gives none of its own.
+/// </summary>
 public sealed record ListenerConfig(IPEndPoint EndPoint, Mode Mode)
 {
-    public override string ToString() => $"{ListenSocket.Show(EndPoint)}={ModeNames.Name(Mode)}";
+    /// <summary>The lag parameters, as <c>listen</c> gave them; empty for none.</summary>
+    public string Parameters { get; init; } = "";
+
+    /// <summary>The check an empty agent-send line asks for on this listener, and the one a line naming a mode starts from.</summary>
+    public AgentRequest Defaults => AgentSendParser.Parse(Encoding.ASCII.GetBytes(Check), AgentRequest.For(Mode));
+
+    /// <summary>The listener's check as an agent-send line, e.g. <c>replica max-lag=16MB</c>.</summary>
+    public string Check => Parameters.Length == 0 ? ModeNames.Name(Mode) : $"{ModeNames.Name(Mode)} {Parameters}";
+
+    public override string ToString() => $"{ListenSocket.Show(EndPoint)}={Check}";
 }
 
 /// <summary>The whole configuration of the agent, after file, environment and command line were merged.</summary>

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
+using System.Text;
 using PatroniAgent.AgentProtocol;
 using PatroniAgent.Server;
 using static PatroniAgent.Configuration.ConfigValues;
@@ -33,8 +34,8 @@ internal static class ConfigKeys
 
     internal static readonly Key[] Keys =
     [
-        new("listen", "ADDR:PORT[=MODE]", "listener and its default mode, repeatable",
-            o => string.Join(' ', o.Listeners), AddListener, o => o with { Listeners = [] }),
+        new("listen", "ADDR:PORT[=MODE [PARAM...]]", "listener, its default mode and lag parameters as agent-send gives them (max-lag=16MB hold=30s), repeatable",
+            o => string.Join(", ", o.Listeners), AddListener, o => o with { Listeners = [] }),
         new("http-listen", "ADDR:PORT", "HTTP health-check listener (GET /primary, /replica...), repeatable",
             o => o.HttpListeners.Count == 0 ? "none" : string.Join(' ', o.HttpListeners.Select(ListenSocket.Show)), AddHttpListener, o => o with { HttpListeners = [] }),
         new("metrics-listen", "ADDR:PORT", "Prometheus /metrics and JSON /status endpoint, repeatable",
@@ -145,14 +146,28 @@ internal static class ConfigKeys
         return a.Port == b.Port && (a.Address.Equals(b.Address) || Covers(a.Address, b.Address) || Covers(b.Address, a.Address));
     }
 
+    /// <summary>
+    /// Reads <c>ADDR:PORT[=MODE [PARAMETER...]]</c>: what follows <c>=</c> is read as an agent-send line,
+    /// whose parameters may be the lag ones (max-lag, return-lag, hold, weighted, mode), not filters.
+    /// </summary>
     private static ListenerConfig ParseListener(string text, string where)
     {
         int equals = text.IndexOf('=');
         string endPoint = equals < 0 ? text : text[..equals];
-        Mode mode = Mode.Primary;
-        if (equals >= 0 && !ModeNames.TryParse(text[(equals + 1)..], out mode))
-            throw Error(where, $"unknown mode \"{text[(equals + 1)..]}\" in \"{text}\"; the modes are {ModeNames.Accepted}");
-        return new ListenerConfig(ParseEndPoint(endPoint, text, where, "e.g. 127.0.0.1:5555 or *:5555=replica"), mode);
+        var listener = new ListenerConfig(ParseEndPoint(endPoint, text, where, "e.g. 127.0.0.1:5555 or *:5555=replica"), Mode.Primary);
+        if (equals < 0)
+            return listener;
+
+        string check = text[(equals + 1)..].Trim();
+        string[] words = check.Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries);
+        if (words.Length == 0 || !ModeNames.TryParse(words[0], out var mode))
+            throw Error(where, $"unknown mode \"{(words.Length == 0 ? "" : words[0])}\" in \"{text}\"; the modes are {ModeNames.Accepted}");
+        var request = AgentSendParser.Parse(Encoding.ASCII.GetBytes(string.Join(' ', words)), AgentRequest.For(mode));
+        if (request.Error != AgentRequestError.None)
+            throw Error(where, $"\"{text}\": the check after \"=\" is read as an agent-send line: {AgentSendParser.ErrorReason(request.Error)}");
+        if (!request.Filters.Equals(default(Range)))
+            throw Error(where, $"\"{text}\": replication_state= and tag_KEY= filters belong in the check's agent-send line, not in listen");
+        return listener with { Mode = mode, Parameters = string.Join(' ', words[1..]) };
     }
 
     private static Key Duration(

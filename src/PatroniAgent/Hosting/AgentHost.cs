@@ -60,7 +60,7 @@ public sealed partial class AgentHost : IDisposable
         _watcher = poll.Watcher;
         _control = new ControlChannel(options.ControlSocket, _watcher, loggers.CreateLogger("patroni-agent.control"));
         var listeners = options.Listeners
-            .Select(l => new ListenerOptions(l.EndPoint, Board.For(l.Mode), options.SendWait) { ResetAfterReply = true })
+            .Select(l => new ListenerOptions(l.EndPoint, Board.For(l.Defaults), options.SendWait) { ResetAfterReply = true })
             .Concat(options.HttpListeners.Select(e => new ListenerOptions(e, Board.ForHttp(), HttpCheckParser.RequestWait)))
             .ToList();
         var serverOptions = new AgentServerOptions
@@ -95,7 +95,7 @@ public sealed partial class AgentHost : IDisposable
         {
             if (i < agentListeners)
             {
-                LogAgentListener(_logger, Describe(_options.Listeners[i].EndPoint, bound[i]), ModeNames.Name(_options.Listeners[i].Mode));
+                LogAgentListener(_logger, Describe(_options.Listeners[i].EndPoint, bound[i]), _options.Listeners[i].Check);
             }
             else
             {

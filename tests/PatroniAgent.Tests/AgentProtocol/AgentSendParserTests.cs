@@ -8,7 +8,7 @@ namespace PatroniAgent.Tests.AgentProtocol;
 public class AgentSendParserTests
 {
     private static AgentRequest Parse(string text, Mode defaultMode = Mode.Primary) =>
-        AgentSendParser.Parse(Encoding.Latin1.GetBytes(text), defaultMode);
+        AgentSendParser.Parse(Encoding.Latin1.GetBytes(text), AgentRequest.For(defaultMode));
 
     [Theory]
     [InlineData("primary\n", Mode.Primary)]
@@ -94,9 +94,9 @@ public class AgentSendParserTests
     public void A_full_buffer_without_a_line_end_is_too_long()
     {
         var received = Encoding.ASCII.GetBytes(new string('a', AgentSendParser.MaxLineLength));
-        Assert.Equal(AgentRequestError.LineTooLong, AgentSendParser.Parse(received, Mode.Primary).Error);
+        Assert.Equal(AgentRequestError.LineTooLong, AgentSendParser.Parse(received, AgentRequest.For(Mode.Primary)).Error);
         var justFits = Encoding.ASCII.GetBytes("replica" + new string(' ', AgentSendParser.MaxLineLength - 8) + "\n");
-        Assert.Equal(Mode.Replica, AgentSendParser.Parse(justFits, Mode.Primary).Mode);
+        Assert.Equal(Mode.Replica, AgentSendParser.Parse(justFits, AgentRequest.For(Mode.Primary)).Mode);
     }
 
     [Fact]
@@ -107,15 +107,45 @@ public class AgentSendParserTests
         Assert.Equal(Mode.Replica, request.Mode);
     }
 
+    private static readonly AgentRequest ListenerCheck =
+        new(Mode.Replica, 16L << 20, AgentRequestError.None) { ReturnLag = 4L << 20, HoldMilliseconds = 30_000, Weighted = true, ByReceived = true };
+
+    [Theory]
+    [InlineData("", Mode.Replica, 16L << 20, 4L << 20, 30_000L, true, true)]
+    [InlineData("\n", Mode.Replica, 16L << 20, 4L << 20, 30_000L, true, true)]
+    [InlineData("read-only\n", Mode.ReadOnly, 16L << 20, 4L << 20, 30_000L, true, true)]
+    [InlineData("replica max-lag=1MB\n", Mode.Replica, 1L << 20, 4L << 20, 30_000L, true, true)]
+    [InlineData("replica hold=1s return-lag=0\n", Mode.Replica, 16L << 20, 0L, 1_000L, true, true)]
+    [InlineData("replica weighted=no mode=apply\n", Mode.Replica, 16L << 20, 4L << 20, 30_000L, false, false)]
+    public void A_line_keeps_the_listeners_lag_parameters_where_it_gives_none(
+        string line, Mode mode, long maxLag, long returnLag, long hold, bool weighted, bool byReceived)
+    {
+        var request = AgentSendParser.Parse(Encoding.ASCII.GetBytes(line), ListenerCheck);
+
+        Assert.Equal(new AgentRequest(mode, maxLag, AgentRequestError.None)
+        {
+            ReturnLag = returnLag, HoldMilliseconds = hold, Weighted = weighted, ByReceived = byReceived,
+        }, request);
+    }
+
+    [Fact]
+    public void A_line_that_cannot_be_used_fails_whatever_the_listener_gives()
+    {
+        Assert.Equal(new AgentRequest(Mode.Replica, AgentRequest.NoMaxLag, AgentRequestError.InvalidMaxLag),
+            AgentSendParser.Parse("replica max-lag=x\n"u8, ListenerCheck));
+        Assert.Equal(new AgentRequest(Mode.Replica, AgentRequest.NoMaxLag, AgentRequestError.UnknownMode),
+            AgentSendParser.Parse("bogus\n"u8, ListenerCheck));
+    }
+
     [Fact]
     public void Parsing_allocates_nothing()
     {
         var line = "replica max-lag=16MB\n"u8.ToArray();
-        AgentSendParser.Parse(line, Mode.Primary);
+        AgentSendParser.Parse(line, AgentRequest.For(Mode.Primary));
         long before = GC.GetAllocatedBytesForCurrentThread();
         for (int i = 0; i < 1000; i++)
         {
-            AgentSendParser.Parse(line, Mode.Primary);
+            AgentSendParser.Parse(line, AgentRequest.For(Mode.Primary));
         }
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
     }
@@ -221,11 +251,11 @@ public class AgentSendParserTests
     public void Parsing_a_fraction_allocates_nothing()
     {
         var line = "replica max-lag=1.5e3kB\n"u8.ToArray();
-        AgentSendParser.Parse(line, Mode.Primary);
+        AgentSendParser.Parse(line, AgentRequest.For(Mode.Primary));
         long before = GC.GetAllocatedBytesForCurrentThread();
         for (int i = 0; i < 1000; i++)
         {
-            AgentSendParser.Parse(line, Mode.Primary);
+            AgentSendParser.Parse(line, AgentRequest.For(Mode.Primary));
         }
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
     }

@@ -47,7 +47,7 @@ public class AnswerBoardTests
         Assert.StartsWith(Stale, Answer(board));
     }
 
-    private static string Answer(AnswerBoard board) => Encoding.ASCII.GetString(board.Answer(Mode.Primary, "primary\n"u8));
+    private static string Answer(AnswerBoard board) => Encoding.ASCII.GetString(board.Answer(AgentRequest.For(Mode.Primary), "primary\n"u8));
 
     /// <summary>A manual clock counting nanoseconds, as the system's does on Linux.</summary>
     private sealed class NanosecondTime : TimeProvider

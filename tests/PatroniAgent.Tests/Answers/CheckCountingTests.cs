@@ -23,13 +23,13 @@ public class CheckCountingTests
         var board = new AnswerBoard("down", TimeSpan.FromSeconds(3), time);
         board.PublishFresh(Snapshot.FromStatus(Replica, UnknownAnswer.Default));
 
-        board.Answer(Mode.Primary, "\n"u8);
-        board.Answer(Mode.Primary, "primary\n"u8);
-        board.Answer(Mode.Primary, "replica\n"u8);
-        board.Answer(Mode.Primary, "replica max-lag=16MB\n"u8);
-        board.Answer(Mode.Primary, "no-such-mode\n"u8);
+        board.Answer(AgentRequest.For(Mode.Primary), "\n"u8);
+        board.Answer(AgentRequest.For(Mode.Primary), "primary\n"u8);
+        board.Answer(AgentRequest.For(Mode.Primary), "replica\n"u8);
+        board.Answer(AgentRequest.For(Mode.Primary), "replica max-lag=16MB\n"u8);
+        board.Answer(AgentRequest.For(Mode.Primary), "no-such-mode\n"u8);
         time.Advance(TimeSpan.FromSeconds(4));
-        board.Answer(Mode.Primary, "sync\n"u8);
+        board.Answer(AgentRequest.For(Mode.Primary), "sync\n"u8);
 
         var checks = board.Checks;
         Assert.Equal(2, checks.Read(CheckProtocol.Agent, (int)Mode.Primary, AnswerKind.Maint));
@@ -49,7 +49,7 @@ public class CheckCountingTests
         board.AnswerHttp("GET /primary HTTP/1.1\r\n\r\n"u8);
         board.AnswerHttp("GET /replica HTTP/1.1\r\n\r\n"u8);
         board.AnswerHttp("GET /nowhere HTTP/1.1\r\n\r\n"u8);
-        board.Answer(Mode.Primary, "primary\n"u8);
+        board.Answer(AgentRequest.For(Mode.Primary), "primary\n"u8);
 
         var checks = board.Checks;
         Assert.Equal(1, checks.Read(CheckProtocol.Http, (int)Mode.Primary, AnswerKind.Ready));
@@ -64,7 +64,7 @@ public class CheckCountingTests
     {
         var board = new AnswerBoard("down", TimeSpan.FromSeconds(3), new ManualTime());
 
-        Assert.Equal("down #waiting for the first answer from patroni\n", Encoding.ASCII.GetString(board.Answer(Mode.Leader, "\n"u8)));
+        Assert.Equal("down #waiting for the first answer from patroni\n", Encoding.ASCII.GetString(board.Answer(AgentRequest.For(Mode.Leader), "\n"u8)));
 
         Assert.Equal(1, board.Checks.Read(CheckProtocol.Agent, (int)Mode.Leader, AnswerKind.Unknown));
     }
@@ -76,7 +76,7 @@ public class CheckCountingTests
         board.PublishFresh(Snapshot.FromStatus(Replica, UnknownAnswer.Default));
         for (int i = 0; i < 1000; i++)
         {
-            board.Answer(Mode.Primary, "replica max-lag=16MB\n"u8);
+            board.Answer(AgentRequest.For(Mode.Primary), "replica max-lag=16MB\n"u8);
             board.AnswerHttp("GET /replica HTTP/1.1\r\n\r\n"u8);
         }
 
@@ -84,7 +84,7 @@ public class CheckCountingTests
         long before = GC.GetAllocatedBytesForCurrentThread();
         for (int i = 0; i < checks; i++)
         {
-            board.Answer(Mode.Primary, "replica max-lag=16MB\n"u8);
+            board.Answer(AgentRequest.For(Mode.Primary), "replica max-lag=16MB\n"u8);
             board.AnswerHttp("GET /replica HTTP/1.1\r\n\r\n"u8);
             board.Checks.Count(CheckProtocol.Agent, CheckCounters.NoMode, AnswerKind.Error);
         }

@@ -29,7 +29,7 @@ public class CheckFilterTests
         return board;
     }
 
-    private static string Agent(AnswerBoard board, string line) => Encoding.ASCII.GetString(board.Answer(Mode.Primary, Encoding.ASCII.GetBytes(line)));
+    private static string Agent(AnswerBoard board, string line) => Encoding.ASCII.GetString(board.Answer(AgentRequest.For(Mode.Primary), Encoding.ASCII.GetBytes(line)));
 
     private static int Http(AnswerBoard board, string target) =>
         AnswerReading.ReadHttp(board.AnswerHttp(Encoding.ASCII.GetBytes($"GET {target} HTTP/1.1\r\n\r\n"))).Status;
@@ -143,13 +143,13 @@ public class CheckFilterTests
         byte[] http = "GET /replica?tag_dc=e%61st&replication_state=streaming&lag=16+MB HTTP/1.1\r\n\r\n"u8.ToArray();
         for (int i = 0; i < 100; i++)
         {
-            board.Answer(Mode.Primary, agent);
+            board.Answer(AgentRequest.For(Mode.Primary), agent);
             board.AnswerHttp(http);
         }
         long before = GC.GetAllocatedBytesForCurrentThread();
         for (int i = 0; i < 10_000; i++)
         {
-            board.Answer(Mode.Primary, agent);
+            board.Answer(AgentRequest.For(Mode.Primary), agent);
             board.AnswerHttp(http);
         }
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);

@@ -36,7 +36,7 @@ public class LagHysteresisTests
         _moves.AddRange(_board.PublishFresh(Snapshot.FromStatus(status, _board.Unknown)));
     }
 
-    private string Answer(string line = Check) => Encoding.ASCII.GetString(_board.Answer(Mode.Primary, Encoding.ASCII.GetBytes(line)));
+    private string Answer(string line = Check) => Encoding.ASCII.GetString(_board.Answer(AgentRequest.For(Mode.Primary), Encoding.ASCII.GetBytes(line)));
 
     private int Http(string target) =>
         AnswerReading.ReadHttp(_board.AnswerHttp(Encoding.ASCII.GetBytes($"GET {target} HTTP/1.1\r\n\r\n"))).Status;
@@ -65,6 +65,27 @@ public class LagHysteresisTests
             ["lag 20 MB over max-lag 16 MB: out of those checks until at or below 8 MB for 10s",
              "lag 8 MB, at or below 8 MB for 10s: back in the checks with max-lag 16 MB"],
             _moves.Select(_board.Gates.Describe));
+    }
+
+    [Fact]
+    public void A_listeners_lag_parameters_answer_a_check_that_sends_nothing()
+    {
+        var listener = new AgentRequest(Mode.Replica, 16 * MB, AgentRequestError.None) { ReturnLag = 4 * MB, HoldMilliseconds = 30_000 };
+        string Empty() => Encoding.ASCII.GetString(_board.Answer(listener, []));
+
+        Poll(2 * MB, TimeSpan.Zero);
+        Assert.Equal("up ready 100% #replica, lag 2 MB\n", Empty());
+        Poll(20 * MB, TimeSpan.FromSeconds(1));
+        Assert.Equal("up drain #replica, lag 20 MB over max-lag\n", Empty());
+        Poll(8 * MB, TimeSpan.FromSeconds(1));
+        _time.Advance(TimeSpan.FromSeconds(30));
+        Assert.Equal("up drain #replica, lag 8 MB, held out after passing max-lag\n", Empty());
+        Poll(3 * MB, TimeSpan.FromSeconds(1));
+        _time.Advance(TimeSpan.FromSeconds(30) - TimeSpan.FromTicks(1));
+        Assert.StartsWith("up drain #replica, lag 3 MB, held out", Empty());
+        _time.Advance(TimeSpan.FromTicks(1));
+        Assert.Equal("up ready 100% #replica, lag 3 MB\n", Empty());
+        Assert.Equal("up ready 100% #replica, lag 3 MB\n", Answer("read-only\n"));
     }
 
     [Fact]
@@ -201,12 +222,12 @@ public class LagHysteresisTests
         byte[] agent = "replica max-lag=16MB return-lag=4MB hold=5s weighted=yes\n"u8.ToArray();
         byte[] http = "GET /replica?lag=16MB&hold=3s HTTP/1.1\r\n\r\n"u8.ToArray();
         Poll(2 * MB, TimeSpan.Zero);
-        _board.Answer(Mode.Primary, agent);
+        _board.Answer(AgentRequest.For(Mode.Primary), agent);
         _board.AnswerHttp(http);
         long before = GC.GetAllocatedBytesForCurrentThread();
         for (int i = 0; i < 10_000; i++)
         {
-            _board.Answer(Mode.Primary, agent);
+            _board.Answer(AgentRequest.For(Mode.Primary), agent);
             _board.AnswerHttp(http);
         }
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);

@@ -283,7 +283,7 @@ public class ConfigLoaderTests
         foreach (string expected in new[]
         {
             "run ", "check ", "--config FILE", "--version", "-h, --help",
-            "--listen ADDR:PORT[=MODE]", "(default: *:5555=primary)",
+            "--listen ADDR:PORT[=MODE [PARAM...]]", "(default: *:5555=primary)",
             "--instance NAME", "/etc/patroni-agent/NAME.conf", "/run/patroni-agent/NAME/control.sock",
             "PATRONI_AGENT_INSTANCE", "/etc/patroni-agent/patroni-agent.conf when it exists",
             "--http-listen ADDR:PORT", "repeatable (default: none)",
@@ -474,6 +474,37 @@ public class ConfigLoaderTests
     public void Listen_accepts_addresses_ports_and_modes(string value, string address, int port, Mode mode)
     {
         Assert.Equal([Listener(address, port, mode)], Options(["--listen", value]).Listeners);
+    }
+
+    [Fact]
+    public void Listen_takes_lag_parameters_as_an_agent_send_line_gives_them()
+    {
+        var fromFlag = Assert.Single(Options(["--listen", "127.0.0.1:5556=replica  max-lag=16MB\treturn-lag=4MB hold=30s weighted=yes mode=write"]).Listeners);
+        var fromFile = Assert.Single(FromFile("listen = 127.0.0.1:5556=read-only lag=1MB").Listeners);
+        var fromEnv = Options([], new() { ["PATRONI_AGENT_LISTEN"] = "127.0.0.1:5555=primary, 127.0.0.1:5556=replica max-lag=8MB" }).Listeners;
+
+        Assert.Equal(Listener("127.0.0.1", 5556, Mode.Replica) with { Parameters = "max-lag=16MB return-lag=4MB hold=30s weighted=yes mode=write" }, fromFlag);
+        Assert.Equal(new AgentRequest(Mode.Replica, 16L << 20, AgentRequestError.None) { ReturnLag = 4L << 20, HoldMilliseconds = 30_000, Weighted = true, ByReceived = true }, fromFlag.Defaults);
+        Assert.Equal("127.0.0.1:5556=replica max-lag=16MB return-lag=4MB hold=30s weighted=yes mode=write", fromFlag.ToString());
+        Assert.Equal(AgentRequest.For(Mode.ReadOnly) with { MaxLag = 1L << 20 }, fromFile.Defaults);
+        Assert.Equal([Listener("127.0.0.1", 5555, Mode.Primary), Listener("127.0.0.1", 5556, Mode.Replica) with { Parameters = "max-lag=8MB" }], fromEnv);
+        Assert.Equal(AgentRequest.For(Mode.Primary), fromEnv[0].Defaults);
+    }
+
+    [Theory]
+    [InlineData("127.0.0.1:5556=replica max-lag=lots",
+        "--listen: \"127.0.0.1:5556=replica max-lag=lots\": the check after \"=\" is read as an agent-send line: invalid max-lag in agent-send, expected a size such as 16MB")]
+    [InlineData("127.0.0.1:5556=replica hold=soon",
+        "--listen: \"127.0.0.1:5556=replica hold=soon\": the check after \"=\" is read as an agent-send line: invalid value in agent-send: return-lag takes a size such as 8MB, hold a duration such as 10s, weighted yes or no")]
+    [InlineData("127.0.0.1:5556=replica lag",
+        "--listen: \"127.0.0.1:5556=replica lag\": the check after \"=\" is read as an agent-send line: unknown parameter in agent-send, expected max-lag, return-lag, hold, weighted, mode, replication_state or tag_KEY")]
+    [InlineData("127.0.0.1:5556=replica tag_zone=a",
+        "--listen: \"127.0.0.1:5556=replica tag_zone=a\": replication_state= and tag_KEY= filters belong in the check's agent-send line, not in listen")]
+    [InlineData("127.0.0.1:5556=replica replication_state=streaming",
+        "--listen: \"127.0.0.1:5556=replica replication_state=streaming\": replication_state= and tag_KEY= filters belong in the check's agent-send line, not in listen")]
+    public void Invalid_listen_parameters_are_an_error(string value, string expected)
+    {
+        Assert.Equal(expected, Error(["--listen", value]));
     }
 
     [Fact]

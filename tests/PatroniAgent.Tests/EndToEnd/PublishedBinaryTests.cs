@@ -163,6 +163,23 @@ public class PublishedBinaryTests
     }
 
     [Fact]
+    public async Task A_listener_with_lag_parameters_answers_checks_that_send_nothing_with_them()
+    {
+        await using var patroni = new FakePatroni().Status(PatroniFixtures.Load("v3.0.2-replica"));
+        var plain = new IPEndPoint(IPAddress.Loopback, PublishedAgent.FreePort());
+        var limited = new IPEndPoint(IPAddress.Loopback, PublishedAgent.FreePort());
+        using var agent = new AgentProcess(
+            "--listen", $"127.0.0.1:{plain.Port}=replica", "--listen", $"127.0.0.1:{limited.Port}=replica max-lag=16MB hold=1m",
+            "--patroni-url", patroni.Url.ToString(), "--poll-interval", "50ms");
+
+        await agent.EventuallyLoggedAsync($"listening for agent checks on 127.0.0.1:{limited.Port}, default mode replica max-lag=16MB hold=1m");
+        await AgentClient.EventuallyAsync(plain, "", "up ready 100% #replica, lag unknown\n");
+        Assert.Equal("up drain #replica, lag unknown over max-lag\n", await AgentClient.CheckAsync(limited));
+        Assert.Equal("up drain #replica, lag unknown over max-lag\n", await AgentClient.CheckAsync(limited, "read-only\n"));
+        Assert.Equal("up ready 100% #replica, lag unknown\n", await AgentClient.CheckAsync(plain, "read-only\n"));
+    }
+
+    [Fact]
     public async Task The_daemon_follows_patroni_through_its_states()
     {
         await using var patroni = new FakePatroni().Status(PatroniFixtures.Load("v4.1.4-primary"));

@@ -79,11 +79,11 @@ public class ParserFuzzProperties
     public Property The_agent_send_parser_agrees_with_the_grammar_and_never_makes_a_wrong_ready() =>
         Prop.ForAll(Mutations.Of(AgentLines), Modes.ToArbitrary(), Sources.ToArbitrary(), (input, listenerMode, source) =>
         {
-            var request = AgentSendParser.Parse(input.Bytes, listenerMode);
+            var request = AgentSendParser.Parse(input.Bytes, AgentRequest.For(listenerMode));
             Assert.Equal(ReferenceParsers.AgentSend(input.Bytes, listenerMode), request);
 
             var board = Board(source);
-            var reply = board.Answer(listenerMode, input.Bytes);
+            var reply = board.Answer(AgentRequest.For(listenerMode), input.Bytes);
             Assert.Null(AnswerReading.LineProblem(reply, "down"));
             bool ready = AnswerReading.IsReady(reply);
             Assert.Equal(request.Error == AgentRequestError.None
@@ -134,10 +134,10 @@ public class ParserFuzzProperties
             bool mayTakeWrites = httpStatus == 200 && state == "running" && role is "primary" or "master";
             var board = new AnswerBoard("down", TimeSpan.FromSeconds(3), new ManualTime());
             board.PublishFresh(Snapshot.FromStatus(status, UnknownAnswer.Default));
-            Assert.Equal(mayTakeWrites, AnswerReading.IsReady(board.Answer(Mode.Primary, "primary\n"u8)));
+            Assert.Equal(mayTakeWrites, AnswerReading.IsReady(board.Answer(AgentRequest.For(Mode.Primary), "primary\n"u8)));
             foreach (var mode in ModeNames.All)
             {
-                Assert.Null(AnswerReading.LineProblem(board.Answer(mode, []), "down"));
+                Assert.Null(AnswerReading.LineProblem(board.Answer(AgentRequest.For(mode), []), "down"));
             }
         });
 

@@ -77,7 +77,7 @@ public class PollSequenceProperties
 
         void Check(string when)
         {
-            var reply = board.Answer(Mode.Primary, "primary\n"u8);
+            var reply = board.Answer(AgentRequest.For(Mode.Primary), "primary\n"u8);
             bool ready = AnswerReading.IsReady(reply);
             var (status, _) = AnswerReading.ReadHttp(board.AnswerHttp("OPTIONS /primary HTTP/1.0\r\n\r\n"u8));
             Assert.True(ready == (status == 200), $"{when}: agent and HTTP disagree: {AnswerReading.Escaped(reply)} vs HTTP {status}");
@@ -91,7 +91,7 @@ public class PollSequenceProperties
             {
                 foreach (var mode in ModeNames.All)
                 {
-                    var line = board.Answer(mode, []);
+                    var line = board.Answer(AgentRequest.For(mode), []);
                     Assert.False(AnswerReading.IsReady(line), $"{when}: {ModeNames.Name(mode)} ready without a fresh good poll: {AnswerReading.Escaped(line)}");
                 }
             }

@@ -68,11 +68,11 @@ public class SafetyInvariantProperties
         bool expected = c.Answer.MayTakeWrites && c.Timing.Fresh;
         foreach (var line in ReadWriteLines)
         {
-            var reply = rig.Board.Answer(Mode.Health, Encoding.ASCII.GetBytes(line));
+            var reply = rig.Board.Answer(AgentRequest.For(Mode.Health), Encoding.ASCII.GetBytes(line));
             Assert.True(AnswerReading.IsReady(reply) == expected, $"'{AnswerReading.Escaped(Encoding.ASCII.GetBytes(line))}' answered {AnswerReading.Escaped(reply)}");
         }
-        Assert.Equal(expected, AnswerReading.IsReady(rig.Board.Answer(Mode.Primary, [])));
-        Assert.Equal(expected, AnswerReading.IsReady(rig.Board.Answer(Mode.Primary, "\n"u8)));
+        Assert.Equal(expected, AnswerReading.IsReady(rig.Board.Answer(AgentRequest.For(Mode.Primary), [])));
+        Assert.Equal(expected, AnswerReading.IsReady(rig.Board.Answer(AgentRequest.For(Mode.Primary), "\n"u8)));
         foreach (var request in ReadWriteRequests)
         {
             var (status, _) = AnswerReading.ReadHttp(rig.Board.AnswerHttp(Encoding.ASCII.GetBytes(request)));
@@ -92,7 +92,7 @@ public class SafetyInvariantProperties
         {
             foreach (var line in new[] { ModeNames.Name(mode) + "\n", ModeNames.Name(mode) + " max-lag=16MB\n", ModeNames.Name(mode) + " lag=0\n" })
             {
-                var reply = rig.Board.Answer(Mode.Primary, Encoding.ASCII.GetBytes(line));
+                var reply = rig.Board.Answer(AgentRequest.For(Mode.Primary), Encoding.ASCII.GetBytes(line));
                 Assert.Null(AnswerReading.LineProblem(reply, Rig.UnknownWords));
                 bool ready = AnswerReading.IsReady(reply);
                 Assert.False(ready && !c.Timing.Fresh, $"stale, yet '{line.Trim()}' answered {AnswerReading.Escaped(reply)}");

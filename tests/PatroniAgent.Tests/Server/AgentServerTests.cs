@@ -197,7 +197,7 @@ public class AgentServerTests
     {
         using var board = new TestServer([Mode.Primary]).WithReplica();
         using var server = new PatroniAgent.Server.AgentServer(
-            [new PatroniAgent.Server.ListenerOptions(new IPEndPoint(IPAddress.IPv6Loopback, 0), board.Board.For(Mode.Replica), TimeSpan.FromMilliseconds(20))],
+            [new PatroniAgent.Server.ListenerOptions(new IPEndPoint(IPAddress.IPv6Loopback, 0), board.Board.For(AgentRequest.For(Mode.Replica)), TimeSpan.FromMilliseconds(20))],
             new PatroniAgent.Server.AgentServerOptions(), Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
         server.Start();
         Assert.Equal(ReplicaReady, await AgentClient.CheckAsync(server.EndPoints[0], "\n"));
@@ -208,7 +208,7 @@ public class AgentServerTests
     {
         using var first = new TestServer([Mode.Primary]);
         using var second = new PatroniAgent.Server.AgentServer(
-            [new PatroniAgent.Server.ListenerOptions(first.EndPoint, first.Board.For(Mode.Primary), TimeSpan.FromMilliseconds(20))],
+            [new PatroniAgent.Server.ListenerOptions(first.EndPoint, first.Board.For(AgentRequest.For(Mode.Primary)), TimeSpan.FromMilliseconds(20))],
             new PatroniAgent.Server.AgentServerOptions(), Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
         var error = Assert.Throws<SocketException>(second.Start);
         Assert.Equal(SocketError.AddressAlreadyInUse, error.SocketErrorCode);
@@ -229,7 +229,7 @@ public class AgentServerTests
         }
         using var board = new TestServer([Mode.Primary]).WithReplica();
         using var again = new PatroniAgent.Server.AgentServer(
-            [new PatroniAgent.Server.ListenerOptions(endPoint, board.Board.For(Mode.Primary), TimeSpan.FromMilliseconds(20))],
+            [new PatroniAgent.Server.ListenerOptions(endPoint, board.Board.For(AgentRequest.For(Mode.Primary)), TimeSpan.FromMilliseconds(20))],
             new PatroniAgent.Server.AgentServerOptions(), Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
         again.Start();
         Assert.Equal(ReplicaReady, await AgentClient.CheckAsync(endPoint, "replica\n"));

@@ -85,7 +85,7 @@ public partial class ListenerAbuseTests
     private static AgentServer Start(TestServer board, IPAddress address, params string[] allow)
     {
         var server = new AgentServer(
-            [new ListenerOptions(new IPEndPoint(address, 0), board.Board.For(Mode.Primary), TimeSpan.FromSeconds(5)) { ResetAfterReply = true }],
+            [new ListenerOptions(new IPEndPoint(address, 0), board.Board.For(AgentRequest.For(Mode.Primary)), TimeSpan.FromSeconds(5)) { ResetAfterReply = true }],
             new AgentServerOptions { Allow = allow.Select(IPNetwork.Parse).ToList() }, NullLogger.Instance);
         server.Start();
         return server;
@@ -106,7 +106,7 @@ public partial class ListenerAbuseTests
         listener.Blocking = false;
         var refusals = new RefusalLog(TimeSpan.FromMinutes(1), NullLogger.Instance);
         using var loop = new EventLoop(
-            0, [new BoundListener((int)listener.SafeHandle.DangerousGetHandle(), board.Board.For(Mode.Primary), TimeSpan.FromSeconds(5), ResetsOnClose: false)],
+            0, [new BoundListener((int)listener.SafeHandle.DangerousGetHandle(), board.Board.For(AgentRequest.For(Mode.Primary)), TimeSpan.FromSeconds(5), ResetsOnClose: false)],
             100, new AllowList([IPNetwork.Parse("127.0.0.1/32"), IPNetwork.Parse("::/0")]), refusals, NullLogger.Instance);
         loop.Start();
         try

@@ -28,7 +28,7 @@ public sealed class TestServer : IDisposable
         _agentListeners = listenerModes.Length;
         Board = new AnswerBoard("down", TimeSpan.FromMinutes(5), time);
         var listeners = listenerModes
-            .Select(m => new ListenerOptions(new IPEndPoint(IPAddress.Loopback, 0), Board.For(m), sendWait ?? TimeSpan.FromSeconds(5)) { ResetAfterReply = true })
+            .Select(m => new ListenerOptions(new IPEndPoint(IPAddress.Loopback, 0), Board.For(AgentRequest.For(m)), sendWait ?? TimeSpan.FromSeconds(5)) { ResetAfterReply = true })
             .Concat(Enumerable.Range(0, httpListeners)
                 .Select(_ => new ListenerOptions(new IPEndPoint(IPAddress.Loopback, 0), Board.ForHttp(), httpWait ?? HttpCheckParser.RequestWait)))
             .ToList();

@@ -644,14 +644,14 @@ public class RoleWatcherTests
         Assert.True(rig.Poll());
         byte[] primary = Encoding.ASCII.GetBytes("primary\n");
         byte[] expected = Encoding.ASCII.GetBytes("up drain #operator: kernel update\n");
-        Assert.True(rig.Board.Answer(Mode.Health, primary).SequenceEqual(expected));
+        Assert.True(rig.Board.Answer(AgentRequest.For(Mode.Health), primary).SequenceEqual(expected));
         Assert.Equal(503, rig.Board.Current.SelectHttp(Mode.Primary, -1, out _).Status);
         rig.Board.AnswerHttp("GET /primary HTTP/1.1\r\n\r\n"u8);
 
         long before = GC.GetAllocatedBytesForCurrentThread();
         for (int i = 0; i < 10_000; i++)
         {
-            rig.Board.Answer(Mode.Health, primary);
+            rig.Board.Answer(AgentRequest.For(Mode.Health), primary);
             rig.Board.AnswerHttp("GET /primary HTTP/1.1\r\n\r\n"u8);
         }
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
@@ -730,7 +730,7 @@ public class RoleWatcherTests
     // ---- helpers ----
 
     private static string Answer(AnswerBoard board, Mode mode, string received) =>
-        Encoding.ASCII.GetString(board.Answer(mode, Encoding.ASCII.GetBytes(received)));
+        Encoding.ASCII.GetString(board.Answer(AgentRequest.For(mode), Encoding.ASCII.GetBytes(received)));
 
     /// <summary>A manual clock that runs an action once, inside the next read of the time.</summary>
     private sealed class HookedTime : ManualTime
