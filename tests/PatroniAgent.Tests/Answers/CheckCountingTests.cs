@@ -81,14 +81,15 @@ public class CheckCountingTests
         }
 
         const int checks = 100_000;
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < checks; i++)
+        long allocated = Allocations.OnThisThread(() =>
         {
-            board.Answer(AgentRequest.For(Mode.Primary), "replica max-lag=16MB\n"u8);
-            board.AnswerHttp("GET /replica HTTP/1.1\r\n\r\n"u8);
-            board.Checks.Count(CheckProtocol.Agent, CheckCounters.NoMode, AnswerKind.Error);
-        }
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+            for (int i = 0; i < checks; i++)
+            {
+                board.Answer(AgentRequest.For(Mode.Primary), "replica max-lag=16MB\n"u8);
+                board.AnswerHttp("GET /replica HTTP/1.1\r\n\r\n"u8);
+                board.Checks.Count(CheckProtocol.Agent, CheckCounters.NoMode, AnswerKind.Error);
+            }
+        });
 
         Assert.Equal(0, allocated);
         Assert.Equal(1000 + checks, board.Checks.Read(CheckProtocol.Agent, (int)Mode.Replica, AnswerKind.Drain));
