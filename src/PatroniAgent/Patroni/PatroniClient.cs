@@ -87,6 +87,16 @@ public sealed class PatroniClient : IPatroniPoller
     /// </summary>
     public static readonly TimeSpan LeaderPositionRefresh = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// How long a poll waits for the leader's answer. A leader that takes longer (a partitioned or
+    /// overloaded one) answers in the background, for a later poll, while this poll publishes the local
+    /// status without it: the local node's own state never waits on another host's.
+    /// </summary>
+    public static readonly TimeSpan LeaderWait = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>The oldest leader position a poll measures the lag against; past it, the lag is <c>GET /cluster</c>'s.</summary>
+    public static readonly TimeSpan LeaderPositionMaxAge = 2 * LeaderPositionRefresh;
+
     private readonly HttpGet _get;
     private readonly string? _authorization;
     private readonly Uri _baseUrl;
@@ -102,12 +112,17 @@ public sealed class PatroniClient : IPatroniPoller
     private long? _leaderPosition;
     private long _leaderReadAt;
     private long? _leaderAskedAt;
+    private Task<long?>? _leaderRead;
+    private Uri? _leaderReadUrl;
     private HttpGet? _leaderGet;
     private string? _leaderGetHost;
+    private readonly TimeSpan _leaderWait;
 
-    public PatroniClient(Uri baseUrl, TimeSpan timeout, TimeProvider? time = null, PatroniAccess? access = null)
+    /// <param name="leaderWait">How long a poll waits for the leader's <c>GET /</c>; <see cref="LeaderWait"/> by default.</param>
+    public PatroniClient(Uri baseUrl, TimeSpan timeout, TimeProvider? time = null, PatroniAccess? access = null, TimeSpan? leaderWait = null)
     {
         _time = time ?? TimeProvider.System;
+        _leaderWait = leaderWait ?? LeaderWait;
         _access = access ?? PatroniAccess.None;
         _baseUrl = baseUrl.AbsolutePath.EndsWith('/') ? baseUrl : new Uri(baseUrl.AbsoluteUri + "/");
         _timeout = timeout;
@@ -190,25 +205,20 @@ public sealed class PatroniClient : IPatroniPoller
             RefreshCluster(memberName, cancellationToken);
             clusterRead = true;
         }
-        if (_leaderUrl is { } leader && !_leaderFailed
+        if (_leaderUrl is { } leader && !_leaderFailed && _leaderRead is null
             && (_leaderAskedAt is not { } askedAt || _time.GetElapsedTime(askedAt) >= LeaderPositionRefresh))
         {
             _leaderAskedAt = _time.GetTimestamp();
-            _leaderPosition = ReadLeaderPosition(leader, cancellationToken);
-            if (_leaderPosition is null)
-            {
-                _leaderFailed = true;
-                if (!clusterRead)
-                {
-                    RefreshCluster(memberName, cancellationToken);
-                }
-            }
-            else
-            {
-                _leaderReadAt = _leaderAskedAt.Value;
-            }
+            _leaderReadUrl = leader;
+            _leaderRead = Task.Run(() => ReadLeaderPosition(leader, cancellationToken), cancellationToken);
+            WaitForLeader(_leaderRead, cancellationToken);
         }
-        if (_leaderPosition is { } position && replayed is { } replayedLocation)
+        if (_leaderRead is { IsCompleted: true } read)
+        {
+            TakeLeaderRead(read, memberName, clusterRead, cancellationToken);
+        }
+        if (_leaderPosition is { } position && replayed is { } replayedLocation
+            && _time.GetElapsedTime(_leaderReadAt) <= LeaderPositionMaxAge)
         {
             return new PollResult(status with { LagBytes = Math.Max(0, position - replayedLocation) }, null)
             {
@@ -225,6 +235,48 @@ public sealed class PatroniClient : IPatroniPoller
             };
         }
         return new PollResult(status, null);
+    }
+
+    /// <summary>Waits up to <see cref="_leaderWait"/> for the leader's answer; it may go on in the background.</summary>
+    private void WaitForLeader(Task read, CancellationToken cancellationToken)
+    {
+        try
+        {
+            read.Wait(_leaderWait, cancellationToken);
+        }
+        catch (AggregateException)
+        {
+        }
+    }
+
+    /// <summary>
+    /// Takes a finished read of the leader's position, unless the leader changed while it ran. A failed
+    /// read leaves the leader unasked until the next <see cref="LagRefresh"/> and reads the cluster again
+    /// (when this poll has not), which may name a new leader.
+    /// </summary>
+    private void TakeLeaderRead(Task<long?> read, string? memberName, bool clusterRead, CancellationToken cancellationToken)
+    {
+        _leaderRead = null;
+        cancellationToken.ThrowIfCancellationRequested();
+        if (_leaderReadUrl != _leaderUrl)
+        {
+            return;
+        }
+        long? position = read.IsCompletedSuccessfully ? read.Result : null;
+        if (position is null)
+        {
+            _leaderFailed = true;
+            _leaderPosition = null;
+            if (!clusterRead)
+            {
+                RefreshCluster(memberName, cancellationToken);
+            }
+        }
+        else
+        {
+            _leaderPosition = position;
+            _leaderReadAt = _leaderAskedAt!.Value;
+        }
     }
 
     /// <summary>

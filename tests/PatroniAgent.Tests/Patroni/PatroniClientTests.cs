@@ -464,7 +464,7 @@ public class PatroniClientTests
         fake.Status(PatroniFixtures.Load("v4.1.4-replica"));
         fake.Set("/cluster", ClusterLedBy(leader, 500));
         leader.Set("/patroni", Primary(ReplayedV4 + 4096));
-        var client = new PatroniClient(fake.Url, Generous, new ManualTime());
+        var client = new PatroniClient(fake.Url, Generous, new ManualTime(), leaderWait: Generous);
 
         var result = client.Poll(CancellationToken.None);
 
@@ -485,7 +485,7 @@ public class PatroniClientTests
         fake.Status(PatroniFixtures.Load("v4.1.4-replica"));
         fake.Set("/cluster", ClusterLedBy(leader, 500));
         leader.Set("/patroni", Primary(ReplayedV4 - 100));
-        var client = new PatroniClient(fake.Url, Generous, new ManualTime());
+        var client = new PatroniClient(fake.Url, Generous, new ManualTime(), leaderWait: Generous);
 
         var result = client.Poll(CancellationToken.None);
 
@@ -506,7 +506,7 @@ public class PatroniClientTests
             members[1]!["lag"] = 12345;
         })));
         leader.Set("/patroni", Primary(67595640 + 100, "v3.0.2-primary"));
-        var client = new PatroniClient(fake.Url, Generous, new ManualTime());
+        var client = new PatroniClient(fake.Url, Generous, new ManualTime(), leaderWait: Generous);
 
         var result = client.Poll(CancellationToken.None);
 
@@ -525,7 +525,7 @@ public class PatroniClientTests
         fake.Set("/cluster", ClusterLedBy(leader, 500));
         leader.Set("/patroni", Primary(ReplayedV4 + 10));
         var time = new ManualTime();
-        var client = new PatroniClient(fake.Url, Generous, time);
+        var client = new PatroniClient(fake.Url, Generous, time, leaderWait: Generous);
 
         Assert.Equal(10, client.Poll(CancellationToken.None).Status!.LagBytes);
         leader.Set("/patroni", Primary(ReplayedV4 + 20));
@@ -571,7 +571,7 @@ public class PatroniClientTests
         fake.Set("/cluster", ClusterLedBy(leader, 500));
         leader.Set("/patroni", Primary(ReplayedV4 + 10));
         var time = new ManualTime();
-        var client = new PatroniClient(fake.Url, Short, time);
+        var client = new PatroniClient(fake.Url, Short, time, leaderWait: Generous);
         Assert.Equal(10, client.Poll(CancellationToken.None).Status!.LagBytes);
 
         if (failure is null)
@@ -603,6 +603,53 @@ public class PatroniClientTests
     }
 
     [Fact]
+    public async Task A_slow_leader_answers_a_later_poll_and_never_holds_the_local_status()
+    {
+        await using var fake = new FakePatroni();
+        await using var leader = new FakePatroni();
+        fake.Status(PatroniFixtures.Load("v4.1.4-replica"));
+        fake.Set("/cluster", ClusterLedBy(leader, 500));
+        leader.Set("/patroni", new FakeReply.Delayed(TimeSpan.FromSeconds(2), Primary(ReplayedV4 + 10)));
+        var time = new ManualTime();
+        var client = new PatroniClient(fake.Url, TimeSpan.FromSeconds(30), time, leaderWait: TimeSpan.FromMilliseconds(50));
+
+        var first = client.Poll(CancellationToken.None);
+        Assert.Equal((500L, LagSource.Cluster), (first.Status!.LagBytes, first.LagSource));
+        time.Advance(PatroniClient.LeaderPositionRefresh);
+        var second = client.Poll(CancellationToken.None);
+        Assert.Equal((500L, LagSource.Cluster), (second.Status!.LagBytes, second.LagSource));
+        Assert.True(leader.Requests <= 1, $"a second read of the leader began while the first was running: {leader.Requests} requests");
+
+        PollResult later = default;
+        await Eventually.WaitFor(() => (later = client.Poll(CancellationToken.None)).LagSource == LagSource.Leader, TimeSpan.FromSeconds(20),
+            () => $"the leader's answer never reached a poll: {later}");
+        Assert.Equal(10, later.Status!.LagBytes);
+        Assert.Equal(PatroniClient.LeaderPositionRefresh, later.LagAge);
+    }
+
+    [Fact]
+    public async Task A_leader_position_older_than_its_limit_gives_way_to_the_cluster_lag()
+    {
+        await using var fake = new FakePatroni();
+        await using var leader = new FakePatroni();
+        fake.Status(PatroniFixtures.Load("v4.1.4-replica"));
+        fake.Set("/cluster", ClusterLedBy(leader, 500));
+        leader.Set("/patroni", Primary(ReplayedV4 + 10));
+        var time = new ManualTime();
+        var client = new PatroniClient(fake.Url, TimeSpan.FromSeconds(30), time, leaderWait: TimeSpan.FromMilliseconds(50));
+        await Eventually.WaitFor(() => client.Poll(CancellationToken.None).LagSource == LagSource.Leader, TimeSpan.FromSeconds(20));
+
+        leader.Set("/patroni", new FakeReply.Silence());
+        time.Advance(PatroniClient.LeaderPositionMaxAge);
+        var atTheLimit = client.Poll(CancellationToken.None);
+        time.Advance(TimeSpan.FromTicks(1));
+        var pastIt = client.Poll(CancellationToken.None);
+
+        Assert.Equal((10L, LagSource.Leader), (atTheLimit.Status!.LagBytes, atTheLimit.LagSource));
+        Assert.Equal((500L, LagSource.Cluster), (pastIt.Status!.LagBytes, pastIt.LagSource));
+    }
+
+    [Fact]
     public async Task A_new_leader_named_by_the_cluster_is_asked_next()
     {
         await using var fake = new FakePatroni();
@@ -612,7 +659,7 @@ public class PatroniClientTests
         fake.Set("/cluster", ClusterLedBy(old, 500));
         old.Set("/patroni", Primary(ReplayedV4 + 10));
         var time = new ManualTime();
-        var client = new PatroniClient(fake.Url, Generous, time);
+        var client = new PatroniClient(fake.Url, Generous, time, leaderWait: Generous);
         Assert.Equal(10, client.Poll(CancellationToken.None).Status!.LagBytes);
 
         old.Set("/patroni", FakeReply.From(PatroniFixtures.Load("v4.1.4-replica")));
@@ -642,7 +689,7 @@ public class PatroniClientTests
             members[1]!["replay_lag"] = 500;
         })));
         leader.Set("/patroni", Primary(ReplayedV4 + 10));
-        var client = new PatroniClient(fake.Url, Generous, new ManualTime());
+        var client = new PatroniClient(fake.Url, Generous, new ManualTime(), leaderWait: Generous);
 
         var result = client.Poll(CancellationToken.None);
 
@@ -658,7 +705,7 @@ public class PatroniClientTests
         await using var leader = new FakePatroni();
         fake.Status(PatroniFixtures.Load("v4.1.4-primary"));
         fake.Set("/cluster", ClusterLedBy(leader, 500));
-        var client = new PatroniClient(fake.Url, Generous, new ManualTime());
+        var client = new PatroniClient(fake.Url, Generous, new ManualTime(), leaderWait: Generous);
 
         var result = client.Poll(CancellationToken.None);
 

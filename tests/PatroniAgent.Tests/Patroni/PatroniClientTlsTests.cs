@@ -44,7 +44,7 @@ public sealed class PatroniClientTlsTests : IDisposable
     private static PatroniClient Client(Uri url, params string[] flags)
     {
         var options = ConfigLoader.Parse(["--patroni-url", url.ToString(), .. flags], new ArgumentRules(LoadsPatroniAccess: true), new Dictionary<string, string>(), File.ReadAllText).Options;
-        return new PatroniClient(options.PatroniUrl, Generous, access: options.PatroniAccess);
+        return new PatroniClient(options.PatroniUrl, Generous, access: options.PatroniAccess, leaderWait: Generous);
     }
 
     private string[] ClientCertificateFlags(X509Certificate2 certificate, string name = "client") =>
