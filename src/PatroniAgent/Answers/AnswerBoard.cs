@@ -215,6 +215,7 @@ public sealed class AnswerBoard
 
     private sealed class ListenerAnswers(AnswerBoard board, AgentRequest defaults) : IAnswerSource
     {
+        /// <summary>A field, not the captured parameter: the span returned must not be able to refer to what is passed by <c>in</c>.</summary>
         private readonly AgentRequest _defaults = defaults;
 
         public int MaxRequestLength => AgentSendParser.MaxLineLength;

@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
-using System.Text;
 using PatroniAgent.AgentProtocol;
 using PatroniAgent.Server;
 using static PatroniAgent.Configuration.ConfigValues;
@@ -158,16 +157,16 @@ internal static class ConfigKeys
         if (equals < 0)
             return listener;
 
-        string check = text[(equals + 1)..].Trim();
-        string[] words = check.Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries);
+        string[] words = text[(equals + 1)..].Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries);
         if (words.Length == 0 || !ModeNames.TryParse(words[0], out var mode))
             throw Error(where, $"unknown mode \"{(words.Length == 0 ? "" : words[0])}\" in \"{text}\"; the modes are {ModeNames.Accepted}");
-        var request = AgentSendParser.Parse(Encoding.ASCII.GetBytes(string.Join(' ', words)), AgentRequest.For(mode));
+        listener = listener with { Mode = mode, Parameters = string.Join(' ', words[1..]) };
+        var request = listener.Defaults;
         if (request.Error != AgentRequestError.None)
             throw Error(where, $"\"{text}\": the check after \"=\" is read as an agent-send line: {AgentSendParser.ErrorReason(request.Error)}");
         if (!request.Filters.Equals(default(Range)))
             throw Error(where, $"\"{text}\": replication_state= and tag_KEY= filters belong in the check's agent-send line, not in listen");
-        return listener with { Mode = mode, Parameters = string.Join(' ', words[1..]) };
+        return listener;
     }
 
     private static Key Duration(

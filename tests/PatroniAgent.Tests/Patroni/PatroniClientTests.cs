@@ -461,9 +461,7 @@ public class PatroniClientTests
     {
         await using var fake = new FakePatroni();
         await using var leader = new FakePatroni();
-        fake.Status(PatroniFixtures.Load("v4.1.4-replica"));
-        fake.Set("/cluster", ClusterLedBy(leader, 500));
-        leader.Set("/patroni", Primary(ReplayedV4 + 4096));
+        ReplicaLedBy(fake, leader, Primary(ReplayedV4 + 4096));
         var client = new PatroniClient(fake.Url, Generous, new ManualTime(), leaderWait: Generous);
 
         var result = client.Poll(CancellationToken.None);
@@ -482,9 +480,7 @@ public class PatroniClientTests
     {
         await using var fake = new FakePatroni();
         await using var leader = new FakePatroni();
-        fake.Status(PatroniFixtures.Load("v4.1.4-replica"));
-        fake.Set("/cluster", ClusterLedBy(leader, 500));
-        leader.Set("/patroni", Primary(ReplayedV4 - 100));
+        ReplicaLedBy(fake, leader, Primary(ReplayedV4 - 100));
         var client = new PatroniClient(fake.Url, Generous, new ManualTime(), leaderWait: Generous);
 
         var result = client.Poll(CancellationToken.None);
@@ -521,9 +517,7 @@ public class PatroniClientTests
     {
         await using var fake = new FakePatroni();
         await using var leader = new FakePatroni();
-        fake.Status(PatroniFixtures.Load("v4.1.4-replica"));
-        fake.Set("/cluster", ClusterLedBy(leader, 500));
-        leader.Set("/patroni", Primary(ReplayedV4 + 10));
+        ReplicaLedBy(fake, leader, Primary(ReplayedV4 + 10));
         var time = new ManualTime();
         var client = new PatroniClient(fake.Url, Generous, time, leaderWait: Generous);
 
@@ -567,9 +561,7 @@ public class PatroniClientTests
         await using var fake = new FakePatroni();
         var leader = new FakePatroni();
         await using var _ = leader;
-        fake.Status(PatroniFixtures.Load("v4.1.4-replica"));
-        fake.Set("/cluster", ClusterLedBy(leader, 500));
-        leader.Set("/patroni", Primary(ReplayedV4 + 10));
+        ReplicaLedBy(fake, leader, Primary(ReplayedV4 + 10));
         var time = new ManualTime();
         var client = new PatroniClient(fake.Url, Short, time, leaderWait: Generous);
         Assert.Equal(10, client.Poll(CancellationToken.None).Status!.LagBytes);
@@ -607,9 +599,7 @@ public class PatroniClientTests
     {
         await using var fake = new FakePatroni();
         await using var leader = new FakePatroni();
-        fake.Status(PatroniFixtures.Load("v4.1.4-replica"));
-        fake.Set("/cluster", ClusterLedBy(leader, 500));
-        leader.Set("/patroni", new FakeReply.Delayed(TimeSpan.FromSeconds(2), Primary(ReplayedV4 + 10)));
+        ReplicaLedBy(fake, leader, new FakeReply.Delayed(TimeSpan.FromSeconds(2), Primary(ReplayedV4 + 10)));
         var time = new ManualTime();
         var client = new PatroniClient(fake.Url, TimeSpan.FromSeconds(30), time, leaderWait: TimeSpan.FromMilliseconds(50));
 
@@ -632,9 +622,7 @@ public class PatroniClientTests
     {
         await using var fake = new FakePatroni();
         await using var leader = new FakePatroni();
-        fake.Status(PatroniFixtures.Load("v4.1.4-replica"));
-        fake.Set("/cluster", ClusterLedBy(leader, 500));
-        leader.Set("/patroni", Primary(ReplayedV4 + 10));
+        ReplicaLedBy(fake, leader, Primary(ReplayedV4 + 10));
         var time = new ManualTime();
         var client = new PatroniClient(fake.Url, TimeSpan.FromSeconds(30), time, leaderWait: TimeSpan.FromMilliseconds(50));
         await Eventually.WaitFor(() => client.Poll(CancellationToken.None).LagSource == LagSource.Leader, TimeSpan.FromSeconds(20));
@@ -655,9 +643,7 @@ public class PatroniClientTests
         await using var fake = new FakePatroni();
         await using var old = new FakePatroni();
         await using var leader = new FakePatroni();
-        fake.Status(PatroniFixtures.Load("v4.1.4-replica"));
-        fake.Set("/cluster", ClusterLedBy(old, 500));
-        old.Set("/patroni", Primary(ReplayedV4 + 10));
+        ReplicaLedBy(fake, old, Primary(ReplayedV4 + 10));
         var time = new ManualTime();
         var client = new PatroniClient(fake.Url, Generous, time, leaderWait: Generous);
         Assert.Equal(10, client.Poll(CancellationToken.None).Status!.LagBytes);
@@ -717,6 +703,17 @@ public class PatroniClientTests
 
     /// <summary>The replayed_location of the v4.1.4-replica fixture.</summary>
     private const long ReplayedV4 = 67108864;
+
+    /// <summary>
+    /// Makes <paramref name="fake"/> the v4.1.4 replica pg2, with a replay lag of 500 in its <c>GET /cluster</c>,
+    /// led by <paramref name="leader"/>, whose <c>GET /</c> gives <paramref name="leaderAnswer"/>.
+    /// </summary>
+    private static void ReplicaLedBy(FakePatroni fake, FakePatroni leader, FakeReply leaderAnswer)
+    {
+        fake.Status(PatroniFixtures.Load("v4.1.4-replica"));
+        fake.Set("/cluster", ClusterLedBy(leader, 500));
+        leader.Set("/patroni", leaderAnswer);
+    }
 
     /// <summary>The v4.1.4 cluster with pg1, its leader, at <paramref name="leader"/> and pg2's replay lag.</summary>
     private static FakeReply ClusterLedBy(FakePatroni leader, long replayLag) => new FakeReply.Answer(200, Cluster("v4.1.4-cluster", members =>
