@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Prints each failed test of a .trx file: its name, then the first lines of its message."""
+"""Prints each failed test of a .trx file: its name, the first lines of its message, and the test's own frames of the stack."""
 import sys
 import xml.etree.ElementTree as ET
 
@@ -11,3 +11,7 @@ for result in ET.parse(sys.argv[1]).getroot().iterfind(".//t:UnitTestResult[@out
     message = result.findtext("t:Output/t:ErrorInfo/t:Message", default="", namespaces=NS)
     for line in message.strip().splitlines()[:MESSAGE_LINES]:
         print(f"    {line}")
+    stack = result.findtext("t:Output/t:ErrorInfo/t:StackTrace", default="", namespaces=NS)
+    for line in stack.splitlines():
+        if "PatroniAgent.Tests" in line and ".cs:line " in line:
+            print(f"    {line.strip()}")

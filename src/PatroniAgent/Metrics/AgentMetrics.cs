@@ -77,7 +77,7 @@ public sealed class AgentMetrics(AnswerBoard board, RoleWatcher watcher, AgentSe
             Sample(text, "patroni_agent_poll_errors_total", $"kind=\"{PollMetrics.KindName(kind)}\"", watcher.Polls.Errors(kind));
         }
 
-        Header(text, "patroni_agent_last_good_poll_age_seconds", "gauge", "Seconds since the last poll that gave a usable status (since the start before the first).");
+        Header(text, "patroni_agent_last_good_poll_age_seconds", "gauge", "Seconds since the last poll that gave a usable status was sent, as stale-after counts them (since the start before the first).");
         Sample(text, "patroni_agent_last_good_poll_age_seconds", null, watcher.Polls.SinceLastGood.TotalSeconds);
 
         Header(text, "patroni_agent_open_connections", "gauge", "Connections held open waiting for their request.");

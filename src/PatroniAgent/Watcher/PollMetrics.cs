@@ -27,9 +27,14 @@ public sealed class PollMetrics
         _lastGood = _time.GetTimestamp();
     }
 
-    /// <summary>Records one poll that took <paramref name="duration"/> and ended in <paramref name="result"/>.</summary>
-    public void Record(TimeSpan duration, PollResult result)
+    /// <summary>
+    /// Records one poll, sent at the timestamp <paramref name="sentAt"/>, that ended now in <paramref name="result"/>.
+    /// A good poll's age counts from when it was sent, as the watcher's freshness does, so the age shown
+    /// is past stale-after whenever the answers have gone unknown for it.
+    /// </summary>
+    public void Record(long sentAt, PollResult result)
     {
+        var duration = _time.GetElapsedTime(sentAt);
         double seconds = duration.TotalSeconds;
         int bucket = 0;
         while (bucket < BucketBounds.Length && seconds > BucketBounds[bucket])
@@ -40,8 +45,8 @@ public sealed class PollMetrics
         Interlocked.Add(ref _durationTicks, duration.Ticks);
         if (result.Status is not null)
         {
-            Volatile.Write(ref _lastGood, _time.GetTimestamp());
-            Volatile.Write(ref _lastGoodUnixMilliseconds, _time.GetUtcNow().ToUnixTimeMilliseconds());
+            Volatile.Write(ref _lastGood, sentAt);
+            Volatile.Write(ref _lastGoodUnixMilliseconds, (_time.GetUtcNow() - duration).ToUnixTimeMilliseconds());
             return;
         }
         Interlocked.Increment(ref _errors[(int)result.ErrorKind]);
@@ -70,7 +75,7 @@ public sealed class PollMetrics
     /// <summary>Time since the last good poll, or since the watcher started when none has succeeded yet.</summary>
     public TimeSpan SinceLastGood => _time.GetElapsedTime(Volatile.Read(ref _lastGood));
 
-    /// <summary>When the last good poll ended; null before the first.</summary>
+    /// <summary>When the last good poll was sent; null before the first.</summary>
     public DateTimeOffset? LastGoodAt => Volatile.Read(ref _lastGoodUnixMilliseconds) is var ms and > 0
         ? DateTimeOffset.FromUnixTimeMilliseconds(ms)
         : null;

@@ -154,7 +154,7 @@ public sealed partial class RoleWatcher
         ApplyReconfiguration();
         long started = _time.GetTimestamp();
         var result = _poller.Poll(cancellationToken);
-        Polls.Record(_time.GetElapsedTime(started), result);
+        Polls.Record(started, result);
         if (result.Status is { } status)
         {
             OnStatus(status, started);

@@ -14,7 +14,7 @@ public class PollMetricsTests
     [Fact]
     public void Every_poll_lands_in_the_latency_histogram_and_failures_are_counted_by_kind()
     {
-        var (_, poller, watcher) = Rig();
+        var (_, poller, watcher, _) = Rig();
         poller.Then(new PollResult(Statuses.LeaderPrimary, null), TimeSpan.FromMilliseconds(3));
         poller.Then(PollResult.Failed("no answer from patroni within 1000 ms", PollErrorKind.Timeout), TimeSpan.FromSeconds(1));
         poller.Then(PollResult.Failed("patroni refused the connection", PollErrorKind.Refused), TimeSpan.FromMilliseconds(1));
@@ -46,28 +46,45 @@ public class PollMetricsTests
     [Fact]
     public void The_age_of_the_last_good_poll_grows_with_failures_and_resets_on_success()
     {
-        var (time, poller, watcher) = Rig();
+        var (time, poller, watcher, _) = Rig();
         Assert.Null(watcher.Polls.LastGoodAt);
         time.Advance(TimeSpan.FromSeconds(2));
         Assert.Equal(TimeSpan.FromSeconds(2), watcher.Polls.SinceLastGood);
 
         poller.Then(new PollResult(Statuses.LeaderPrimary, null), TimeSpan.FromMilliseconds(10));
         watcher.PollOnce(CancellationToken.None);
-        Assert.Equal(TimeSpan.Zero, watcher.Polls.SinceLastGood);
+        Assert.Equal(TimeSpan.FromMilliseconds(10), watcher.Polls.SinceLastGood);
         Assert.NotNull(watcher.Polls.LastGoodAt);
         Assert.Null(watcher.Polls.LastError);
 
         poller.Then(PollResult.Failed("patroni refused the connection", PollErrorKind.Refused), TimeSpan.FromMilliseconds(500));
         watcher.PollOnce(CancellationToken.None);
         time.Advance(TimeSpan.FromSeconds(1));
-        Assert.Equal(TimeSpan.FromMilliseconds(1500), watcher.Polls.SinceLastGood);
+        Assert.Equal(TimeSpan.FromMilliseconds(1510), watcher.Polls.SinceLastGood);
     }
 
-    private static (ManualTime Time, ScriptedPoller Poller, RoleWatcher Watcher) Rig()
+    [Fact]
+    public void When_the_answers_go_unknown_for_staleness_the_age_shown_is_past_stale_after()
+    {
+        var (time, poller, watcher, board) = Rig();
+        poller.Then(new PollResult(Statuses.LeaderPrimary, null), TimeSpan.FromMilliseconds(400));
+        watcher.PollOnce(CancellationToken.None);
+        Assert.True(watcher.Polls.LastGoodAt <= time.GetUtcNow() - TimeSpan.FromMilliseconds(400));
+
+        while (board.Current.Status is not null)
+        {
+            poller.Then(PollResult.Failed("patroni refused the connection", PollErrorKind.Refused), TimeSpan.FromMilliseconds(100));
+            watcher.PollOnce(CancellationToken.None);
+        }
+
+        Assert.InRange(watcher.Polls.SinceLastGood, TimeSpan.FromSeconds(3), TimeSpan.FromSeconds(3.1));
+    }
+
+    private static (ManualTime Time, ScriptedPoller Poller, RoleWatcher Watcher, AnswerBoard Board) Rig()
     {
         var time = new ManualTime();
         var poller = new ScriptedPoller(time);
         var board = new AnswerBoard("down", TimeSpan.FromSeconds(3), time);
-        return (time, poller, new RoleWatcher(poller, board, TimeSpan.FromMilliseconds(50), TimeSpan.FromSeconds(3), NullLogger.Instance, time));
+        return (time, poller, new RoleWatcher(poller, board, TimeSpan.FromMilliseconds(50), TimeSpan.FromSeconds(3), NullLogger.Instance, time), board);
     }
 }
