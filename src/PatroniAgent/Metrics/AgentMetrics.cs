@@ -80,6 +80,18 @@ public sealed class AgentMetrics(AnswerBoard board, RoleWatcher watcher, AgentSe
         Header(text, "patroni_agent_last_good_poll_age_seconds", "gauge", "Seconds since the last poll that gave a usable status was sent, as stale-after counts them (since the start before the first).");
         Sample(text, "patroni_agent_last_good_poll_age_seconds", null, watcher.Polls.SinceLastGood.TotalSeconds);
 
+        Header(text, "patroni_agent_lag_polls_total", "counter", "Good polls that measured a replica's lag, by what it was measured against: the leader's own current position (leader) or the local Patroni's GET /cluster (cluster).");
+        foreach (var source in PollMetrics.LagSources)
+        {
+            Sample(text, "patroni_agent_lag_polls_total", $"source=\"{PollMetrics.SourceName(source)}\"", watcher.Polls.LagPolls(source));
+        }
+
+        if (watcher.Polls.LagReferenceAge is { } lagAge)
+        {
+            Header(text, "patroni_agent_lag_reference_age_seconds", "gauge", "How old the position the last measured lag was measured against was, at the end of that poll.");
+            Sample(text, "patroni_agent_lag_reference_age_seconds", null, lagAge.TotalSeconds);
+        }
+
         Header(text, "patroni_agent_open_connections", "gauge", "Connections held open waiting for their request.");
         Sample(text, "patroni_agent_open_connections", null, server.Held);
 
@@ -120,6 +132,8 @@ public sealed class AgentMetrics(AnswerBoard board, RoleWatcher watcher, AgentSe
             LastError = lastError is null ? null : new StatusError { Message = lastError.Message, Kind = PollMetrics.KindName(lastError.Kind), At = lastError.At },
             Polls = watcher.Polls.CumulativeBuckets()[^1],
             PollErrors = errors,
+            LagPolls = PollMetrics.LagSources.ToDictionary(PollMetrics.SourceName, watcher.Polls.LagPolls),
+            LagReferenceAgeSeconds = watcher.Polls.LagReferenceAge is { } age ? Math.Round(age.TotalSeconds, 3) : null,
             ChecksAnswered = server.Answered,
             OpenConnections = server.Held,
             EvictedConnections = server.Evicted,

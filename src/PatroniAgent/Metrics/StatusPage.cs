@@ -17,6 +17,10 @@ public sealed class StatusPage
     public required StatusError? LastError { get; init; }
     public required long Polls { get; init; }
     public required Dictionary<string, long> PollErrors { get; init; }
+    /// <summary>Good polls that measured a replica's lag, by source: <c>leader</c> or <c>cluster</c>.</summary>
+    public required Dictionary<string, long> LagPolls { get; init; }
+    /// <summary>How old the position the last measured lag was measured against was; null before one was measured.</summary>
+    public required double? LagReferenceAgeSeconds { get; init; }
     public required long ChecksAnswered { get; init; }
     public required int OpenConnections { get; init; }
     public required long EvictedConnections { get; init; }

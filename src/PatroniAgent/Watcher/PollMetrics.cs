@@ -3,8 +3,8 @@ using PatroniAgent.Patroni;
 namespace PatroniAgent.Watcher;
 
 /// <summary>
-/// What the watcher's polls of Patroni did: a latency histogram, failures by kind, the last good poll
-/// and the last error. Written by the watcher alone, one poll at a time; read when metrics are scraped.
+/// What the watcher's polls of Patroni did: a latency histogram, failures by kind, the last good poll,
+/// the last error, and what replica lags were measured against and how old that was. Written by the watcher alone, one poll at a time; read when metrics are scraped.
 /// </summary>
 public sealed class PollMetrics
 {
@@ -13,9 +13,14 @@ public sealed class PollMetrics
 
     private static readonly PollErrorKind[] Kinds = Enum.GetValues<PollErrorKind>();
 
+    /// <summary>The sources a lag is measured against, in label order (<see cref="LagSource.None"/> is no measurement).</summary>
+    public static readonly LagSource[] LagSources = [LagSource.Leader, LagSource.Cluster];
+
     private readonly TimeProvider _time;
     private readonly long[] _buckets = new long[BucketBounds.Length + 1];
     private readonly long[] _errors = new long[Kinds.Length];
+    private readonly long[] _lagPolls = new long[LagSources.Length + 1];
+    private long _lagAgeTicks = -1;
     private long _durationTicks;
     private long _lastGood;
     private long _lastGoodUnixMilliseconds;
@@ -45,6 +50,11 @@ public sealed class PollMetrics
         Interlocked.Add(ref _durationTicks, duration.Ticks);
         if (result.Status is not null)
         {
+            if (result.LagSource != LagSource.None)
+            {
+                Interlocked.Increment(ref _lagPolls[(int)result.LagSource]);
+                Volatile.Write(ref _lagAgeTicks, result.LagAge.Ticks);
+            }
             Volatile.Write(ref _lastGood, sentAt);
             Volatile.Write(ref _lastGoodUnixMilliseconds, (_time.GetUtcNow() - duration).ToUnixTimeMilliseconds());
             return;
@@ -71,6 +81,18 @@ public sealed class PollMetrics
 
     /// <summary>Failed polls of one kind.</summary>
     public long Errors(PollErrorKind kind) => Volatile.Read(ref _errors[(int)kind]);
+
+    /// <summary>Good polls whose replica lag was measured against <paramref name="source"/>.</summary>
+    public long LagPolls(LagSource source) => Volatile.Read(ref _lagPolls[(int)source]);
+
+    /// <summary>
+    /// How old, at the end of the last poll that measured a lag, the position it was measured against was;
+    /// null before the first such poll.
+    /// </summary>
+    public TimeSpan? LagReferenceAge => Volatile.Read(ref _lagAgeTicks) is var ticks and >= 0 ? TimeSpan.FromTicks(ticks) : null;
+
+    /// <summary>The label value of a lag source.</summary>
+    public static string SourceName(LagSource source) => source.ToString().ToLowerInvariant();
 
     /// <summary>Time since the last good poll, or since the watcher started when none has succeeded yet.</summary>
     public TimeSpan SinceLastGood => _time.GetElapsedTime(Volatile.Read(ref _lastGood));

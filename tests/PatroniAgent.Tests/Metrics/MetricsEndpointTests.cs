@@ -25,7 +25,7 @@ public sealed class MetricsEndpointTests : IDisposable
     [
         "patroni_agent_build_info", "patroni_agent_checks_total", "patroni_agent_answer", "patroni_agent_answer_transitions_total",
         "patroni_agent_poll_duration_seconds", "patroni_agent_poll_errors_total", "patroni_agent_last_good_poll_age_seconds",
-        "patroni_agent_open_connections", "patroni_agent_evicted_connections_total", "patroni_agent_refused_connections_total",
+        "patroni_agent_lag_polls_total", "patroni_agent_open_connections", "patroni_agent_evicted_connections_total", "patroni_agent_refused_connections_total",
     ];
 
     private readonly ManualTime _time = new();
@@ -106,7 +106,39 @@ public sealed class MetricsEndpointTests : IDisposable
         Assert.Equal(0.004, after.Value("patroni_agent_poll_duration_seconds_sum"), 9);
         Assert.Equal(1, after.Value("patroni_agent_poll_duration_seconds_bucket", ("le", "0.005")));
         Assert.Equal(0, after.Value("patroni_agent_poll_duration_seconds_bucket", ("le", "0.0025")));
-        Assert.Equal(0, after.Value("patroni_agent_last_good_poll_age_seconds"));
+        Assert.Equal(0.004, after.Value("patroni_agent_last_good_poll_age_seconds"), 9);
+    }
+
+    [Fact]
+    public async Task What_a_replica_lag_was_measured_against_and_how_old_that_was_show_in_the_metrics_and_the_status_page()
+    {
+        var before = await ScrapeAsync();
+        Assert.Equal(0, before.Value("patroni_agent_lag_polls_total", ("source", "leader")));
+        Assert.DoesNotContain("patroni_agent_lag_reference_age_seconds", before.Families);
+
+        var replica = Statuses.Running(PatroniRole.Replica, "replica");
+        _poller.Then(new PollResult(replica, null) { LagSource = LagSource.Leader, LagAge = TimeSpan.FromMilliseconds(300) }, TimeSpan.FromMilliseconds(4));
+        _poller.Then(new PollResult(replica, null) { LagSource = LagSource.Leader, LagAge = TimeSpan.FromMilliseconds(700) }, TimeSpan.FromMilliseconds(4));
+        _poller.Then(new PollResult(replica, null) { LagSource = LagSource.Cluster, LagAge = TimeSpan.FromSeconds(4) }, TimeSpan.FromMilliseconds(4));
+        _poller.Then(new PollResult(Statuses.LeaderPrimary, null), TimeSpan.FromMilliseconds(4));
+        for (int i = 0; i < 3; i++)
+        {
+            _watcher.PollOnce(CancellationToken.None);
+        }
+
+        var metrics = await ScrapeAsync();
+        Assert.Equal(["leader", "cluster"], metrics.Samples("patroni_agent_lag_polls_total").Select(s => s.Labels["source"]));
+        Assert.Equal(2, metrics.Value("patroni_agent_lag_polls_total", ("source", "leader")));
+        Assert.Equal(1, metrics.Value("patroni_agent_lag_polls_total", ("source", "cluster")));
+        Assert.Equal("gauge", metrics.TypeOf("patroni_agent_lag_reference_age_seconds"));
+        Assert.Equal(4, metrics.Value("patroni_agent_lag_reference_age_seconds"));
+
+        _watcher.PollOnce(CancellationToken.None);
+        var (_, body) = await GetAsync("GET /status HTTP/1.1\r\nHost: x\r\n\r\n");
+        using var status = JsonDocument.Parse(body);
+        Assert.Equal(2, status.RootElement.GetProperty("lag_polls").GetProperty("leader").GetInt64());
+        Assert.Equal(1, status.RootElement.GetProperty("lag_polls").GetProperty("cluster").GetInt64());
+        Assert.Equal(4, status.RootElement.GetProperty("lag_reference_age_seconds").GetDouble());
     }
 
     [Fact]
@@ -126,7 +158,7 @@ public sealed class MetricsEndpointTests : IDisposable
         Assert.Equal(1, metrics.Value("patroni_agent_poll_errors_total", ("kind", "timeout")));
         Assert.Equal(2, metrics.Value("patroni_agent_poll_errors_total", ("kind", "tls")));
         Assert.Equal(0, metrics.Value("patroni_agent_poll_errors_total", ("kind", "refused")));
-        Assert.Equal(4, metrics.Value("patroni_agent_last_good_poll_age_seconds"));
+        Assert.Equal(4.004, metrics.Value("patroni_agent_last_good_poll_age_seconds"), 9);
         Assert.Equal(1, metrics.Value("patroni_agent_answer", ("mode", "primary"), ("answer", "unknown")));
         Assert.Equal(2, metrics.Value("patroni_agent_answer_transitions_total", ("mode", "primary")));
         Assert.Equal(4, metrics.Value("patroni_agent_poll_duration_seconds_count"));
@@ -168,7 +200,7 @@ public sealed class MetricsEndpointTests : IDisposable
         Assert.Equal("up ready 100% #primary, timeline 1", modes.GetProperty("primary").GetString());
         Assert.Equal("up maint #primary, timeline 1", modes.GetProperty("replica").GetString());
         Assert.True(root.GetProperty("last_good_poll").TryGetDateTimeOffset(out _));
-        Assert.Equal(0.001, root.GetProperty("seconds_since_last_good_poll").GetDouble());
+        Assert.Equal(0.005, root.GetProperty("seconds_since_last_good_poll").GetDouble());
         Assert.Equal("patroni refused the connection", root.GetProperty("last_error").GetProperty("message").GetString());
         Assert.Equal("refused", root.GetProperty("last_error").GetProperty("kind").GetString());
         Assert.Equal(2, root.GetProperty("polls").GetInt64());
@@ -192,6 +224,7 @@ public sealed class MetricsEndpointTests : IDisposable
         Assert.Equal("unknown: waiting for the first answer from patroni", json.RootElement.GetProperty("summary").GetString());
         Assert.Equal(JsonValueKind.Null, json.RootElement.GetProperty("last_good_poll").ValueKind);
         Assert.Equal(JsonValueKind.Null, json.RootElement.GetProperty("last_error").ValueKind);
+        Assert.Equal(JsonValueKind.Null, json.RootElement.GetProperty("lag_reference_age_seconds").ValueKind);
         Assert.Equal("down #waiting for the first answer from patroni", json.RootElement.GetProperty("modes").GetProperty("primary").GetString());
     }
 
