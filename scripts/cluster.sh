@@ -12,6 +12,8 @@
 #        scripts/cluster.sh pid patroni|postgres|agent N | stop-agent N | start-agent N | restart-agent N
 #        scripts/cluster.sh kill-node N (SIGKILL to Patroni and PostgreSQL) | start-patroni N
 #        scripts/cluster.sh stall-next-promotion N SECONDS (node N's Patroni freezes that long when it next promotes)
+#        scripts/cluster.sh standby-up | standby-down (a standby cluster of one member, node 4, 127.0.1.4,
+#                           replicating through HAProxy's read-write port)
 # Environment:
 #   CLUSTER_DIR   where everything lives (default /tmp/patroni-agent-cluster)
 #   AGENT         the patroni-agent binary (default artifacts/publish/patroni-agent, published if missing)
@@ -27,6 +29,7 @@ agent=${AGENT:-$repo/artifacts/publish/patroni-agent}
 bin=$dir/bin/patroni-agent
 pgbin=/usr/lib/postgresql/15/bin
 nodes=(1 2 3)
+standby=4
 python=/usr/bin/python3
 
 say() { printf '%s\n' "cluster: $*" >&2; }
@@ -80,14 +83,20 @@ ensure_agent() {
     fi
 }
 
+# Node N's patroni.yml; a second argument makes it the standby cluster "demo-standby", replicating
+# from the first through HAProxy's read-write port, as a standby cluster in another data centre would.
 write_patroni_config() {
-    local n=$1 a callbacks=""; a=$(addr "$n")
+    local n=$1 standby=${2:-} a callbacks="" scope=demo standby_cluster=""; a=$(addr "$n")
+    if [ -n "$standby" ]; then
+        scope=demo-standby
+        standby_cluster=$'    standby_cluster:\n      host: 127.0.0.1\n      port: 5000\n      create_replica_methods:\n        - basebackup'
+    fi
     if [ "${AGENT_NOTIFY:-1}" != 0 ]; then
         # The lines the agent prints for patroni.yml, below their "postgresql:" line.
         callbacks=$("$bin" callbacks --control-socket "$dir/agent$n/control.sock" | sed -n '/^postgresql:/,$p' | tail -n +2)
     fi
     cat >"$dir/pg$n/patroni.yml" <<EOF
-scope: demo
+scope: $scope
 name: pg$n
 log:
   level: WARNING
@@ -102,6 +111,7 @@ bootstrap:
     loop_wait: 1
     retry_timeout: 2
     maximum_lag_on_failover: 1048576
+$standby_cluster
     postgresql:
       use_pg_rewind: true
       parameters:
@@ -227,6 +237,58 @@ EOF
     chmod 755 "$dir/bin/stall-promotion"
 }
 
+# Node N's directories and patroni.yml (a second argument: as the standby cluster's member).
+prepare_node() {
+    local n=$1
+    mkdir -p "$dir/pg$n"
+    write_patroni_config "$n" "${2:-}"
+    if [ "$(id -u)" -eq 0 ]; then chown -R postgres: "$dir/pg$n"; fi
+    chmod 700 "$dir/pg$n"
+    # Each agent's control socket and state file; as root the directory is setgid postgres, so that
+    # the socket (mode 0660) is Patroni's to use, as the packaged agent's is for members of its group.
+    mkdir -p "$dir/agent$n"
+    if [ "$(id -u)" -eq 0 ]; then chgrp postgres "$dir/agent$n" && chmod 2770 "$dir/agent$n"; fi
+}
+
+# The standby cluster: one member, node 4 (127.0.1.4, Patroni :8008, agent :5555 and :8009), its
+# PostgreSQL copied with pg_basebackup through HAProxy's read-write port and streaming from there;
+# Patroni calls it the standby leader.
+standby_up() {
+    [ -S "$dir/haproxy.sock" ] || die "no cluster in $dir"
+    [ ! -e "$dir/pid/patroni$standby.pid" ] || die "the standby cluster runs already; run '$0 standby-down' first"
+    prepare_node "$standby" standby
+    start_patroni "$standby"
+    start_agent "$standby"
+    wait_for 120 standby_leader_running || die "node $standby did not become a running standby leader; see $dir/log/patroni$standby.log"
+    say "standby cluster demo-standby up: node $standby, $(addr "$standby")"
+}
+
+standby_leader_running() {
+    curl -fsS --max-time 1 "http://$(addr "$standby"):8008/standby-leader" 2>/dev/null | "$python" -c '
+import json, sys
+d = json.load(sys.stdin)
+sys.exit(0 if d["role"] == "standby_leader" and d["state"] == "running" else 1)'
+}
+
+# Stops the standby cluster's Patroni (which stops its PostgreSQL) and agent, and removes the cluster
+# from etcd, so that a later standby-up bootstraps it again.
+standby_down() {
+    local f p
+    for f in "$dir/pid/patroni$standby.pid" "$dir/pid/agent$standby.pid"; do
+        [ -e "$f" ] || continue
+        p=$(cat "$f")
+        kill -TERM -- "-$p" 2>/dev/null || true
+        wait_for 30 bash -c "! kill -0 $p" || kill -KILL -- "-$p" 2>/dev/null || true
+        rm -f "$f"
+    done
+    pkill -KILL -f -- "$dir/pg$standby/" 2>/dev/null || true
+    # etcd's v3 JSON gateway: every key under the standby cluster's prefix.
+    curl -fsS -o /dev/null --max-time 5 http://127.0.0.1:2379/v3/kv/deleterange \
+        -d "{\"key\": \"$(printf /service/demo-standby/ | base64)\", \"range_end\": \"$(printf /service/demo-standby0 | base64)\"}"
+    rm -rf "${dir:?}/pg$standby" "${dir:?}/agent$standby"
+    say "standby cluster down"
+}
+
 start_patroni() {
     local n=$1
     if [ "$(id -u)" -eq 0 ]; then
@@ -310,16 +372,7 @@ up() {
         --initial-cluster etcd1=http://127.0.0.1:2380 --enable-v2=false
     wait_for 15 http_ok http://127.0.0.1:2379/health || die "etcd did not start; see $dir/log/etcd.log"
 
-    for n in "${nodes[@]}"; do
-        mkdir -p "$dir/pg$n"
-        write_patroni_config "$n"
-        if [ "$(id -u)" -eq 0 ]; then chown -R postgres: "$dir/pg$n"; fi
-        chmod 700 "$dir/pg$n"
-        # Each agent's control socket and state file; as root the directory is setgid postgres, so that
-        # the socket (mode 0660) is Patroni's to use, as the packaged agent's is for members of its group.
-        mkdir -p "$dir/agent$n"
-        if [ "$(id -u)" -eq 0 ]; then chgrp postgres "$dir/agent$n" && chmod 2770 "$dir/agent$n"; fi
-    done
+    for n in "${nodes[@]}"; do prepare_node "$n"; done
     start_patroni 1
     wait_for 60 http_ok "http://$(addr 1):8008/primary" || die "the first node did not become primary; see $dir/log/patroni1.log"
     for n in "${nodes[@]:1}"; do start_patroni "$n"; done
@@ -407,6 +460,8 @@ case ${1:-} in
     start-agent) start_agent "$2" ;;
     restart-agent) stop_agent "$2"; start_agent "$2" ;;
     start-patroni) start_patroni "$2" ;;
+    standby-up) standby_up ;;
+    standby-down) standby_down ;;
     stall-next-promotion)
         echo "$3" >"$dir/pg$2/stall-next-promotion"
         if [ "$(id -u)" -eq 0 ]; then chown postgres: "$dir/pg$2/stall-next-promotion"; fi
@@ -416,5 +471,5 @@ case ${1:-} in
         kill -KILL "$(node_pid postgres "$2")" 2>/dev/null || true
         ;;
     patronictl) shift; as_db patronictl -c "$dir/pg1/patroni.yml" "$@" ;;
-    *) sed -n 's/^# Usage: //p; s/^#        /       /p' "$0" | sed -n 1,3p >&2; exit 2 ;;
+    *) sed -n 's/^# Usage: //p; s/^#        /       /p' "$0" | sed -n 1,6p >&2; exit 2 ;;
 esac

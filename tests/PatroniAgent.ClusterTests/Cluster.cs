@@ -19,6 +19,9 @@ public sealed class Cluster : IAsyncLifetime
     public const string ReadOnly = "read_only";
     public static readonly string[] Nodes = ["pg1", "pg2", "pg3"];
 
+    /// <summary>The standby cluster's one member, there between <c>cluster.sh standby-up</c> and <c>standby-down</c>.</summary>
+    public const string StandbyNode = "pg4";
+
     private static readonly string Directory = "/tmp/patroni-agent-cluster-tests";
     private readonly string _script = Path.Combine(RepositoryRoot(), "scripts", "cluster.sh");
 

@@ -19,19 +19,23 @@ public class DifferentialTests(Cluster cluster, ITestOutputHelper output)
 {
     private const string Steady = "steady";
     private const string Paused = "paused";
-    private const string Tagged = "tagged";
     private const string Synchronous = "synchronous";
     private const string Lagging = "lagging";
+    private const string Stopped = "a replica stopped";
+    private const string Standby = "standby cluster";
+    private const string Switchover = "switchover";
     private const string AnyState = "any";
 
-    /// <summary>Patroni's health-check paths, then paths that name no check exactly.</summary>
-    private static readonly string[] Paths =
+    /// <summary>Patroni's health-check paths.</summary>
+    private static readonly string[] CheckPaths =
     [
         "/", "/primary", "/master", "/read-write", "/leader", "/standby-leader", "/standby_leader",
         "/replica", "/read-only", "/sync", "/synchronous", "/async", "/asynchronous", "/quorum",
         "/read-only-sync", "/read-only-synchronous", "/read-only-quorum", "/health", "/liveness", "/readiness",
-        "/foo", "/Primary", "/replicas", "/read_only",
     ];
+
+    /// <summary>Patroni's health-check paths, then paths that name no check exactly.</summary>
+    private static readonly string[] Paths = [.. CheckPaths, "/foo", "/Primary", "/replicas", "/read_only"];
 
     private static readonly string[] Queries =
     [
@@ -101,27 +105,31 @@ public class DifferentialTests(Cluster cluster, ITestOutputHelper output)
         cluster.WaitConverged();
     }
 
-    [Fact]
-    public void The_agent_answers_every_health_check_as_patroni_does_when_a_member_has_custom_tags()
+    [Theory]
+    [InlineData("dc", "east")]
+    [InlineData("noloadbalance", "true")]
+    public void The_agent_answers_every_health_check_as_patroni_does_when_a_replica_is_tagged(string key, string value)
     {
         var leader = cluster.WaitConverged();
         var replica = Cluster.Nodes.Last(n => n != leader);
         var config = Cluster.PatroniConfig(replica);
         var original = File.ReadAllText(config);
-        File.WriteAllText(config, original.Replace("tags:\n", "tags:\n  dc: east\n", StringComparison.Ordinal));
+        string tagged = original.Replace($"  {key}: false\n", "", StringComparison.Ordinal)
+            .Replace("tags:\n", $"tags:\n  {key}: {value}\n", StringComparison.Ordinal);
+        File.WriteAllText(config, tagged);
         try
         {
             cluster.Run("patronictl", "reload", "demo", replica, "--force");
-            WaitFor(replica, s => Tag(s, "dc") == "east", "tagged dc: east");
+            WaitFor(replica, s => Tag(s, key) == value, $"tagged {key}: {value}");
             Thread.Sleep(Settle);
-            CompareAll(Tagged);
+            CompareAll($"tagged {key}: {value}");
         }
         finally
         {
             File.WriteAllText(config, original);
             cluster.Run("patronictl", "reload", "demo", replica, "--force");
         }
-        WaitFor(replica, s => Tag(s, "dc") is null, "untagged");
+        WaitFor(replica, s => Tag(s, key) != value, $"untagged {key}");
         cluster.WaitConverged();
     }
 
@@ -175,14 +183,149 @@ public class DifferentialTests(Cluster cluster, ITestOutputHelper output)
         Cluster.Execute(Cluster.Address(leader), "drop table differential_filler");
     }
 
+    /// <summary>
+    /// A replica whose Patroni was stopped (SIGTERM, as <c>systemctl stop patroni</c>: it stops PostgreSQL and
+    /// leaves the cluster). The other members are compared; the stopped one's Patroni answers nothing, and its
+    /// agent answers every check 503 once the last status is older than stale-after, so that HAProxy takes
+    /// the node out of every backend as it would a node whose Patroni refused its checks.
+    /// </summary>
+    [Fact]
+    public void The_agent_answers_every_health_check_as_patroni_does_while_a_replica_is_stopped()
+    {
+        var leader = cluster.WaitConverged();
+        var replica = Cluster.Nodes.Last(n => n != leader);
+        int patroni = cluster.Pid("patroni", replica);
+        Run("kill", "-TERM", patroni.ToString());
+        try
+        {
+            Eventually.Until(() => !Directory.Exists($"/proc/{patroni}"), StateLimit, () => $"{replica}'s Patroni did not stop", TimeSpan.FromMilliseconds(200));
+            var others = Cluster.Nodes.Where(n => n != replica).ToArray();
+            Eventually.Until(() => Members(leader) == others.Length, StateLimit, () => $"{replica} did not leave the cluster", TimeSpan.FromMilliseconds(200));
+            Thread.Sleep(Settle);
+            CompareAll(Stopped, others);
+
+            var answered = (from method in Methods
+                            from path in CheckPaths
+                            let code = StatusCode(Cluster.Address(replica), 8009, method, path)
+                            where code != 503
+                            select $"{method} {path}: {code}").ToList();
+            Assert.True(answered.Count == 0, $"the stopped {replica}'s agent did not answer 503 to:\n{string.Join("\n", answered)}");
+        }
+        finally
+        {
+            cluster.Run("start-patroni", replica[2..]);
+        }
+        cluster.WaitConverged();
+    }
+
+    /// <summary>
+    /// A standby cluster of one member (node 4) beside the cluster, replicating from its primary through
+    /// HAProxy: its standby leader answers as Patroni's does, and the cluster's own members are unchanged.
+    /// </summary>
+    [Fact]
+    public void The_agent_answers_every_health_check_as_patroni_does_in_a_standby_cluster()
+    {
+        cluster.WaitConverged();
+        cluster.Run(TimeSpan.FromMinutes(3), "standby-up");
+        try
+        {
+            Thread.Sleep(Settle);
+            CompareAll(Standby, [.. Cluster.Nodes, Cluster.StandbyNode]);
+        }
+        finally
+        {
+            cluster.Run("standby-down");
+        }
+        cluster.WaitConverged();
+    }
+
+    /// <summary>The checks HAProxy configurations ask during a switchover, compared over and over while it runs.</summary>
+    private static readonly string[] SwitchoverTargets =
+    [
+        "/primary", "/read-write", "/leader", "/replica", "/replica?lag=16MB", "/read-only", "/async", "/health", "/liveness", "/readiness",
+    ];
+
+    /// <summary>
+    /// How long after Patroni's answer changed the agent may still give the one before: the agent polls every
+    /// second (the shipped poll-interval), every 20 ms for 5 s after Patroni's role-change callback, and a
+    /// poll may take a few hundred milliseconds on this busy machine.
+    /// </summary>
+    private static readonly TimeSpan Follow = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// A switchover, with the checks HAProxy asks compared on every member while it runs and until the agent
+    /// has settled after it: wherever the agent differs from Patroni, Patroni's own answer changed less than
+    /// <see cref="Follow"/> earlier (the agent follows within one poll), or the table allows the difference.
+    /// </summary>
+    [Fact]
+    public async Task During_a_switchover_the_agent_follows_patroni_within_one_poll()
+    {
+        var leader = cluster.WaitConverged();
+        var candidate = Cluster.Nodes.First(n => n != leader);
+        var lastSeen = new Dictionary<(string Node, string Target), (int Code, TimeSpan At)>();
+        var unexpected = new List<string>();
+        int compared = 0, following = 0;
+        var longest = TimeSpan.Zero;
+        var clock = Stopwatch.StartNew();
+        var switchover = Task.Run(() => cluster.Run(TimeSpan.FromMinutes(2), "switchover", candidate));
+        TimeSpan? settledFrom = null;
+        while (settledFrom is null || clock.Elapsed - settledFrom < Settle)
+        {
+            if (settledFrom is null && switchover.IsCompleted)
+            {
+                await switchover;
+                cluster.WaitConverged();
+                settledFrom = clock.Elapsed;
+            }
+            foreach (var node in Cluster.Nodes)
+            {
+                foreach (var target in SwitchoverTargets)
+                {
+                    var key = (node, target);
+                    string host = Cluster.Address(node);
+                    int before = StatusCode(host, 8008, "GET", target);
+                    int agent = StatusCode(host, 8009, "GET", target);
+                    int after = StatusCode(host, 8008, "GET", target);
+                    var now = clock.Elapsed;
+                    if (!lastSeen.TryGetValue(key, out var seen) || seen.Code != after)
+                    {
+                        lastSeen[key] = (after, now);
+                    }
+                    if (before != after) continue;
+                    compared++;
+                    if (agent == after) continue;
+                    var sinceChange = now - lastSeen[key].At;
+                    if (sinceChange <= Follow)
+                    {
+                        following++;
+                        if (sinceChange > longest) longest = sinceChange;
+                        continue;
+                    }
+                    string request = $"GET {target}";
+                    if (!Deliberate.Any(d => d.Allows(request, Switchover, after, agent)))
+                    {
+                        unexpected.Add($"{request} on {node} at {now.TotalSeconds:0.00} s: Patroni {after} for {sinceChange.TotalSeconds:0.00} s, agent {agent}");
+                    }
+                }
+            }
+        }
+        output.WriteLine($"{Switchover} {leader} -> {candidate}: {compared} comparisons in {clock.Elapsed.TotalSeconds:0.0} s; "
+            + $"{following} where the agent still gave Patroni's previous answer, at most {longest.TotalMilliseconds:0} ms after Patroni's changed");
+        Assert.Equal(candidate, cluster.Leader());
+        Assert.True(unexpected.Count == 0, $"{unexpected.Count} unexpected differences during the switchover:\n{string.Join("\n", unexpected)}");
+    }
+
     /// <summary>Compares every method and target on every member; fails with every difference the table does not allow.</summary>
-    private void CompareAll(string state)
+    private void CompareAll(string state) => CompareAll(state, Cluster.Nodes);
+
+    /// <summary>Compares every method and target on <paramref name="nodes"/>; fails with every difference the table does not allow.</summary>
+    private void CompareAll(string state, IReadOnlyList<string> nodes)
     {
         var elapsed = Stopwatch.StartNew();
         var unexpected = new List<string>();
         var allowed = new int[Deliberate.Length];
         int compared = 0;
-        foreach (var node in Cluster.Nodes)
+        foreach (var node in nodes)
         {
             string role = PatroniStatus(node).GetProperty("role").GetString()!;
             foreach (var method in Methods)
@@ -251,7 +394,17 @@ public class DifferentialTests(Cluster cluster, ITestOutputHelper output)
     }
 
     private static string? Tag(JsonElement status, string key) =>
-        status.TryGetProperty("tags", out var tags) && tags.TryGetProperty(key, out var value) ? value.ToString() : null;
+        status.TryGetProperty("tags", out var tags) && tags.TryGetProperty(key, out var value)
+            ? value.ValueKind == JsonValueKind.String ? value.GetString() : value.GetRawText()
+            : null;
+
+    /// <summary>The members in <paramref name="node"/>'s <c>GET /cluster</c>.</summary>
+    private static int Members(string node)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+        using var document = JsonDocument.Parse(http.GetStringAsync($"http://{Cluster.Address(node)}:8008/cluster").Result);
+        return document.RootElement.GetProperty("members").GetArrayLength();
+    }
 
     private static bool IsSyncStandby(string node) =>
         PatroniStatus(node).TryGetProperty("sync_standby", out var sync) && sync.GetBoolean();
