@@ -186,7 +186,11 @@ public sealed class PatroniClient : IPatroniPoller
             RefuseUnauthorized(code);
             status = PatroniDecoder.DecodeStatus(code, body.Span, out memberName, out replayed);
         }
-        catch (Exception e) when (!cancellationToken.IsCancellationRequested)
+        catch (Exception) when (cancellationToken.IsCancellationRequested)
+        {
+            throw new OperationCanceledException(cancellationToken);
+        }
+        catch (Exception e)
         {
             var (error, kind) = Describe(e);
             return PollResult.Failed(error, kind);

@@ -49,10 +49,17 @@ public sealed partial class RoleWatcher
         _time = time ?? TimeProvider.System;
         _lastSuccess = _time.GetTimestamp();
         Polls = new PollMetrics(_time);
+        Heard = new HeardLog(board, logger, _time);
     }
 
     /// <summary>What the polls did, for the metrics and the status page.</summary>
     public PollMetrics Polls { get; }
+
+    /// <summary>The answers this watcher publishes.</summary>
+    public AnswerBoard Board => _board;
+
+    /// <summary>The log line, after each change of answer, of when the checkers heard it.</summary>
+    public HeardLog Heard { get; }
 
     /// <summary>
     /// Polls on the calling thread until <paramref name="cancellationToken"/> is cancelled: a thread of
@@ -69,8 +76,9 @@ public sealed partial class RoleWatcher
             {
                 PollOnce(cancellationToken);
             }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            catch (Exception) when (cancellationToken.IsCancellationRequested)
             {
+                // Stopping: a poll cut short may fail in any way, and nothing waits for its result.
                 return;
             }
             var wait = CurrentInterval - _time.GetElapsedTime(started);
@@ -155,13 +163,17 @@ public sealed partial class RoleWatcher
         long started = _time.GetTimestamp();
         var result = _poller.Poll(cancellationToken);
         Polls.Record(started, result);
+        bool good = result.Status is not null;
         if (result.Status is { } status)
         {
             OnStatus(status, started);
-            return true;
         }
-        OnFailure(result.Error ?? "patroni poll failed");
-        return false;
+        else
+        {
+            OnFailure(result.Error ?? "patroni poll failed");
+        }
+        Heard.Published();
+        return good;
     }
 
     private void OnStatus(NodeStatus status, long polledAt)

@@ -32,14 +32,17 @@ public sealed record FakeTls(X509Certificate2 ServerCertificate, X509Certificate
 /// <summary>
 /// A stand-in for Patroni's REST API on 127.0.0.1, over http or (with <see cref="FakeTls"/>) https:
 /// answers each path with what the test set, counts requests and notes what they carried. Stopping
-/// it makes the port refuse connections.
+/// it makes the port refuse connections. It accepts and serves on threads of its own, never on the
+/// thread pool, which a busy test host can starve for seconds: an agent polling it would then find
+/// Patroni silent, and its answers stale, when the test meant Patroni to answer at once.
 /// </summary>
 public sealed class FakePatroni : IAsyncDisposable
 {
     private readonly TcpListener _listener;
     private readonly CancellationTokenSource _stop = new();
     private readonly Dictionary<string, FakeReply> _replies = new();
-    private readonly Task _accepting;
+    private readonly HashSet<Socket> _open = new();
+    private readonly Thread _accepting;
     private readonly FakeTls? _tls;
     private int _requests;
     private int _disposed;
@@ -52,7 +55,8 @@ public sealed class FakePatroni : IAsyncDisposable
         _listener = new TcpListener(IPAddress.Loopback, port);
         _listener.Start();
         Port = ((IPEndPoint)_listener.LocalEndpoint).Port;
-        _accepting = Task.Run(AcceptLoop);
+        _accepting = new Thread(AcceptLoop) { IsBackground = true, Name = "fake-patroni-accept" };
+        _accepting.Start();
     }
 
     public int Port { get; }
@@ -83,34 +87,42 @@ public sealed class FakePatroni : IAsyncDisposable
         return this;
     }
 
-    private async Task AcceptLoop()
+    private void AcceptLoop()
     {
         while (!_stop.IsCancellationRequested)
         {
             Socket client;
             try
             {
-                client = await _listener.AcceptSocketAsync(_stop.Token);
+                client = _listener.AcceptSocket();
             }
             catch (Exception)
             {
                 return;
             }
-            _ = Task.Run(() => Serve(client));
+            lock (_open)
+            {
+                if (_stop.IsCancellationRequested)
+                {
+                    client.Dispose();
+                    return;
+                }
+                _open.Add(client);
+            }
+            new Thread(() => Serve(client)) { IsBackground = true, Name = "fake-patroni-serve" }.Start();
         }
     }
 
-    private async Task Serve(Socket client)
+    private void Serve(Socket client)
     {
-        using var _ = client;
         try
         {
-            await using var stream = await Open(client);
+            using var stream = Open(client);
             var request = new StringBuilder();
             var buffer = new byte[4096];
             while (!request.ToString().Contains("\r\n\r\n"))
             {
-                int n = await stream.ReadAsync(buffer, _stop.Token);
+                int n = stream.Read(buffer);
                 if (n == 0) return;
                 request.Append(Encoding.ASCII.GetString(buffer, 0, n));
             }
@@ -123,15 +135,23 @@ public sealed class FakePatroni : IAsyncDisposable
             {
                 _replies.TryGetValue(path, out reply);
             }
-            await Send(stream, reply ?? new FakeReply.Answer(404, "{}"u8.ToArray()));
+            Send(stream, reply ?? new FakeReply.Answer(404, "{}"u8.ToArray()));
         }
         catch (Exception)
         {
         }
+        finally
+        {
+            lock (_open)
+            {
+                _open.Remove(client);
+            }
+            client.Dispose();
+        }
     }
 
     /// <summary>The connection's stream: plain, or after a TLS handshake that, like Patroni's, refuses a missing or untrusted client certificate when one is required.</summary>
-    private async Task<Stream> Open(Socket client)
+    private Stream Open(Socket client)
     {
         var plain = new NetworkStream(client, ownsSocket: false);
         if (_tls is null)
@@ -153,51 +173,61 @@ public sealed class FakePatroni : IAsyncDisposable
         }
         try
         {
-            await tls.AuthenticateAsServerAsync(options, _stop.Token);
+            tls.AuthenticateAsServer(options);
         }
         catch (Exception)
         {
-            await tls.DisposeAsync();
+            tls.Dispose();
             throw;
         }
         Volatile.Write(ref _lastClientSubject, tls.RemoteCertificate?.Subject);
         return tls;
     }
 
-    private async Task Send(Stream client, FakeReply reply)
+    private void Send(Stream client, FakeReply reply)
     {
         switch (reply)
         {
             case FakeReply.Answer answer:
                 var head = $"HTTP/1.0 {answer.Status} X\r\nServer: BaseHTTP/0.6 Python/3.11\r\nContent-Type: {answer.ContentType}\r\n\r\n";
-                await client.WriteAsync(Encoding.ASCII.GetBytes(head).Concat(answer.Body).ToArray(), _stop.Token);
+                client.Write(Encoding.ASCII.GetBytes(head).Concat(answer.Body).ToArray());
                 break;
             case FakeReply.Silence:
-                await Task.Delay(Timeout.Infinite, _stop.Token);
+                _stop.Token.WaitHandle.WaitOne();
                 break;
             case FakeReply.Delayed delayed:
-                await Task.Delay(delayed.Delay, _stop.Token);
-                await Send(client, delayed.Then);
+                if (!_stop.Token.WaitHandle.WaitOne(delayed.Delay))
+                {
+                    Send(client, delayed.Then);
+                }
                 break;
             case FakeReply.Raw raw:
-                await client.WriteAsync(raw.Bytes, _stop.Token);
+                client.Write(raw.Bytes);
                 if (!raw.Close)
                 {
-                    await Task.Delay(Timeout.Infinite, _stop.Token);
+                    _stop.Token.WaitHandle.WaitOne();
                 }
                 break;
         }
     }
 
-    public async ValueTask DisposeAsync()
+    /// <summary>Stops accepting and closes every open connection: the port refuses from now on.</summary>
+    public ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) == 1)
         {
-            return;
+            return ValueTask.CompletedTask;
         }
-        _stop.Cancel();
+        lock (_open)
+        {
+            _stop.Cancel();
+            foreach (var socket in _open)
+            {
+                socket.Dispose();
+            }
+        }
         _listener.Stop();
-        await _accepting;
-        _stop.Dispose();
+        _accepting.Join();
+        return ValueTask.CompletedTask;
     }
 }

@@ -600,6 +600,28 @@ public class RoleWatcherTests
     }
 
     [Fact]
+    public async Task Run_stops_without_crashing_when_a_poll_cut_short_by_the_stop_fails_otherwise()
+    {
+        using var cts = new CancellationTokenSource();
+        var poller = new FailingOnStop(cts);
+        var watcher = new RoleWatcher(poller, new AnswerBoard("down", StaleAfter), TimeSpan.FromMilliseconds(50), StaleAfter, new ListLogger());
+
+        await Task.Run(() => watcher.Run(cts.Token)).WaitAsync(TimeSpan.FromSeconds(10));
+
+        Assert.True(cts.IsCancellationRequested);
+    }
+
+    /// <summary>A poll that the stop interrupts and that then fails with an answer error, as a 404 read at the moment of a SIGTERM does.</summary>
+    private sealed class FailingOnStop(CancellationTokenSource stop) : IPatroniPoller
+    {
+        public PollResult Poll(CancellationToken cancellationToken)
+        {
+            stop.Cancel();
+            throw new PatroniAnswerException("patroni answered HTTP 404", PollErrorKind.Http);
+        }
+    }
+
+    [Fact]
     public async Task Run_stops_promptly_while_it_waits_for_the_next_poll()
     {
         await using var running = new RunningWatcher("v4.1.4-primary");
