@@ -21,11 +21,13 @@ public sealed class AnswerBoard
     private long _staleAfterTicks;
     private readonly long[] _transitions = new long[ModeNames.All.Length];
     private volatile Snapshot _current;
+    private long _generation;
 
     public AnswerBoard(string unknownWords, TimeSpan staleAfter, TimeProvider? time = null)
     {
         _time = time ?? TimeProvider.System;
         Gates = new LagGates(_time.TimestampFrequency);
+        Checkers = new Checkers();
         Reconfigure(unknownWords, staleAfter);
         _current = Snapshot.Unknown(Unknown, "waiting for the first answer from patroni");
     }
@@ -55,6 +57,19 @@ public sealed class AnswerBoard
     /// <summary>The snapshot checks are answered from.</summary>
     public Snapshot Current => _current;
 
+    /// <summary>
+    /// The published answers' generation: it grows by one each time a new snapshot is served (a new status,
+    /// override or unknown answer), not when the current one is only confirmed fresh. A check answered from a
+    /// generation carries everything published up to it.
+    /// </summary>
+    public long Generation => Volatile.Read(ref _generation);
+
+    /// <summary>The clock of every timestamp the board and its checkers keep.</summary>
+    public TimeProvider Time => _time;
+
+    /// <summary>Who checks, and which generation of the answers each has heard.</summary>
+    public Checkers Checkers { get; }
+
     /// <summary>Whether <see cref="Current"/> is past its stale-after bound.</summary>
     public bool IsStale => _current.IsStaleAt(_time.GetTimestamp());
 
@@ -77,77 +92,102 @@ public sealed class AnswerBoard
         long at = polledAt ?? _time.GetTimestamp();
         snapshot.KeepFreshUntil(at + _staleAfterTicks);
         var moves = Gates.Update(snapshot.LagOf(byReceived: false), snapshot.LagOf(byReceived: true), at);
-        CountTransitions(_current, snapshot);
-        _current = snapshot;
+        Serve(snapshot);
         return moves;
     }
 
     /// <summary>Serves <paramref name="snapshot"/> with the freshness it carries, e.g. the same status under a new override.</summary>
-    public void Republish(Snapshot snapshot) => _current = snapshot;
+    public void Republish(Snapshot snapshot) => Serve(snapshot);
 
     /// <summary>Serves the unknown answers of <paramref name="snapshot"/>, which do not age.</summary>
-    public void PublishUnknown(Snapshot snapshot)
-    {
-        CountTransitions(_current, snapshot);
-        _current = snapshot;
-    }
+    public void PublishUnknown(Snapshot snapshot) => Serve(snapshot);
 
-    /// <summary>Counts, per mode, a change of answer kind between the snapshot served and the next; only the watcher publishes, so no two calls race.</summary>
-    private void CountTransitions(Snapshot served, Snapshot next)
+    private void Serve(Snapshot snapshot)
     {
-        if (ReferenceEquals(served, next))
+        var served = _current;
+        if (ReferenceEquals(served, snapshot))
         {
             return;
         }
+        bool changed = CountTransitions(served, snapshot);
+        snapshot.Generation = Interlocked.Increment(ref _generation);
+        _current = snapshot;
+        if (changed)
+        {
+            LastChange = new AnswerChange(snapshot, _time.GetTimestamp());
+        }
+    }
+
+    /// <summary>The last publication that changed a mode's answer kind: the snapshot served and when; null before the first.</summary>
+    public AnswerChange? LastChange { get; private set; }
+
+    /// <summary>
+    /// Counts, per mode, a change of answer kind between the snapshot served and the next; true when one
+    /// changed. Only the watcher publishes, so no two calls race.
+    /// </summary>
+    private bool CountTransitions(Snapshot served, Snapshot next)
+    {
+        bool changed = false;
         foreach (var mode in ModeNames.All)
         {
             if (served.KindOf(mode) != next.KindOf(mode))
             {
                 Interlocked.Increment(ref _transitions[(int)mode]);
+                changed = true;
             }
         }
+        return changed;
     }
 
-    /// <summary>The reply to a check on a listener whose check is <paramref name="defaults"/> (its mode and lag parameters).</summary>
-    public ReadOnlySpan<byte> Answer(in AgentRequest defaults, ReadOnlySpan<byte> received)
+    /// <summary>
+    /// The reply to a check from <paramref name="peer"/> on a listener whose check is <paramref name="defaults"/>
+    /// (its mode and lag parameters).
+    /// </summary>
+    public ReadOnlySpan<byte> Answer(in AgentRequest defaults, ReadOnlySpan<byte> received, in PeerAddress peer = default)
     {
         var request = AgentSendParser.Parse(received, defaults);
-        if (request.Error != AgentRequestError.None)
-        {
-            Checks.Count(CheckProtocol.Agent, CheckCounters.NoMode, AnswerKind.Error);
-            return ErrorAnswers[(int)request.Error];
-        }
         var snapshot = _current;
         long now = _time.GetTimestamp();
+        if (request.Error != AgentRequestError.None)
+        {
+            Count(peer, CheckProtocol.Agent, CheckCounters.NoMode, AnswerKind.Error, snapshot, now);
+            return ErrorAnswers[(int)request.Error];
+        }
         bool stale = snapshot.IsStaleAt(now);
         var (line, _, kind) = Choose(snapshot, request.Mode, request.MaxLag, request.ReturnLag, request.HoldMilliseconds, request.ByReceived, request.Weighted, stale, now);
         if (IsFilteredOut(snapshot, request.Mode, kind, received[request.Filters], query: false))
         {
             (line, _, kind) = snapshot.SelectUnmatched(request.Mode, stale);
         }
-        Checks.Count(CheckProtocol.Agent, (int)request.Mode, kind);
+        Count(peer, CheckProtocol.Agent, (int)request.Mode, kind, snapshot, now);
         return line;
     }
 
-    /// <summary>The reply to an HTTP health check; for HEAD, only the head of the reply.</summary>
-    public ReadOnlySpan<byte> AnswerHttp(ReadOnlySpan<byte> received)
+    /// <summary>The reply to an HTTP health check from <paramref name="peer"/>; for HEAD, only the head of the reply.</summary>
+    public ReadOnlySpan<byte> AnswerHttp(ReadOnlySpan<byte> received, in PeerAddress peer = default)
     {
         var request = HttpCheckParser.Parse(received);
-        if (request.Error != HttpCheckError.None)
-        {
-            Checks.Count(CheckProtocol.Http, CheckCounters.NoMode, AnswerKind.Error);
-            return HttpErrorResponses[(int)request.Error].For(request.Method);
-        }
         var snapshot = _current;
         long now = _time.GetTimestamp();
+        if (request.Error != HttpCheckError.None)
+        {
+            Count(peer, CheckProtocol.Http, CheckCounters.NoMode, AnswerKind.Error, snapshot, now);
+            return HttpErrorResponses[(int)request.Error].For(request.Method);
+        }
         bool stale = snapshot.IsStaleAt(now);
         var (_, response, kind) = Choose(snapshot, request.Mode, request.MaxLag, request.ReturnLag, request.HoldMilliseconds, request.ByReceived, weighted: false, stale, now);
         if (IsFilteredOut(snapshot, request.Mode, kind, received[request.Filters], query: true))
         {
             (_, response, kind) = snapshot.SelectUnmatched(request.Mode, stale);
         }
-        Checks.Count(CheckProtocol.Http, (int)request.Mode, kind);
+        Count(peer, CheckProtocol.Http, (int)request.Mode, kind, snapshot, now);
         return response.For(request.Method);
+    }
+
+    private void Count(in PeerAddress peer, CheckProtocol protocol, int mode, AnswerKind kind, Snapshot snapshot, long now)
+    {
+        Checks.Count(protocol, mode, kind);
+        Checkers.Record(peer, mode, kind, snapshot.Generation, now);
     }
 
     /// <summary>
@@ -220,13 +260,16 @@ public sealed class AnswerBoard
 
         public int MaxRequestLength => AgentSendParser.MaxLineLength;
         public bool IsComplete(ReadOnlySpan<byte> received) => AgentSendParser.IsComplete(received);
-        public ReadOnlySpan<byte> Answer(ReadOnlySpan<byte> received) => board.Answer(_defaults, received);
+        public ReadOnlySpan<byte> Answer(ReadOnlySpan<byte> received, in PeerAddress peer) => board.Answer(_defaults, received, peer);
     }
 
     private sealed class HttpAnswers(AnswerBoard board) : IAnswerSource
     {
         public int MaxRequestLength => HttpCheckParser.MaxRequestLength;
         public bool IsComplete(ReadOnlySpan<byte> received) => HttpRequestHead.IsComplete(received);
-        public ReadOnlySpan<byte> Answer(ReadOnlySpan<byte> received) => board.AnswerHttp(received);
+        public ReadOnlySpan<byte> Answer(ReadOnlySpan<byte> received, in PeerAddress peer) => board.AnswerHttp(received, peer);
     }
 }
+
+/// <summary>A publication that changed an answer kind: the snapshot served and the timestamp it was served at.</summary>
+public sealed record AnswerChange(Snapshot Snapshot, long At);

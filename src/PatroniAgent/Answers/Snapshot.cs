@@ -28,6 +28,9 @@ public sealed class Snapshot
         _freshUntil = status is null ? long.MaxValue : long.MinValue;
     }
 
+    /// <summary>The board's generation this snapshot was served as (<see cref="AnswerBoard.Generation"/>); 0 before it is served.</summary>
+    public long Generation { get; internal set; }
+
     /// <summary>The status the answers come from; null when Patroni's state is unknown.</summary>
     public NodeStatus? Status { get; }
 

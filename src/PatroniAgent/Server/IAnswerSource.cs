@@ -14,6 +14,6 @@ public interface IAnswerSource
     /// <summary>Whether <paramref name="received"/> holds a whole request, to be answered without waiting for more.</summary>
     bool IsComplete(ReadOnlySpan<byte> received);
 
-    /// <summary>The reply to the bytes a client sent (possibly none).</summary>
-    ReadOnlySpan<byte> Answer(ReadOnlySpan<byte> received);
+    /// <summary>The reply to the bytes a client at <paramref name="peer"/> sent (possibly none).</summary>
+    ReadOnlySpan<byte> Answer(ReadOnlySpan<byte> received, in PeerAddress peer);
 }

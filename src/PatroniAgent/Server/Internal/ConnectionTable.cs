@@ -13,6 +13,7 @@ internal sealed unsafe class ConnectionTable : IDisposable
     private int[] _listener;
     private int[] _length;
     private int[] _generation;
+    private PeerAddress[] _peer;
     private int[] _free;
     private int _freeCount;
     private byte* _buffers;
@@ -27,6 +28,7 @@ internal sealed unsafe class ConnectionTable : IDisposable
         _listener = new int[initialCapacity];
         _length = new int[initialCapacity];
         _generation = new int[initialCapacity];
+        _peer = new PeerAddress[initialCapacity];
         _free = new int[initialCapacity];
         _buffers = (byte*)NativeMemory.Alloc((nuint)initialCapacity * (nuint)slotSize);
         Array.Fill(_fd, -1);
@@ -43,6 +45,7 @@ internal sealed unsafe class ConnectionTable : IDisposable
     public int Fd(int slot) => _fd[slot];
     public int Listener(int slot) => _listener[slot];
     public int Generation(int slot) => _generation[slot];
+    public PeerAddress Peer(int slot) => _peer[slot];
     public bool IsHeld(int slot, int generation) => _generation[slot] == generation && _fd[slot] >= 0;
 
     /// <summary>The bytes received so far.</summary>
@@ -57,7 +60,7 @@ internal sealed unsafe class ConnectionTable : IDisposable
 
     public void Advance(int slot, int count) => _length[slot] += count;
 
-    public int Add(int fd, int listener, ReadOnlySpan<byte> received)
+    public int Add(int fd, int listener, ReadOnlySpan<byte> received, in PeerAddress peer)
     {
         if (_freeCount == 0)
         {
@@ -66,6 +69,7 @@ internal sealed unsafe class ConnectionTable : IDisposable
         int slot = _free[--_freeCount];
         _fd[slot] = fd;
         _listener[slot] = listener;
+        _peer[slot] = peer;
         _length[slot] = received.Length;
         received.CopyTo(new Span<byte>(_buffers + (long)slot * _slotSize, _slotSize));
         return slot;
@@ -98,6 +102,7 @@ internal sealed unsafe class ConnectionTable : IDisposable
         Array.Resize(ref _listener, size);
         Array.Resize(ref _length, size);
         Array.Resize(ref _generation, size);
+        Array.Resize(ref _peer, size);
         Array.Resize(ref _free, size);
         _buffers = (byte*)NativeMemory.Realloc(_buffers, (nuint)size * (nuint)_slotSize);
         Array.Fill(_fd, -1, old, size - old);

@@ -14,8 +14,8 @@ internal readonly record struct BoundListener(int Fd, IAnswerSource Answers, Tim
 /// One thread running one epoll instance: accepts connections on every listener, reads each
 /// connection's request (or waits for it, up to its listener's wait), writes the answer, closes.
 /// Nothing on this path allocates; a connection costs an accept, a read or two, a write and a close.
-/// With an allow list, accept4 also fills a preallocated peer address, and a connection from outside the
-/// list is closed at once with a reset, before anything is read.
+/// accept4 fills a preallocated peer address, passed with the request to the listener's answers; with an
+/// allow list, a connection from outside it is closed at once with a reset, before anything is read.
 /// </summary>
 internal sealed unsafe partial class EventLoop : IDisposable
 {
@@ -189,9 +189,7 @@ internal sealed unsafe partial class EventLoop : IDisposable
         for (int i = 0; i < AcceptBatch; i++)
         {
             *_peerLength = Native.SockaddrStorageSize;
-            int fd = allow is null
-                ? Native.accept4(_listeners[listener].Fd, 0, 0, Native.SOCK_NONBLOCK | Native.SOCK_CLOEXEC)
-                : Native.accept4(_listeners[listener].Fd, (nint)_peer, (nint)_peerLength, Native.SOCK_NONBLOCK | Native.SOCK_CLOEXEC);
+            int fd = Native.accept4(_listeners[listener].Fd, (nint)_peer, (nint)_peerLength, Native.SOCK_NONBLOCK | Native.SOCK_CLOEXEC);
             if (fd < 0)
             {
                 int errno = Native.Errno;
@@ -209,17 +207,17 @@ internal sealed unsafe partial class EventLoop : IDisposable
                 }
                 return;
             }
-            if (allow is not null && !allow.Allows(PeerAddress()))
+            if (allow is not null && !allow.Allows(PeerBytes()))
             {
                 Refuse(fd, listener);
                 continue;
             }
-            OnAccepted(fd, listener);
+            OnAccepted(fd, listener, PeerAddress.From(PeerBytes()));
         }
     }
 
     /// <summary>The address bytes of the peer accept4 just returned: 4 for IPv4, 16 for IPv6, none for any other family.</summary>
-    private ReadOnlySpan<byte> PeerAddress()
+    private ReadOnlySpan<byte> PeerBytes()
     {
         ushort family = *(ushort*)_peer;
         if (family == Native.AF_INET && *_peerLength >= 8)
@@ -243,7 +241,7 @@ internal sealed unsafe partial class EventLoop : IDisposable
         {
             Native.ResetOnClose(fd);
         }
-        _refusals.Add(PeerAddress(), Stopwatch.GetTimestamp());
+        _refusals.Add(PeerBytes(), Stopwatch.GetTimestamp());
         Native.close(fd);
     }
 
@@ -269,7 +267,7 @@ internal sealed unsafe partial class EventLoop : IDisposable
         }
     }
 
-    private void OnAccepted(int fd, int listener)
+    private void OnAccepted(int fd, int listener, in PeerAddress peer)
     {
         ref readonly var from = ref _listeners[listener];
         nint n = Native.recv(fd, _scratch, from.MaxRequestLength, 0);
@@ -278,20 +276,20 @@ internal sealed unsafe partial class EventLoop : IDisposable
             var received = new ReadOnlySpan<byte>(_scratch, (int)n);
             if (n == from.MaxRequestLength || from.Answers.IsComplete(received))
             {
-                Reply(fd, listener, received);
+                Reply(fd, listener, received, peer);
             }
             else
             {
-                Wait(fd, listener, received);
+                Wait(fd, listener, received, peer);
             }
         }
         else if (n == 0 || from.Wait == 0)
         {
-            Reply(fd, listener, default);
+            Reply(fd, listener, default, peer);
         }
         else if (Native.Errno == Native.EAGAIN)
         {
-            Wait(fd, listener, default);
+            Wait(fd, listener, default, peer);
         }
         else
         {
@@ -305,13 +303,13 @@ internal sealed unsafe partial class EventLoop : IDisposable
     /// has waited longest is answered at once, as its deadline would have: connections held open by the
     /// thousand cannot keep a new check waiting, and each of them still gets an answer.
     /// </summary>
-    private void Wait(int fd, int listener, ReadOnlySpan<byte> received)
+    private void Wait(int fd, int listener, ReadOnlySpan<byte> received, in PeerAddress peer)
     {
         if (_table.Count >= _maxConnections)
         {
             AnswerLongestWaiting();
         }
-        int slot = _table.Add(fd, listener, received);
+        int slot = _table.Add(fd, listener, received, peer);
         int generation = _table.Generation(slot);
         if (Native.EpollAdd(_epoll, fd, Native.EPOLLIN | Native.EPOLLRDHUP, ((ulong)(uint)generation << 32) | (uint)slot) != 0)
         {
@@ -408,8 +406,9 @@ internal sealed unsafe partial class EventLoop : IDisposable
         int fd = _table.Fd(slot);
         int listener = _table.Listener(slot);
         var received = _table.Received(slot);
+        var peer = _table.Peer(slot);
         _table.Free(slot);
-        Reply(fd, listener, received);
+        Reply(fd, listener, received, peer);
     }
 
     private void Release(int slot)
@@ -419,11 +418,11 @@ internal sealed unsafe partial class EventLoop : IDisposable
         Native.close(fd);
     }
 
-    private void Reply(int fd, int listener, ReadOnlySpan<byte> received)
+    private void Reply(int fd, int listener, ReadOnlySpan<byte> received, in PeerAddress peer)
     {
         try
         {
-            var answer = _listeners[listener].Answers.Answer(received);
+            var answer = _listeners[listener].Answers.Answer(received, peer);
             fixed (byte* p = answer)
             {
                 Native.send(fd, p, answer.Length, Native.MSG_NOSIGNAL | Native.MSG_DONTWAIT);
