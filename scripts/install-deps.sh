@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Installs what the build and the tests need from Debian's packages: clang for the native AOT build, binutils-aarch64-linux-gnu for the linux-arm64 cross build of scripts/publish.sh and qemu-user-static to run that binary, the real cluster (PostgreSQL, Patroni, etcd, HAProxy), systemd-analyze for the unit
 # file, dpkg-dev and lintian for the .deb of scripts/release.sh, rpm, rpmlint and cpio for its .rpm, man-db for the man page,
-# debootstrap for the Debian 11 root the .deb is installed into, python3-seccomp to test a host without IPv6. Run as root to install; as another user it only checks and names what is missing.
+# debootstrap for the Debian 11 root the .deb is installed into, python3-seccomp to test a host without IPv6, prometheus for promtool (the alert rules' tests). Run as root to install; as another user it only checks and names what is missing.
 set -euo pipefail
 
-packages=(clang gcc binutils-aarch64-linux-gnu qemu-user-static dpkg-dev lintian rpm rpmlint cpio man-db debootstrap haproxy patroni etcd-server postgresql python3-psycopg2 python3-seccomp socat curl procps systemd)
+packages=(prometheus clang gcc binutils-aarch64-linux-gnu qemu-user-static dpkg-dev lintian rpm rpmlint cpio man-db debootstrap haproxy patroni etcd-server postgresql python3-psycopg2 python3-seccomp socat curl procps systemd)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -62,13 +62,14 @@ make_tree() {
     local arch=$1 tree=$2 units=$3
     local doc=$tree/usr/share/doc/patroni-agent
     install -d -m 0755 "$tree/usr/bin" "$tree$units" "$tree/etc/patroni-agent" "$doc" \
-        "$tree/usr/share/man/man1" "$tree/usr/share/bash-completion/completions"
+        "$tree/usr/share/man/man1" "$tree/usr/share/bash-completion/completions" "$tree/usr/share/patroni-agent/monitoring"
     install -m 0755 "$work/publish-$arch/patroni-agent" "$tree/usr/bin/patroni-agent"
     install -m 0644 "$packaging/patroni-agent.service" "$packaging/patroni-agent@.service" "$tree$units/"
     install -m 0644 "$packaging/patroni-agent.conf" "$tree/etc/patroni-agent/"
     install -m 0644 "$common/man/patroni-agent.1.gz" "$tree/usr/share/man/man1/"
     install -m 0644 "$common/completion/patroni-agent" "$tree/usr/share/bash-completion/completions/"
     install -m 0644 "$repo/README.md" "$repo"/docs/*.md "$doc/"
+    install -m 0644 "$packaging"/monitoring/* "$tree/usr/share/patroni-agent/monitoring/"
 }
 
 # The lowest glibc a binary runs on: its highest GLIBC_ symbol version.

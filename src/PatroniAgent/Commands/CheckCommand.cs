@@ -9,7 +9,7 @@ namespace PatroniAgent.Commands;
 
 /// <summary>
 /// <c>patroni-agent check</c>: polls Patroni once and prints what every mode would answer, with the
-/// operator's override from the state file.
+/// operator's override from the state file, then who the running agent is heard by (its control socket).
 /// </summary>
 public static class CheckCommand
 {
@@ -36,6 +36,29 @@ public static class CheckCommand
         {
             output.WriteLine($"{ModeNames.Name(mode),-15} {snapshot.LineOf(mode)}");
         }
+        output.WriteLine();
+        WriteHeardBy(options, output);
         return answered ? 0 : 1;
+    }
+
+    /// <summary>The "heard by" section: the running agent's checkers, or why it cannot be asked.</summary>
+    private static void WriteHeardBy(AgentOptions options, TextWriter output)
+    {
+        if (!ControlClient.TrySend(options.ControlSocket, "checkers", out string reply, out string problem))
+        {
+            output.WriteLine($"heard by: cannot ask the running agent at {options.ControlSocket}: {problem}");
+            return;
+        }
+        var lines = reply.Split('\n');
+        if (!lines[0].StartsWith("ok ", StringComparison.Ordinal))
+        {
+            output.WriteLine($"heard by: the running agent refused: {reply}");
+            return;
+        }
+        output.WriteLine(lines.Length == 1 ? "heard by: no checker yet (the running agent's table)" : "heard by (the running agent's checkers, the most recent first):");
+        foreach (string line in lines.Skip(1))
+        {
+            output.WriteLine("  " + line);
+        }
     }
 }

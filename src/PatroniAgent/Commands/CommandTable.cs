@@ -42,13 +42,14 @@ public static class CommandTable
             new ArgumentRules(MaxOperands: 3), run => ControlCommand.Notify(run.Line.Options, run.Context.Error)),
         Agent("callbacks", "[OPTION...]", "print the lines of patroni.yml that make Patroni run notify as its callbacks",
             new ArgumentRules(), run => ControlCommand.Callbacks(run.Line.Options, Environment.ProcessPath ?? "patroni-agent", run.Context.Out)),
-        Agent("drain", "[--reason TEXT] [OPTION...]",
+        Agent("drain", "[--reason TEXT] [--wait [--timeout DURATION]] [OPTION...]",
             $"operator override: answer drain where the answer would be ready, with \"#operator: TEXT\"; kept in state-file across restarts. TEXT: printable ASCII without #, at most {OperatorOverride.MaxReasonLength} characters",
-            new ArgumentRules(TakesReason: true), run => SetOverride(run, new OperatorOverride(Admin.Drain, run.Line.Reason))),
-        Agent("maint", "[--reason TEXT] [OPTION...]", "operator override: answer maint where the answer would be ready, as drain does",
-            new ArgumentRules(TakesReason: true), run => SetOverride(run, new OperatorOverride(Admin.Maint, run.Line.Reason))),
-        Agent("ready", "[OPTION...]", "clear the operator override",
-            new ArgumentRules(), run => SetOverride(run, null)),
+            new ArgumentRules(TakesReason: true, TakesWait: true), run => SetOverride(run, new OperatorOverride(Admin.Drain, run.Line.Reason))),
+        Agent("maint", "[--reason TEXT] [--wait [--timeout DURATION]] [OPTION...]",
+            "operator override: answer maint where the answer would be ready, as drain does",
+            new ArgumentRules(TakesReason: true, TakesWait: true), run => SetOverride(run, new OperatorOverride(Admin.Maint, run.Line.Reason))),
+        Agent("ready", "[--wait [--timeout DURATION]] [OPTION...]", "clear the operator override",
+            new ArgumentRules(TakesWait: true), run => SetOverride(run, null)),
         new(new(HaproxyConfigCommand.Name, "(--member NAME=HOST... | --patroni-url URL) [OPTION...]",
                 "print an HAProxy configuration for the cluster (haproxy-config --help)"),
             Rules: null, (args, context) => HaproxyConfigCommand.Run(args, context.Out, context.Error)),
@@ -131,7 +132,7 @@ public static class CommandTable
         });
 
     private static int SetOverride(Invocation run, OperatorOverride? applied) =>
-        ControlCommand.SetOverride(run.Line.Options, applied, run.Context.Out, run.Context.Error);
+        ControlCommand.SetOverride(run.Line.Options, applied, run.Context.Out, run.Context.Error, run.Line.Wait);
 
     private static int Usage(CommandContext context, string message)
     {

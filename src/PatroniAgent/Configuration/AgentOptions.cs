@@ -34,6 +34,8 @@ public sealed record AgentOptions
     public IReadOnlyList<IPEndPoint> HttpListeners { get; init; } = [];
     /// <summary>Where <c>GET /metrics</c> and <c>GET /status</c> are served; empty (the default) serves them nowhere.</summary>
     public IReadOnlyList<IPEndPoint> MetricsListeners { get; init; } = [];
+    /// <summary>Whether the metrics have series per checker address (<c>metrics-checkers</c>).</summary>
+    public bool MetricsPerChecker { get; init; }
 
     /// <summary>The source prefixes allowed to connect to every listener; empty allows any address.</summary>
     public IReadOnlyList<IPNetwork> Allow { get; init; } = [];

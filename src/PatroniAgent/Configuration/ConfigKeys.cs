@@ -39,6 +39,8 @@ internal static class ConfigKeys
             o => o.HttpListeners.Count == 0 ? "none" : string.Join(' ', o.HttpListeners.Select(ListenSocket.Show)), AddHttpListener, o => o with { HttpListeners = [] }),
         new("metrics-listen", "ADDR:PORT", "Prometheus /metrics and JSON /status endpoint, repeatable",
             o => o.MetricsListeners.Count == 0 ? "none" : string.Join(' ', o.MetricsListeners.Select(ListenSocket.Show)), AddMetricsListener, o => o with { MetricsListeners = [] }),
+        new("metrics-checkers", "yes|no", "series per checker address in the metrics (its checks, its last check); off, only counts",
+            o => o.MetricsPerChecker ? "yes" : "no", (o, v, w) => o with { MetricsPerChecker = ParseYesNo(v, w) }),
         new("allow", "CIDR", "source addresses allowed to connect, repeatable",
             o => o.Allow.Count == 0 ? "any address" : string.Join(' ', o.Allow), AddAllow, o => o with { Allow = [] }),
         new("patroni-url", "URL", "Patroni REST API",
@@ -97,7 +99,7 @@ internal static class ConfigKeys
 
     private static AgentOptions AddMetricsListener(AgentOptions options, string text, string where)
     {
-        IPEndPoint endPoint = ParseEndPoint(text, text, where, "e.g. 127.0.0.1:9187 or *:9187");
+        IPEndPoint endPoint = ParseEndPoint(text, text, where, "e.g. 127.0.0.1:8010 or *:8010");
         if (endPoint.Port != 0 && options.MetricsListeners.Concat(options.HttpListeners).Concat(options.Listeners.Select(l => l.EndPoint))
             .Any(e => Overlap(e, endPoint)))
             throw Error(where, $"{ListenSocket.Show(endPoint)} is listed more than once, or overlaps a check listener (* covers every address); the metrics endpoint needs an address of its own");

@@ -9,10 +9,13 @@ namespace PatroniAgent.Configuration;
 /// What a command takes besides the options: <c>--reason</c>, up to <paramref name="MaxOperands"/>
 /// operands, and whether it needs Patroni's access files read (the commands that poll Patroni).
 /// </summary>
-public sealed record ArgumentRules(bool TakesReason = false, int MaxOperands = 0, bool LoadsPatroniAccess = false);
+public sealed record ArgumentRules(bool TakesReason = false, int MaxOperands = 0, bool LoadsPatroniAccess = false, bool TakesWait = false);
 
-/// <summary>A command's merged configuration, its <c>--reason</c> and its operands.</summary>
-public sealed record CommandLine(AgentOptions Options, string Reason, IReadOnlyList<string> Operands);
+/// <summary>
+/// A command's merged configuration, its <c>--reason</c> and its operands; <paramref name="Wait"/> is how long
+/// <c>--wait</c> waits for the checkers to hear the change (<c>--timeout</c>), null without <c>--wait</c>.
+/// </summary>
+public sealed record CommandLine(AgentOptions Options, string Reason, IReadOnlyList<string> Operands, TimeSpan? Wait = null);
 
 /// <summary>
 /// Builds <see cref="AgentOptions"/> from, each overriding the ones before: the built-in defaults,
@@ -25,6 +28,14 @@ public static partial class ConfigLoader
     private const string InstanceFlag = "--instance";
     private const string InstanceEnv = "PATRONI_AGENT_INSTANCE";
     private const string ReasonFlag = "--reason";
+    private const string WaitFlag = "--wait";
+    private const string TimeoutFlag = "--timeout";
+
+    /// <summary>How long <c>--wait</c> waits without <c>--timeout</c>: the recent window, in which every checker seen checks again.</summary>
+    public static readonly TimeSpan DefaultWait = TimeSpan.FromSeconds(30);
+
+    /// <summary>The longest <c>--timeout</c>.</summary>
+    public static readonly TimeSpan MaxWait = TimeSpan.FromHours(1);
     private const string DefaultOrigin = "default";
 
     /// <summary>
@@ -59,7 +70,7 @@ public static partial class ConfigLoader
         string WhereSet(string key) => sources.SelectMany(s => s).LastOrDefault(s => s.Key.Name == key)?.Where ?? DefaultOrigin;
         if (rules.LoadsPatroniAccess)
             options = options with { PatroniAccess = PatroniAccessLoader.Load(options, WhereSet) };
-        return new CommandLine(options, arguments.Reason, arguments.Operands);
+        return new CommandLine(options, arguments.Reason, arguments.Operands, arguments.Wait);
     }
 
     /// <summary>
@@ -104,7 +115,7 @@ public static partial class ConfigLoader
     }
 
     /// <summary>What the command line says: its settings, and the flags and operands that are no settings.</summary>
-    private sealed record Arguments(List<Setting> Settings, string? ConfigPath, string? Instance, string Reason, List<string> Operands);
+    private sealed record Arguments(List<Setting> Settings, string? ConfigPath, string? Instance, string Reason, List<string> Operands, TimeSpan? Wait);
 
     private static Arguments ParseArguments(IReadOnlyList<string> args, ArgumentRules rules)
     {
@@ -114,6 +125,8 @@ public static partial class ConfigLoader
         HashSet<string> given = [];
         string? configPath = null;
         string? instance = null;
+        bool wait = false;
+        TimeSpan? timeout = null;
         ArgumentReader reader = new(args);
         while (reader.MoveNext())
         {
@@ -136,6 +149,24 @@ public static partial class ConfigLoader
                     throw Error(flag, problem);
                 continue;
             }
+            // drain, maint and ready poll no Patroni: their --timeout is how long --wait waits.
+            if (flag == WaitFlag || (flag == TimeoutFlag && rules.TakesWait))
+            {
+                if (!rules.TakesWait)
+                    throw new ConfigException($"{flag} is only for the drain, maint and ready commands (see --help)");
+                if (!given.Add(flag))
+                    throw Error(flag, "given more than once");
+                if (flag == WaitFlag)
+                {
+                    reader.NoValue();
+                    wait = true;
+                }
+                else
+                {
+                    timeout = ConfigValues.ParseDuration(reader.Value(), flag, TimeSpan.FromMilliseconds(1), MaxWait);
+                }
+                continue;
+            }
             Key? key = Array.Find(Keys, k => k.Flag == flag);
             if (key is null && flag is not (ConfigFlag or InstanceFlag))
                 throw new ConfigException($"unknown option \"{flag}\" (see --help)");
@@ -153,7 +184,9 @@ public static partial class ConfigLoader
             else
                 settings.Add(new Setting(key, value, flag, flag));
         }
-        return new Arguments(settings, configPath, instance, reason, operands);
+        if (timeout is not null && !wait)
+            throw new ConfigException($"{TimeoutFlag} is how long {WaitFlag} waits: give {WaitFlag} too");
+        return new Arguments(settings, configPath, instance, reason, operands, wait ? timeout ?? DefaultWait : null);
     }
 
     /// <summary>

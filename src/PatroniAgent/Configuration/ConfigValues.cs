@@ -147,6 +147,13 @@ internal static class ConfigValues
     }
 
     /// <summary>A percentage: a whole number 0..100 and <c>%</c>.</summary>
+    internal static bool ParseYesNo(string text, string where) => text switch
+    {
+        "yes" => true,
+        "no" => false,
+        _ => throw Error(where, $"\"{text}\" is not yes or no"),
+    };
+
     internal static int ParsePercent(string text, string where)
     {
         string digits = text.EndsWith('%') ? text[..^1] : "";

@@ -1,6 +1,8 @@
+using System.Globalization;
 using System.Net.Sockets;
 using System.Text;
 using Microsoft.Extensions.Logging;
+using PatroniAgent.Answers;
 using PatroniAgent.Policy;
 using PatroniAgent.Watcher;
 
@@ -11,7 +13,10 @@ namespace PatroniAgent.Control;
 /// agent's user and group can connect. One line per connection, one reply line:
 /// <c>poll</c> (a role change: poll Patroni at once and closely through it, <see cref="RoleWatcher.RoleChanging"/>),
 /// <c>override drain|maint [REASON]</c> and <c>override ready</c>
-/// (set or clear the operator's override). Served on the thread pool, never on the check path;
+/// (set or clear the operator's override), and <c>wait MILLISECONDS override ...</c>, which replies once
+/// every checker seen in the recent window has been answered with the override, or when the time is over,
+/// and <c>checkers</c> (who checks: the table, a line per address).
+/// Served on the thread pool, never on the check path;
 /// bounded in line length, open connections and time per connection.
 /// </summary>
 public sealed partial class ControlChannel : IDisposable
@@ -168,7 +173,9 @@ public sealed partial class ControlChannel : IDisposable
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
             timeout.CancelAfter(ReadTimeout);
             string? line = await ReadLineAsync(client, timeout.Token).ConfigureAwait(false);
-            string reply = line is null ? $"error no line within {ReadTimeout.TotalSeconds:0}s" : Handle(line);
+            string reply = line is null ? $"error no line within {ReadTimeout.TotalSeconds:0}s"
+                : line.StartsWith("wait ", StringComparison.Ordinal) ? await WaitAsync(line).ConfigureAwait(false)
+                : Handle(line);
             await ReplyAndCloseAsync(client, reply).ConfigureAwait(false);
         }
         finally
@@ -217,6 +224,10 @@ public sealed partial class ControlChannel : IDisposable
         {
             return "ok";
         }
+        if (line == "checkers")
+        {
+            return DescribeCheckers(_watcher.Board);
+        }
         if (line == "poll")
         {
             _watcher.RoleChanging();
@@ -239,8 +250,100 @@ public sealed partial class ControlChannel : IDisposable
             LogOverrideSet(_logger, applied.ToString());
             return $"ok override {applied.Word}";
         }
-        return "error unknown request; expected ping, poll, override drain|maint [REASON] or override ready";
+        return "error unknown request; expected ping, poll, override drain|maint [REASON], override ready or wait MILLISECONDS override ...";
     }
+
+    /// <summary>How often a wait looks at the table of checkers.</summary>
+    private static readonly TimeSpan WaitStep = TimeSpan.FromMilliseconds(10);
+
+    /// <summary>The most checkers a wait's reply names; it counts them all.</summary>
+    public const int MaxNamed = 50;
+
+    /// <summary>
+    /// <c>wait MILLISECONDS override ...</c>: applies the override, waits until the answers carry it, then
+    /// until every checker seen in the recent window before the request has been answered from them.
+    /// </summary>
+    private async Task<string> WaitAsync(string line)
+    {
+        var parts = line.Split(' ', 3);
+        if (parts.Length < 3 || !long.TryParse(parts[1], out long ms) || ms < 1 || ms > (long)TimeSpan.FromHours(1).TotalMilliseconds
+            || !parts[2].StartsWith("override ", StringComparison.Ordinal))
+        {
+            return "error expected wait MILLISECONDS override ..., with 1 to 3600000 milliseconds";
+        }
+        var board = _watcher.Board;
+        var time = board.Time;
+        long requestedAt = time.GetTimestamp();
+        long deadline = requestedAt + (long)(ms / 1000.0 * time.TimestampFrequency);
+        string applied = Handle(parts[2]);
+        if (!applied.StartsWith("ok", StringComparison.Ordinal))
+        {
+            return applied;
+        }
+        var target = _watcher.Override;
+        long generation;
+        while (true)
+        {
+            var current = board.Current;
+            if (Equals(current.Override, target) || current.Status is null)
+            {
+                generation = current.Generation;
+                break;
+            }
+            if (time.GetTimestamp() >= deadline)
+            {
+                return $"timeout the answers did not carry the override within {ms} ms (no poll of patroni ended)";
+            }
+            await Task.Delay(WaitStep, _stopping.Token).ConfigureAwait(false);
+        }
+        long window = (long)(Checkers.RecentWindow.TotalSeconds * time.TimestampFrequency);
+        while (true)
+        {
+            var hearing = Hearing.Of(board.Checkers.Snapshot(), generation, requestedAt, window);
+            if (hearing.Expected.Count == 0)
+            {
+                return $"ok no checker seen in the last {Checkers.RecentWindow.TotalSeconds:0} s; nothing to wait for";
+            }
+            if (hearing.Complete)
+            {
+                double took = Math.Round(time.GetElapsedTime(requestedAt, hearing.LastHeardAt).TotalMilliseconds);
+                return $"ok heard by {hearing.Heard.Count} of {hearing.Expected.Count} checkers in {took} ms: {Named(hearing.Heard, c => c.Address.ToString())}";
+            }
+            if (time.GetTimestamp() >= deadline)
+            {
+                long now = time.GetTimestamp();
+                return $"timeout heard by {hearing.Heard.Count} of {hearing.Expected.Count} checkers; not by "
+                    + Named(hearing.Missing, c => $"{c.Address} (last check {time.GetElapsedTime(c.LastCheck, now).TotalSeconds:0.0} s ago)");
+            }
+            await Task.Delay(WaitStep, _stopping.Token).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// The reply to <c>checkers</c>: <c>ok N</c>, then a line per checker of the table, the most recent first:
+    /// its address, the mode and answer of its last check, its checks, how long ago it first and last
+    /// checked, and since when it has the answers now served (or "not yet").
+    /// </summary>
+    public static string DescribeCheckers(AnswerBoard board)
+    {
+        var time = board.Time;
+        long now = time.GetTimestamp();
+        long current = board.Current.Generation;
+        var checkers = board.Checkers.Snapshot();
+        var text = new StringBuilder($"ok {checkers.Count}");
+        foreach (var c in checkers)
+        {
+            string heard = c.Generation >= current ? $"for {Ago(c.HeardSince)}" : "not yet";
+            text.Append('\n').Append(CultureInfo.InvariantCulture,
+                $"{c.Address} asked {c.ModeName}, answered {AnswerKinds.Name(c.LastKind)}; {c.Checks} checks, the first {Ago(c.FirstCheck)} ago, the last {Ago(c.LastCheck)} ago; has the current answers {heard}");
+        }
+        return text.ToString();
+
+        string Ago(long timestamp) => $"{time.GetElapsedTime(timestamp, now).TotalSeconds:0.0} s";
+    }
+
+    private static string Named(IReadOnlyList<Checker> checkers, Func<Checker, string> name) =>
+        string.Join(' ', checkers.Take(MaxNamed).Select(name)) + (checkers.Count > MaxNamed ? $" and {checkers.Count - MaxNamed} more" : "");
 
     private static async Task ReplyAndCloseAsync(Socket client, string reply)
     {

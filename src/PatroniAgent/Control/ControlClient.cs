@@ -9,21 +9,26 @@ public static class ControlClient
     /// <summary>The whole exchange, connecting included, takes at most this long: Patroni waits for its callback.</summary>
     public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(2);
 
+    /// <summary>The longest reply read: a wait's lists the checkers.</summary>
+    private const int MaxReplyLength = 64 << 10;
+
     /// <summary>
     /// Sends <paramref name="request"/>; true with the agent's <paramref name="reply"/> when it answered,
     /// false with <paramref name="problem"/> (no agent, no permission, no answer in time) otherwise.
+    /// The exchange takes at most <paramref name="limit"/>, <see cref="Timeout"/> by default.
     /// </summary>
-    public static bool TrySend(string socketPath, string request, out string reply, out string problem)
+    public static bool TrySend(string socketPath, string request, out string reply, out string problem, TimeSpan? limit = null)
     {
         reply = "";
         problem = "";
+        var within = limit ?? Timeout;
         using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        using var timeout = new CancellationTokenSource(Timeout);
+        using var timeout = new CancellationTokenSource(within);
         try
         {
             socket.ConnectAsync(new UnixDomainSocketEndPoint(socketPath), timeout.Token).AsTask().GetAwaiter().GetResult();
             socket.SendAsync(Encoding.ASCII.GetBytes(request + "\n"), SocketFlags.None, timeout.Token).AsTask().GetAwaiter().GetResult();
-            var buffer = new byte[ControlChannel.MaxLineLength * 2];
+            var buffer = new byte[MaxReplyLength];
             int length = 0;
             while (length < buffer.Length)
             {
@@ -48,7 +53,7 @@ public static class ControlClient
         }
         catch (OperationCanceledException)
         {
-            problem = $"the agent did not answer within {Timeout.TotalSeconds:0}s";
+            problem = $"the agent did not answer within {within.TotalSeconds:0.###}s";
         }
         catch (ArgumentException e)
         {

@@ -63,8 +63,11 @@ public static class ControlCommand
     /// Stores the override (<paramref name="applied"/>, drain or maint, or null for ready to clear it) in
     /// the state file, then tells the running agent. Returns 0 when stored (the agent not running is said
     /// on <paramref name="error"/>), 1 when the state file cannot be written or the agent refused.
+    /// With <paramref name="wait"/>, the agent replies once every checker it saw in the recent window has
+    /// been answered with the change, or when <paramref name="wait"/> is over: 0 and who heard it, or 1 and
+    /// who did not; an agent that cannot be reached is 1 too.
     /// </summary>
-    public static int SetOverride(AgentOptions options, OperatorOverride? applied, TextWriter output, TextWriter error)
+    public static int SetOverride(AgentOptions options, OperatorOverride? applied, TextWriter output, TextWriter error, TimeSpan? wait = null)
     {
         string name = applied?.Word ?? "ready";
         try
@@ -79,17 +82,28 @@ public static class ControlCommand
         }
         string request = applied is null ? "override ready" : $"override {applied}";
         string done = applied is null ? "override cleared" : $"override {applied.Word} set, answers say \"#{applied.AnswerReason}\"";
-        if (!ControlClient.TrySend(options.ControlSocket, request, out string reply, out string problem))
+        if (wait is { } limit)
+        {
+            request = $"wait {(long)limit.TotalMilliseconds} {request}";
+        }
+        if (!ControlClient.TrySend(options.ControlSocket, request, out string reply, out string problem, wait + ControlClient.Timeout))
         {
             error.WriteLine($"patroni-agent: {name}: {done} in {options.StateFile}, but cannot reach the agent at {options.ControlSocket}: {problem}; it applies when the agent starts");
-            return 0;
+            return wait is null ? 0 : 1;
+        }
+        if (reply.StartsWith("timeout ", StringComparison.Ordinal))
+        {
+            error.WriteLine($"patroni-agent: {name}: {done}, but not every checker heard it within {wait!.Value.TotalSeconds:0.###} s: {reply["timeout ".Length..]}");
+            return 1;
         }
         if (!reply.StartsWith("ok", StringComparison.Ordinal))
         {
             error.WriteLine($"patroni-agent: {name}: stored in {options.StateFile}, but the agent refused: {reply}");
             return 1;
         }
-        output.WriteLine($"patroni-agent: {done}; the running agent answers it now");
+        output.WriteLine(wait is null
+            ? $"patroni-agent: {done}; the running agent answers it now"
+            : $"patroni-agent: {done}; {reply["ok ".Length..]}");
         return 0;
     }
 }

@@ -27,7 +27,7 @@ public sealed partial class AgentHost : IDisposable
     public static readonly IReadOnlySet<string> ReloadableKeys = new HashSet<string>
     {
         "allow", "patroni-url", "patroni-ca-file", "patroni-cert-file", "patroni-key-file", "patroni-auth-file",
-        "poll-interval", "timeout", "stale-after", "unknown-answer", "log-level", "return-lag", "lag-hold",
+        "poll-interval", "timeout", "stale-after", "unknown-answer", "log-level", "return-lag", "lag-hold", "metrics-checkers",
     };
 
     private AgentOptions _options;
@@ -37,6 +37,7 @@ public sealed partial class AgentHost : IDisposable
     private readonly RoleWatcher _watcher;
     private readonly AgentServer _server;
     private readonly MetricsServer? _metrics;
+    private readonly AgentMetrics? _agentMetrics;
     private readonly ISystemdNotifier _systemd;
     private readonly ControlChannel _control;
     private readonly CancellationTokenSource _stopping = new();
@@ -73,8 +74,8 @@ public sealed partial class AgentHost : IDisposable
         _server = new AgentServer(listeners, serverOptions, loggers.CreateLogger("patroni-agent.listener"));
         if (options.MetricsListeners.Count > 0)
         {
-            var metrics = new AgentMetrics(Board, _watcher, _server, AgentVersion.Text);
-            _metrics = new MetricsServer(options.MetricsListeners, metrics, loggers.CreateLogger("patroni-agent.metrics"));
+            _agentMetrics = new AgentMetrics(Board, _watcher, _server, AgentVersion.Text) { PerChecker = options.MetricsPerChecker };
+            _metrics = new MetricsServer(options.MetricsListeners, _agentMetrics, loggers.CreateLogger("patroni-agent.metrics"));
         }
     }
 
@@ -250,7 +251,12 @@ public sealed partial class AgentHost : IDisposable
             LogLevel = next.LogLevel,
             ReturnLagPercent = next.ReturnLagPercent,
             LagHold = next.LagHold,
+            MetricsPerChecker = next.MetricsPerChecker,
         };
+        if (_agentMetrics is not null)
+        {
+            _agentMetrics.PerChecker = _options.MetricsPerChecker;
+        }
         Board.Gates.Configure(_options.ReturnLagPercent, _options.LagHold);
         _logLevel?.Set(_options.LogLevel);
         _server.SetAllow(_options.Allow);

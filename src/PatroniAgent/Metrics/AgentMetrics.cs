@@ -14,6 +14,12 @@ namespace PatroniAgent.Metrics;
 /// </summary>
 public sealed class AgentMetrics(AnswerBoard board, RoleWatcher watcher, AgentServer server, string version)
 {
+    private string _scope = "";
+    private string _name = "";
+
+    /// <summary>Whether every checker's address gets series of its own (<c>metrics-checkers = yes</c>); off, the cardinality stays bounded.</summary>
+    public bool PerChecker { get; set; }
+
     /// <summary>The Content-Type of <see cref="WritePrometheus"/>.</summary>
     public const string PrometheusContentType = "text/plain; version=0.0.4; charset=utf-8";
 
@@ -42,7 +48,14 @@ public sealed class AgentMetrics(AnswerBoard board, RoleWatcher watcher, AgentSe
             }
         }
 
-        Header(text, "patroni_agent_answer", "gauge", "1 for the answer kind each mode gets now (without max-lag), 0 for the others.");
+        if (board.Current.Status is { } status)
+        {
+            _scope = status.Scope ?? "";
+            _name = status.Name ?? "";
+        }
+        // An empty label is no label to Prometheus: Patroni 3.x gives no name.
+        string member = (_scope.Length > 0 ? $"scope=\"{Escape(_scope)}\"," : "") + (_name.Length > 0 ? $"name=\"{Escape(_name)}\"," : "");
+        Header(text, "patroni_agent_answer", "gauge", "1 for the answer kind each mode gets now (without max-lag), 0 for the others; scope and name are Patroni's (the last known).");
         foreach (var mode in ModeNames.All)
         {
             var current = board.CurrentAnswer(mode).Kind;
@@ -50,7 +63,7 @@ public sealed class AgentMetrics(AnswerBoard board, RoleWatcher watcher, AgentSe
             {
                 if (kind != AnswerKind.Error)
                 {
-                    Sample(text, "patroni_agent_answer", $"mode=\"{ModeNames.Name(mode)}\",answer=\"{AnswerKinds.Name(kind)}\"", kind == current ? 1 : 0);
+                    Sample(text, "patroni_agent_answer", $"{member}mode=\"{ModeNames.Name(mode)}\",answer=\"{AnswerKinds.Name(kind)}\"", kind == current ? 1 : 0);
                 }
             }
         }
@@ -77,8 +90,8 @@ public sealed class AgentMetrics(AnswerBoard board, RoleWatcher watcher, AgentSe
             Sample(text, "patroni_agent_poll_errors_total", $"kind=\"{PollMetrics.KindName(kind)}\"", watcher.Polls.Errors(kind));
         }
 
-        Header(text, "patroni_agent_last_good_poll_age_seconds", "gauge", "Seconds since the last poll that gave a usable status was sent, as stale-after counts them (since the start before the first).");
-        Sample(text, "patroni_agent_last_good_poll_age_seconds", null, watcher.Polls.SinceLastGood.TotalSeconds);
+        Header(text, "patroni_agent_last_good_poll_timestamp_seconds", "gauge", "When the last poll that gave a usable status was sent, as stale-after counts from it, in seconds since the epoch; 0 before the first.");
+        Sample(text, "patroni_agent_last_good_poll_timestamp_seconds", null, watcher.Polls.LastGoodAt is { } good ? good.ToUnixTimeMilliseconds() / 1000.0 : 0);
 
         Header(text, "patroni_agent_lag_polls_total", "counter", "Good polls that measured a replica's lag, by what it was measured against: the leader's own current position (leader) or the local Patroni's GET /cluster (cluster).");
         foreach (var source in PollMetrics.LagSources)
@@ -86,11 +99,13 @@ public sealed class AgentMetrics(AnswerBoard board, RoleWatcher watcher, AgentSe
             Sample(text, "patroni_agent_lag_polls_total", $"source=\"{PollMetrics.SourceName(source)}\"", watcher.Polls.LagPolls(source));
         }
 
-        if (watcher.Polls.LagReferenceAge is { } lagAge)
+        if (watcher.Polls.LagReferenceAt is { } lagAt)
         {
-            Header(text, "patroni_agent_lag_reference_age_seconds", "gauge", "How old the position the last measured lag was measured against was, at the end of that poll.");
-            Sample(text, "patroni_agent_lag_reference_age_seconds", null, lagAge.TotalSeconds);
+            Header(text, "patroni_agent_lag_reference_timestamp_seconds", "gauge", "When the position the last measured lag was measured against was read, in seconds since the epoch.");
+            Sample(text, "patroni_agent_lag_reference_timestamp_seconds", null, lagAt.ToUnixTimeMilliseconds() / 1000.0);
         }
+
+        WriteCheckers(text);
 
         Header(text, "patroni_agent_open_connections", "gauge", "Connections held open waiting for their request.");
         Sample(text, "patroni_agent_open_connections", null, server.Held);
@@ -100,7 +115,41 @@ public sealed class AgentMetrics(AnswerBoard board, RoleWatcher watcher, AgentSe
 
         Header(text, "patroni_agent_refused_connections_total", "counter", "Connections reset unanswered because their source is not in the allow list.");
         Sample(text, "patroni_agent_refused_connections_total", null, server.Refused);
+
+        ProcessMetrics.Write(text);
         return text.ToString();
+    }
+
+    /// <summary>The checkers seen recently, by the kind of their last answer; per address when <see cref="PerChecker"/> is on.</summary>
+    private void WriteCheckers(StringBuilder text)
+    {
+        var time = board.Time;
+        long now = time.GetTimestamp();
+        long since = now - (long)(Checkers.RecentWindow.TotalSeconds * time.TimestampFrequency);
+        var checkers = board.Checkers.Snapshot();
+        var recent = checkers.FindAll(c => c.LastCheck >= since);
+        Header(text, "patroni_agent_checkers_recent", "gauge", $"Addresses (HAProxy instances or hosts) that checked in the last {Checkers.RecentWindow.TotalSeconds:0} s.");
+        Sample(text, "patroni_agent_checkers_recent", null, recent.Count);
+        Header(text, "patroni_agent_checkers", "gauge", $"Addresses that checked in the last {Checkers.RecentWindow.TotalSeconds:0} s, by the kind of answer their last check got.");
+        foreach (var kind in AnswerKinds.All)
+        {
+            Sample(text, "patroni_agent_checkers", $"answer=\"{AnswerKinds.Name(kind)}\"", recent.Count(c => c.LastKind == kind));
+        }
+        if (!PerChecker)
+        {
+            return;
+        }
+        double nowUnix = time.GetUtcNow().ToUnixTimeMilliseconds() / 1000.0;
+        Header(text, "patroni_agent_checker_checks_total", "counter", "Checks answered per source address (metrics-checkers = yes).");
+        foreach (var c in checkers)
+        {
+            Sample(text, "patroni_agent_checker_checks_total", $"address=\"{c.Address}\"", c.Checks);
+        }
+        Header(text, "patroni_agent_checker_last_check_timestamp_seconds", "gauge", "When each source address last checked, in seconds since the epoch (metrics-checkers = yes).");
+        foreach (var c in checkers)
+        {
+            Sample(text, "patroni_agent_checker_last_check_timestamp_seconds", $"address=\"{c.Address}\"", Math.Round(nowUnix - time.GetElapsedTime(c.LastCheck, now).TotalSeconds, 3));
+        }
     }
 
     /// <summary>The status page: the summary, what every mode answers now, the last good poll, the last error, the counters.</summary>
@@ -133,7 +182,8 @@ public sealed class AgentMetrics(AnswerBoard board, RoleWatcher watcher, AgentSe
             Polls = watcher.Polls.CumulativeBuckets()[^1],
             PollErrors = errors,
             LagPolls = PollMetrics.LagSources.ToDictionary(PollMetrics.SourceName, watcher.Polls.LagPolls),
-            LagReferenceAgeSeconds = watcher.Polls.LagReferenceAge is { } age ? Math.Round(age.TotalSeconds, 3) : null,
+            LagReferenceAt = watcher.Polls.LagReferenceAt,
+            Checkers = StatusCheckers(),
             ChecksAnswered = server.Answered,
             OpenConnections = server.Held,
             EvictedConnections = server.Evicted,
@@ -141,6 +191,29 @@ public sealed class AgentMetrics(AnswerBoard board, RoleWatcher watcher, AgentSe
             Transitions = transitions,
             Override = watcher.Override?.ToString(),
         };
+    }
+
+    /// <summary>The status page's checkers: those seen recently, the most recent first.</summary>
+    private List<StatusChecker> StatusCheckers()
+    {
+        var time = board.Time;
+        long now = time.GetTimestamp();
+        var nowUtc = time.GetUtcNow();
+        long current = board.Current.Generation;
+        DateTimeOffset At(long timestamp) => nowUtc - time.GetElapsedTime(timestamp, now);
+        return board.Checkers.Snapshot()
+            .Where(c => time.GetElapsedTime(c.LastCheck, now) <= Checkers.RecentWindow)
+            .Select(c => new StatusChecker
+            {
+                Address = c.Address.ToString(),
+                FirstCheck = At(c.FirstCheck),
+                LastCheck = At(c.LastCheck),
+                Checks = c.Checks,
+                LastMode = c.ModeName,
+                LastAnswer = AnswerKinds.Name(c.LastKind),
+                HasCurrentAnswersSince = c.Generation >= current ? At(c.HeardSince) : null,
+            })
+            .ToList();
     }
 
     private static void Header(StringBuilder text, string name, string type, string help) =>

@@ -19,8 +19,10 @@ public sealed class StatusPage
     public required Dictionary<string, long> PollErrors { get; init; }
     /// <summary>Good polls that measured a replica's lag, by source: <c>leader</c> or <c>cluster</c>.</summary>
     public required Dictionary<string, long> LagPolls { get; init; }
-    /// <summary>How old the position the last measured lag was measured against was; null before one was measured.</summary>
-    public required double? LagReferenceAgeSeconds { get; init; }
+    /// <summary>When the position the last measured lag was measured against was read; null before one was measured.</summary>
+    public required DateTimeOffset? LagReferenceAt { get; init; }
+    /// <summary>The addresses that checked in the recent window, the most recent first.</summary>
+    public required List<StatusChecker> Checkers { get; init; }
     public required long ChecksAnswered { get; init; }
     public required int OpenConnections { get; init; }
     public required long EvictedConnections { get; init; }
@@ -28,6 +30,18 @@ public sealed class StatusPage
     public required Dictionary<string, long> Transitions { get; init; }
     /// <summary>The operator's override (<c>maint REASON</c>, <c>drain REASON</c>); null for none.</summary>
     public required string? Override { get; init; }
+}
+
+/// <summary>One checker on the status page: a source address, what it asked and got, and since when it has the current answers (null: not yet).</summary>
+public sealed class StatusChecker
+{
+    public required string Address { get; init; }
+    public required DateTimeOffset FirstCheck { get; init; }
+    public required DateTimeOffset LastCheck { get; init; }
+    public required long Checks { get; init; }
+    public required string LastMode { get; init; }
+    public required string LastAnswer { get; init; }
+    public required DateTimeOffset? HasCurrentAnswersSince { get; init; }
 }
 
 /// <summary>The last failed poll on the status page.</summary>

@@ -44,6 +44,10 @@ public sealed record NodeStatus
     public TagSet Tags { get; init; } = TagSet.Empty;
     /// <summary>The cluster is in maintenance mode (<c>pause</c>): Patroni does not act on failures.</summary>
     public bool Paused { get; init; }
+    /// <summary>The cluster's name, <c>patroni.scope</c>, when given.</summary>
+    public string? Scope { get; init; }
+    /// <summary>The member's name, <c>patroni.name</c> (Patroni 4; 3.x does not give it), when given.</summary>
+    public string? Name { get; init; }
 
     public bool IsRunning => State == "running";
 

@@ -50,6 +50,8 @@ public static class PatroniDecoder
             ReplicationState = parsed.ReplicationState.ValueKind == JsonValueKind.String ? TextOf(parsed.ReplicationState, "replication_state") : null,
             Tags = Tags(parsed.Tags),
             Paused = parsed.Pause == true,
+            Scope = parsed.Patroni?.Scope,
+            Name = parsed.Patroni?.Name,
         };
     }
 

@@ -20,7 +20,7 @@ public sealed class PollMetrics
     private readonly long[] _buckets = new long[BucketBounds.Length + 1];
     private readonly long[] _errors = new long[Kinds.Length];
     private readonly long[] _lagPolls = new long[LagSources.Length + 1];
-    private long _lagAgeTicks = -1;
+    private long _lagReferenceUnixMilliseconds;
     private long _durationTicks;
     private long _lastGood;
     private long _lastGoodUnixMilliseconds;
@@ -53,7 +53,7 @@ public sealed class PollMetrics
             if (result.LagSource != LagSource.None)
             {
                 Interlocked.Increment(ref _lagPolls[(int)result.LagSource]);
-                Volatile.Write(ref _lagAgeTicks, result.LagAge.Ticks);
+                Volatile.Write(ref _lagReferenceUnixMilliseconds, (_time.GetUtcNow() - result.LagAge).ToUnixTimeMilliseconds());
             }
             Volatile.Write(ref _lastGood, sentAt);
             Volatile.Write(ref _lastGoodUnixMilliseconds, (_time.GetUtcNow() - duration).ToUnixTimeMilliseconds());
@@ -85,11 +85,10 @@ public sealed class PollMetrics
     /// <summary>Good polls whose replica lag was measured against <paramref name="source"/>.</summary>
     public long LagPolls(LagSource source) => Volatile.Read(ref _lagPolls[(int)source]);
 
-    /// <summary>
-    /// How old, at the end of the last poll that measured a lag, the position it was measured against was;
-    /// null before the first such poll.
-    /// </summary>
-    public TimeSpan? LagReferenceAge => Volatile.Read(ref _lagAgeTicks) is var ticks and >= 0 ? TimeSpan.FromTicks(ticks) : null;
+    /// <summary>When the position the last measured lag was measured against was read; null before the first such poll.</summary>
+    public DateTimeOffset? LagReferenceAt => Volatile.Read(ref _lagReferenceUnixMilliseconds) is var ms and > 0
+        ? DateTimeOffset.FromUnixTimeMilliseconds(ms)
+        : null;
 
     /// <summary>The label value of a lag source.</summary>
     public static string SourceName(LagSource source) => source.ToString().ToLowerInvariant();

@@ -79,6 +79,47 @@ public class ConfigLoaderTests
     }
 
     [Theory]
+    [InlineData(new[] { "drain" }, -1)]
+    [InlineData(new[] { "drain", "--wait" }, 30_000)]
+    [InlineData(new[] { "maint", "--reason", "x", "--wait", "--timeout", "90s" }, 90_000)]
+    [InlineData(new[] { "ready", "--timeout=500ms", "--wait" }, 500)]
+    public void Wait_and_its_timeout_on_the_override_commands(string[] args, int milliseconds)
+    {
+        var line = Parse(args, file: "");
+        Assert.Equal(milliseconds < 0 ? null : TimeSpan.FromMilliseconds(milliseconds), line.Wait);
+        Assert.Equal(new AgentOptions().Timeout, line.Options.Timeout);
+    }
+
+    [Theory]
+    [InlineData(new[] { "drain", "--timeout", "5s" }, "--timeout is how long --wait waits: give --wait too")]
+    [InlineData(new[] { "drain", "--wait=yes" }, "--wait takes no value")]
+    [InlineData(new[] { "drain", "--wait", "--wait" }, "--wait: given more than once")]
+    [InlineData(new[] { "ready", "--wait", "--timeout", "2h" }, "--timeout: \"2h\" has an unknown unit \"h\"; use (ms, s or m), e.g. 500ms")]
+    [InlineData(new[] { "ready", "--wait", "--timeout", "61m" }, "--timeout: \"61m\" is out of range (1ms..60m)")]
+    [InlineData(new[] { "check", "--wait" }, "--wait is only for the drain, maint and ready commands (see --help)")]
+    [InlineData(new[] { "notify", "--wait" }, "--wait is only for the drain, maint and ready commands (see --help)")]
+    public void Bad_wait_arguments_are_errors(string[] args, string expected)
+    {
+        Assert.Equal(expected, Error(args));
+    }
+
+    [Fact]
+    public void Metrics_checkers_is_yes_or_no_and_off_by_default()
+    {
+        Assert.False(Options([]).MetricsPerChecker);
+        Assert.True(FromFile("metrics-checkers = yes").MetricsPerChecker);
+        Assert.False(Options(["--metrics-checkers", "no"]).MetricsPerChecker);
+        Assert.Equal("--metrics-checkers: \"on\" is not yes or no", Error(["--metrics-checkers", "on"]));
+    }
+
+    [Fact]
+    public void Check_and_run_keep_timeout_as_the_poll_timeout()
+    {
+        Assert.Equal(TimeSpan.FromSeconds(3), Parse(["check", "--timeout", "3s"], file: "").Options.Timeout);
+        Assert.Null(Parse(["check", "--timeout", "3s"], file: "").Wait);
+    }
+
+    [Theory]
     [InlineData(new[] { "maint", "--reason", "a # b" }, "--reason: the reason must not contain #: HAProxy would read the text after it as a second reason")]
     [InlineData(new[] { "maint", "--reason", "tab\there" }, "--reason: the reason must be printable ASCII text, without control characters or line breaks")]
     [InlineData(new[] { "drain", "--reason", "x", "--reason", "y" }, "--reason: given more than once")]
@@ -97,8 +138,9 @@ public class ConfigLoaderTests
     {
         string help = Unwrapped(AgentHelp.Text);
         Assert.Contains("patroni-agent notify [ACTION ROLE SCOPE] [OPTION...]", help);
-        Assert.Contains("patroni-agent drain [--reason TEXT] [OPTION...]", help);
-        Assert.Contains("patroni-agent maint [--reason TEXT] [OPTION...]", help);
+        Assert.Contains("patroni-agent drain [--reason TEXT] [--wait [--timeout DURATION]] [OPTION...]", help);
+        Assert.Contains("patroni-agent maint [--reason TEXT] [--wait [--timeout DURATION]] [OPTION...]", help);
+        Assert.Contains("patroni-agent ready [--wait [--timeout DURATION]] [OPTION...]", help);
         Assert.Contains(" ready clear the operator override", System.Text.RegularExpressions.Regex.Replace(help, " +", " "));
         Assert.Contains("printable ASCII without #, at most 120 characters", help);
         Assert.Contains("(default: /run/patroni-agent/control.sock)", help);
@@ -610,8 +652,8 @@ public class ConfigLoaderTests
     [Fact]
     public void Metrics_listen_is_a_repeatable_list_key_in_every_source()
     {
-        Assert.Equal([EndPoint("127.0.0.1", 9187), EndPoint("::1", 9188)],
-            Options(["--metrics-listen", "127.0.0.1:9187", "--metrics-listen=[::1]:9188"]).MetricsListeners);
+        Assert.Equal([EndPoint("127.0.0.1", 8010), EndPoint("::1", 8011)],
+            Options(["--metrics-listen", "127.0.0.1:8010", "--metrics-listen=[::1]:8011"]).MetricsListeners);
         Assert.Equal([EndPoint("::", 9187)], FromFile("metrics-listen = *:9187").MetricsListeners);
         Dictionary<string, string> env = new() { ["PATRONI_AGENT_METRICS_LISTEN"] = "127.0.0.1:9187,127.0.0.2:9187" };
         Assert.Equal([EndPoint("127.0.0.1", 9187), EndPoint("127.0.0.2", 9187)], Options([], env).MetricsListeners);
@@ -1041,7 +1083,7 @@ public class ConfigLoaderTests
     }
 
     [Theory]
-    [InlineData("workers = 2\npol-interval = 1s", "/etc/patroni-agent.conf line 2: unknown key \"pol-interval\"; the known keys are listen, http-listen, metrics-listen, allow, patroni-url, patroni-ca-file, patroni-cert-file, patroni-key-file, patroni-auth-file, poll-interval, timeout, stale-after, send-wait, return-lag, lag-hold, unknown-answer, backlog, workers, max-connections, log-level, log-format, control-socket, state-file")]
+    [InlineData("workers = 2\npol-interval = 1s", "/etc/patroni-agent.conf line 2: unknown key \"pol-interval\"; the known keys are listen, http-listen, metrics-listen, metrics-checkers, allow, patroni-url, patroni-ca-file, patroni-cert-file, patroni-key-file, patroni-auth-file, poll-interval, timeout, stale-after, send-wait, return-lag, lag-hold, unknown-answer, backlog, workers, max-connections, log-level, log-format, control-socket, state-file")]
     [InlineData("\n\n\nconfig = /other.conf", "/etc/patroni-agent.conf line 4: \"config\" cannot be set in the config file; use --config or PATRONI_AGENT_CONFIG")]
     [InlineData("workers = 2\n# again\nWorkers = 3", "/etc/patroni-agent.conf line 3: workers is already set on line 1")]
     [InlineData("poll_interval = 1s\npoll-interval = 1s", "/etc/patroni-agent.conf line 2: poll-interval is already set on line 1")]

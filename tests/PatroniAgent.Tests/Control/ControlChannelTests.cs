@@ -1,9 +1,11 @@
 using System.Net.Sockets;
 using System.Runtime.Versioning;
 using System.Text;
+using PatroniAgent.AgentProtocol;
 using PatroniAgent.Answers;
 using PatroniAgent.Control;
 using PatroniAgent.Patroni;
+using PatroniAgent.Server;
 using PatroniAgent.Watcher;
 using PatroniAgent.Tests.Support;
 
@@ -72,8 +74,8 @@ public sealed class ControlChannelTests : IAsyncLifetime
     }
 
     [Theory]
-    [InlineData("reboot", "error unknown request; expected ping, poll, override drain|maint [REASON] or override ready")]
-    [InlineData("", "error unknown request; expected ping, poll, override drain|maint [REASON] or override ready")]
+    [InlineData("reboot", "error unknown request; expected ping, poll, override drain|maint [REASON], override ready or wait MILLISECONDS override ...")]
+    [InlineData("", "error unknown request; expected ping, poll, override drain|maint [REASON], override ready or wait MILLISECONDS override ...")]
     [InlineData("override ready now", "error expected drain or maint, got \"ready\"")]
     [InlineData("override up ready", "error expected drain or maint, got \"up\"")]
     [InlineData("override maint a # up ready 100%", "error the reason must not contain #: HAProxy would read the text after it as a second reason")]
@@ -191,9 +193,89 @@ public sealed class ControlChannelTests : IAsyncLifetime
         Assert.Equal("the agent is not running (nothing listens on it)", problem);
     }
 
-    private string Send(string line)
+    [Fact]
+    public async Task Wait_replies_once_every_recent_checker_was_answered_with_the_override_and_names_those_that_were_not()
     {
-        Assert.True(ControlClient.TrySend(SocketPath, line, out string reply, out string problem), problem);
+        _patroni.Status(PatroniFixtures.Load("v4.1.4-primary"));
+        _channel!.Start();
+        using var stop = new CancellationTokenSource();
+        var polling = new Thread(() => Watcher.Run(stop.Token)) { IsBackground = true };
+        polling.Start();
+        var board = Watcher.Board;
+        var haproxy = PeerAddress.From([10, 0, 0, 1]);
+        var stopped = PeerAddress.From([10, 0, 0, 2]);
+        try
+        {
+            await Eventually.WaitFor(() => board.Current.Status is not null, TimeSpan.FromSeconds(10), () => "the watcher did not poll");
+            board.Answer(AgentRequest.For(Mode.Primary), "primary\n"u8, stopped);
+
+            string drained = await WhileChecking([haproxy, stopped], () => Send("wait 10000 override drain kernel update", TimeSpan.FromSeconds(15)));
+            Assert.Matches(@"^ok heard by 2 of 2 checkers in \d+ ms: 10\.0\.0\.[12] 10\.0\.0\.[12]$", drained);
+            Assert.All(board.Checkers.Snapshot(), c => Assert.Equal(AnswerKind.Drain, c.LastKind));
+            await Eventually.WaitFor(() => _log.Lines.Any(l => l.Message.StartsWith("primary: drain heard by 2 of 2 checkers in ", StringComparison.Ordinal)),
+                TimeSpan.FromSeconds(10), () => "no heard-by line was logged");
+
+            string ready = await WhileChecking([haproxy], () => Send("wait 300 override ready", TimeSpan.FromSeconds(5)));
+            Assert.Matches(@"^timeout heard by 1 of 2 checkers; not by 10\.0\.0\.2 \(last check \d+\.\d s ago\)$", ready);
+            Assert.Null(Watcher.Override);
+
+            Assert.Equal("error expected wait MILLISECONDS override ..., with 1 to 3600000 milliseconds", Send("wait 0 override ready"));
+            Assert.Equal("error expected wait MILLISECONDS override ..., with 1 to 3600000 milliseconds", Send("wait 100 poll"));
+            Assert.Equal("error expected drain or maint, got \"up\"", Send("wait 100 override up"));
+        }
+        finally
+        {
+            stop.Cancel();
+            Watcher.PollNow();
+            polling.Join();
+        }
+    }
+
+    [Fact]
+    public void Checkers_lists_every_address_with_what_it_asked_and_whether_it_has_the_current_answers()
+    {
+        _channel!.Start();
+        var board = Watcher.Board;
+        Assert.Equal("ok 0", Send("checkers"));
+        board.Answer(AgentRequest.For(Mode.Primary), "replica\n"u8, PeerAddress.From([192, 0, 2, 1]));
+        board.PublishUnknown(Snapshot.Unknown(UnknownAnswer.Default, "patroni refused the connection"));
+
+        var lines = Send("checkers").Split('\n');
+
+        Assert.Equal("ok 1", lines[0]);
+        Assert.Matches(@"^192\.0\.2\.1 asked replica, answered unknown; 1 checks, the first \d+\.\d s ago, the last \d+\.\d s ago; has the current answers not yet$", lines[1]);
+    }
+
+    /// <summary>Runs <paramref name="request"/> while <paramref name="peers"/> check every 5 ms, as HAProxy instances would.</summary>
+    private async Task<string> WhileChecking(PeerAddress[] peers, Func<string> request)
+    {
+        using var done = new CancellationTokenSource();
+        var board = Watcher.Board;
+        var checking = Task.Run(async () =>
+        {
+            while (!done.IsCancellationRequested)
+            {
+                foreach (var peer in peers)
+                {
+                    board.Answer(AgentRequest.For(Mode.Primary), "primary\n"u8, peer);
+                }
+                await Task.Delay(5);
+            }
+        });
+        try
+        {
+            return await Task.Run(request);
+        }
+        finally
+        {
+            done.Cancel();
+            await checking;
+        }
+    }
+
+    private string Send(string line, TimeSpan? limit = null)
+    {
+        Assert.True(ControlClient.TrySend(SocketPath, line, out string reply, out string problem, limit), problem);
         return reply;
     }
 

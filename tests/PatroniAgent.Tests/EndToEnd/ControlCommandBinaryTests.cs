@@ -118,6 +118,54 @@ public sealed class ControlCommandBinaryTests : IDisposable
     }
 
     [Fact]
+    public async Task Drain_wait_returns_once_every_checker_heard_it_and_ready_wait_names_the_checker_that_stopped()
+    {
+        await using var patroni = new FakePatroni().Status(PatroniFixtures.Load("v4.1.4-primary"));
+        int port = PublishedAgent.FreePort();
+        var endPoint = new IPEndPoint(IPAddress.Loopback, port);
+        using var agent = StartAgent(patroni, port, "--poll-interval", "200ms");
+        await AgentClient.EventuallyAsync(endPoint, "primary\n", "up ready 100% #primary, timeline 1\n");
+        await WaitForSocketAsync();
+        using var done = new CancellationTokenSource();
+        var haproxy = Task.Run(async () =>
+        {
+            while (!done.IsCancellationRequested)
+            {
+                await AgentClient.CheckAsync(endPoint, "primary\n");
+                await Task.Delay(20);
+            }
+        });
+        try
+        {
+            var drained = await Task.Run(() => Run("drain", "--reason", "kernel update", "--wait", "--timeout", "20s"));
+            Assert.True(drained.ExitCode == 0, drained.Error);
+            Assert.Matches(@"override drain set, answers say ""#operator: kernel update""; heard by 1 of 1 checkers in \d+ ms: 127\.0\.0\.1\n$", drained.Output);
+            Assert.Equal("up drain #operator: kernel update\n", await AgentClient.CheckAsync(endPoint, "primary\n"));
+            await agent.EventuallyLoggedAsync("primary: drain heard by 1 of 1 checkers in ");
+
+            var (reply, _) = await AgentClient.ReadUntilTheEndAsync(endPoint, "primary\n", IPAddress.Parse("127.0.0.2"));
+            Assert.Equal("up drain #operator: kernel update\n", reply);
+            var check = Run("check", "--patroni-url", patroni.Url.ToString());
+            Assert.Matches(@"heard by \(the running agent's checkers, the most recent first\):\n  127\.0\.0\.[12] asked primary, answered drain; \d+ checks", check.Output);
+            Assert.Contains("  127.0.0.2 asked primary, answered drain; 1 checks, the first ", check.Output);
+
+            var ready = await Task.Run(() => Run("ready", "--wait", "--timeout", "1s"));
+            Assert.Equal(1, ready.ExitCode);
+            Assert.Matches(@"ready: override cleared, but not every checker heard it within 1 s: heard by 1 of 2 checkers; not by 127\.0\.0\.2 \(last check \d+\.\d s ago\)", ready.Error);
+            Assert.Equal("up ready 100% #primary, timeline 1\n", await AgentClient.CheckAsync(endPoint, "primary\n"));
+        }
+        finally
+        {
+            done.Cancel();
+            await haproxy;
+        }
+        var unreachable = PublishedAgent.Run(PublishedAgent.Path,
+            ["drain", "--wait", "--control-socket", Path.Combine(_directory, "none.sock"), "--state-file", StateFile], Limit);
+        Assert.Equal(1, unreachable.ExitCode);
+        Assert.Contains("cannot reach the agent", unreachable.Error);
+    }
+
+    [Fact]
     public void A_bad_reason_is_refused_with_exit_2_and_nothing_is_stored()
     {
         var result = Run("drain", "--reason", "half # half");

@@ -18,7 +18,7 @@ public class MetricsBinaryTests
         var metrics = new IPEndPoint(IPAddress.Loopback, metricsPort);
         using var agent = new AgentProcess(
             "--listen", $"127.0.0.1:{port}=primary", "--metrics-listen", $"127.0.0.1:{metricsPort}",
-            "--patroni-url", patroni.Url.ToString(), "--poll-interval", "50ms", "--stale-after", "1s");
+            "--patroni-url", patroni.Url.ToString(), "--poll-interval", "50ms", "--stale-after", "5s");
 
         await AgentClient.EventuallyAsync(endPoint, "primary\n", "up ready 100% #primary, timeline 1\n");
         for (int i = 0; i < 3; i++)
@@ -30,9 +30,17 @@ public class MetricsBinaryTests
         var parsed = PrometheusText.Parse(text);
         Assert.Equal(3, parsed.Value("patroni_agent_checks_total", ("protocol", "agent"), ("mode", "replica"), ("answer", "maint")));
         Assert.True(parsed.Value("patroni_agent_checks_total", ("protocol", "agent"), ("mode", "primary"), ("answer", "ready")) >= 1);
-        Assert.Equal(1, parsed.Value("patroni_agent_answer", ("mode", "primary"), ("answer", "ready")));
+        Assert.Equal(1, parsed.Value("patroni_agent_answer", ("scope", "demo4"), ("name", "pg1"), ("mode", "primary"), ("answer", "ready")));
         Assert.True(parsed.Value("patroni_agent_poll_duration_seconds_count") >= 1);
-        Assert.True(parsed.Value("patroni_agent_last_good_poll_age_seconds") < 1);
+        double goodPoll = parsed.Value("patroni_agent_last_good_poll_timestamp_seconds");
+        Assert.InRange(goodPoll, NowUnix() - 5, NowUnix());
+        Assert.Equal(1, parsed.Value("patroni_agent_checkers_recent"));
+        Assert.Equal(1, parsed.Value("patroni_agent_checkers", ("answer", "maint")));
+        Assert.True(parsed.Value("process_resident_memory_bytes") > 1 << 20);
+        Assert.True(parsed.Value("process_open_fds") >= 3);
+        Assert.True(parsed.Value("process_max_fds") >= parsed.Value("process_open_fds"));
+        Assert.InRange(parsed.Value("process_start_time_seconds"), NowUnix() - 60, NowUnix());
+        Assert.True(parsed.Value("process_cpu_seconds_total") > 0);
         string version = PublishedAgent.Run(PublishedAgent.Path, ["--version"], TimeSpan.FromSeconds(30)).Output.Trim().Split(' ')[1];
         Assert.Equal(1, parsed.Value("patroni_agent_build_info", ("version", version)));
 
@@ -46,9 +54,10 @@ public class MetricsBinaryTests
         await AgentClient.EventuallyAsync(endPoint, "primary\n", "down #patroni refused the connection; was: primary, timeline 1\n");
         var down = PrometheusText.Parse(await ScrapeAsync(metrics, "/metrics"));
         Assert.True(down.Value("patroni_agent_poll_errors_total", ("kind", "refused")) >= 1);
-        Assert.Equal(1, down.Value("patroni_agent_answer", ("mode", "primary"), ("answer", "unknown")));
+        Assert.Equal(1, down.Value("patroni_agent_answer", ("scope", "demo4"), ("name", "pg1"), ("mode", "primary"), ("answer", "unknown")));
         Assert.True(down.Value("patroni_agent_answer_transitions_total", ("mode", "primary")) >= 2);
-        Assert.True(down.Value("patroni_agent_last_good_poll_age_seconds") >= 1);
+        // Stale-after runs on the monotonic clock and the timestamp on the wall clock, in milliseconds: 0.1 s for the two.
+        Assert.True(NowUnix() - down.Value("patroni_agent_last_good_poll_timestamp_seconds") >= 4.9);
         await agent.EventuallyLoggedAsync($"serving metrics on http://127.0.0.1:{metricsPort}/metrics and /status");
     }
 
@@ -122,6 +131,8 @@ public class MetricsBinaryTests
             }
         }
     }
+
+    private static double NowUnix() => DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() / 1000.0;
 
     private static async Task<string> ScrapeAsync(IPEndPoint metrics, string path)
     {

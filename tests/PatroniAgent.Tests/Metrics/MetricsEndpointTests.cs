@@ -24,9 +24,13 @@ public sealed class MetricsEndpointTests : IDisposable
     private static readonly string[] Families =
     [
         "patroni_agent_build_info", "patroni_agent_checks_total", "patroni_agent_answer", "patroni_agent_answer_transitions_total",
-        "patroni_agent_poll_duration_seconds", "patroni_agent_poll_errors_total", "patroni_agent_last_good_poll_age_seconds",
-        "patroni_agent_lag_polls_total", "patroni_agent_open_connections", "patroni_agent_evicted_connections_total", "patroni_agent_refused_connections_total",
+        "patroni_agent_poll_duration_seconds", "patroni_agent_poll_errors_total", "patroni_agent_last_good_poll_timestamp_seconds",
+        "patroni_agent_lag_polls_total", "patroni_agent_checkers_recent", "patroni_agent_checkers", "patroni_agent_open_connections", "patroni_agent_evicted_connections_total", "patroni_agent_refused_connections_total",
+        "process_cpu_seconds_total", "process_resident_memory_bytes", "process_virtual_memory_bytes", "process_start_time_seconds",
+        "process_open_fds", "process_max_fds",
     ];
+
+    private static double NowUnix => DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() / 1000.0;
 
     private readonly ManualTime _time = new();
     private readonly ScriptedPoller _poller;
@@ -106,7 +110,7 @@ public sealed class MetricsEndpointTests : IDisposable
         Assert.Equal(0.004, after.Value("patroni_agent_poll_duration_seconds_sum"), 9);
         Assert.Equal(1, after.Value("patroni_agent_poll_duration_seconds_bucket", ("le", "0.005")));
         Assert.Equal(0, after.Value("patroni_agent_poll_duration_seconds_bucket", ("le", "0.0025")));
-        Assert.Equal(0.004, after.Value("patroni_agent_last_good_poll_age_seconds"), 9);
+        Assert.InRange(after.Value("patroni_agent_last_good_poll_timestamp_seconds"), NowUnix - 60, NowUnix);
     }
 
     [Fact]
@@ -114,7 +118,7 @@ public sealed class MetricsEndpointTests : IDisposable
     {
         var before = await ScrapeAsync();
         Assert.Equal(0, before.Value("patroni_agent_lag_polls_total", ("source", "leader")));
-        Assert.DoesNotContain("patroni_agent_lag_reference_age_seconds", before.Families);
+        Assert.DoesNotContain("patroni_agent_lag_reference_timestamp_seconds", before.Families);
 
         var replica = Statuses.Running(PatroniRole.Replica, "replica");
         _poller.Then(new PollResult(replica, null) { LagSource = LagSource.Leader, LagAge = TimeSpan.FromMilliseconds(300) }, TimeSpan.FromMilliseconds(4));
@@ -130,15 +134,16 @@ public sealed class MetricsEndpointTests : IDisposable
         Assert.Equal(["leader", "cluster"], metrics.Samples("patroni_agent_lag_polls_total").Select(s => s.Labels["source"]));
         Assert.Equal(2, metrics.Value("patroni_agent_lag_polls_total", ("source", "leader")));
         Assert.Equal(1, metrics.Value("patroni_agent_lag_polls_total", ("source", "cluster")));
-        Assert.Equal("gauge", metrics.TypeOf("patroni_agent_lag_reference_age_seconds"));
-        Assert.Equal(4, metrics.Value("patroni_agent_lag_reference_age_seconds"));
+        Assert.Equal("gauge", metrics.TypeOf("patroni_agent_lag_reference_timestamp_seconds"));
+        Assert.InRange(metrics.Value("patroni_agent_lag_reference_timestamp_seconds"), NowUnix - 60, NowUnix - 4);
 
         _watcher.PollOnce(CancellationToken.None);
         var (_, body) = await GetAsync("GET /status HTTP/1.1\r\nHost: x\r\n\r\n");
         using var status = JsonDocument.Parse(body);
         Assert.Equal(2, status.RootElement.GetProperty("lag_polls").GetProperty("leader").GetInt64());
         Assert.Equal(1, status.RootElement.GetProperty("lag_polls").GetProperty("cluster").GetInt64());
-        Assert.Equal(4, status.RootElement.GetProperty("lag_reference_age_seconds").GetDouble());
+        var lagReference = status.RootElement.GetProperty("lag_reference_at").GetDateTimeOffset();
+        Assert.InRange(DateTimeOffset.UtcNow - lagReference, TimeSpan.FromSeconds(4), TimeSpan.FromSeconds(60));
     }
 
     [Fact]
@@ -146,6 +151,7 @@ public sealed class MetricsEndpointTests : IDisposable
     {
         _poller.Then(new PollResult(Statuses.LeaderPrimary, null), TimeSpan.FromMilliseconds(4));
         _watcher.PollOnce(CancellationToken.None);
+        double good = (await ScrapeAsync()).Value("patroni_agent_last_good_poll_timestamp_seconds");
         _poller.Then(PollResult.Failed("no answer from patroni within 1000 ms", PollErrorKind.Timeout), TimeSpan.FromSeconds(1));
         _poller.Then(PollResult.Failed("TLS handshake with patroni failed", PollErrorKind.Tls), TimeSpan.FromSeconds(1));
         _poller.Then(PollResult.Failed("TLS handshake with patroni failed", PollErrorKind.Tls), TimeSpan.FromSeconds(2));
@@ -158,7 +164,8 @@ public sealed class MetricsEndpointTests : IDisposable
         Assert.Equal(1, metrics.Value("patroni_agent_poll_errors_total", ("kind", "timeout")));
         Assert.Equal(2, metrics.Value("patroni_agent_poll_errors_total", ("kind", "tls")));
         Assert.Equal(0, metrics.Value("patroni_agent_poll_errors_total", ("kind", "refused")));
-        Assert.Equal(4.004, metrics.Value("patroni_agent_last_good_poll_age_seconds"), 9);
+        Assert.Equal(good, metrics.Value("patroni_agent_last_good_poll_timestamp_seconds"));
+        Assert.Equal(_watcher.Polls.LastGoodAt!.Value.ToUnixTimeMilliseconds() / 1000.0, good);
         Assert.Equal(1, metrics.Value("patroni_agent_answer", ("mode", "primary"), ("answer", "unknown")));
         Assert.Equal(2, metrics.Value("patroni_agent_answer_transitions_total", ("mode", "primary")));
         Assert.Equal(4, metrics.Value("patroni_agent_poll_duration_seconds_count"));
@@ -224,7 +231,7 @@ public sealed class MetricsEndpointTests : IDisposable
         Assert.Equal("unknown: waiting for the first answer from patroni", json.RootElement.GetProperty("summary").GetString());
         Assert.Equal(JsonValueKind.Null, json.RootElement.GetProperty("last_good_poll").ValueKind);
         Assert.Equal(JsonValueKind.Null, json.RootElement.GetProperty("last_error").ValueKind);
-        Assert.Equal(JsonValueKind.Null, json.RootElement.GetProperty("lag_reference_age_seconds").ValueKind);
+        Assert.Equal(JsonValueKind.Null, json.RootElement.GetProperty("lag_reference_at").ValueKind);
         Assert.Equal("down #waiting for the first answer from patroni", json.RootElement.GetProperty("modes").GetProperty("primary").GetString());
     }
 

@@ -65,7 +65,7 @@ public partial class ExampleConfigTests
         AgentOptions loaded = Load(uncommented);
 
         Assert.Equal([new IPEndPoint(IPAddress.IPv6Any, 8009)], loaded.HttpListeners);
-        Assert.Equal([new IPEndPoint(IPAddress.Loopback, 9187)], loaded.MetricsListeners);
+        Assert.Equal([new IPEndPoint(IPAddress.Loopback, 8010)], loaded.MetricsListeners);
         Assert.Equal([IPNetwork.Parse("10.0.0.0/24")], loaded.Allow);
         AssertSameOptions(Shipped, loaded with { MetricsListeners = [], Allow = [] });
     }

@@ -90,6 +90,10 @@ public sealed partial class ReleaseBuild : IDisposable
             ["usr/share/doc/patroni-agent/README.md"] = "-rw-r--r--",
             ["usr/share/doc/patroni-agent/copyright"] = "-rw-r--r--",
         };
+        foreach (string file in System.IO.Directory.GetFiles(Path.Combine(PublishedAgent.RepositoryRoot, "src", "PatroniAgent", "Packaging", "monitoring")))
+        {
+            files["usr/share/patroni-agent/monitoring/" + Path.GetFileName(file)] = "-rw-r--r--";
+        }
         foreach (string doc in System.IO.Directory.GetFiles(Path.Combine(PublishedAgent.RepositoryRoot, "docs"), "*.md"))
         {
             files["usr/share/doc/patroni-agent/" + Path.GetFileName(doc)] = "-rw-r--r--";

@@ -45,6 +45,9 @@ public partial class RpmPackageTests(ReleaseBuild release)
             .. ReleaseBuild.ExpectedFiles().Keys.Where(k => k.StartsWith("usr/share/doc/") && !k.EndsWith("/copyright")).Select(k => "/" + k),
             "/usr/share/licenses/patroni-agent/LICENSE",
             "/usr/share/man/man1/patroni-agent.1.gz",
+            "/usr/share/patroni-agent",
+            "/usr/share/patroni-agent/monitoring",
+            .. ReleaseBuild.ExpectedFiles().Keys.Where(k => k.StartsWith("usr/share/patroni-agent/")).Select(k => "/" + k),
         ];
 
         Assert.Equal(expected.Order(StringComparer.Ordinal), Query(arch, "--list").Split('\n', StringSplitOptions.RemoveEmptyEntries));

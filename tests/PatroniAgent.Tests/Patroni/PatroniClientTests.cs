@@ -33,6 +33,8 @@ public class PatroniClientTests
             State = "running",
             Timeline = 1,
             LagBytes = 0,
+            Scope = "demo4",
+            Name = "pg1",
         }, result.Status);
         Assert.Equal(1, fake.Requests);
     }
@@ -96,6 +98,7 @@ public class PatroniClientTests
             Timeline = 4,
             LagBytes = 12345,
             UnreplayedBytes = 0,
+            Scope = "demo",
         }, result.Status);
         Assert.Equal(2, fake.Requests);
     }
@@ -209,6 +212,8 @@ public class PatroniClientTests
             LagBytes = null,
             UnreplayedBytes = 0,
             ReplicationState = "streaming",
+            Scope = "demo4",
+            Name = "pg2",
         }, result.Status);
         Assert.Equal(2, fake.Requests);
     }

@@ -53,6 +53,8 @@ public class PatroniDecoderTests
             QuorumStandby = false,
             ReplicationState = role == PatroniRole.Replica && state == "running" && fixture.StartsWith("v4.", StringComparison.Ordinal) ? "streaming" : null,
             Paused = paused,
+            Scope = fixture.StartsWith("v4.", StringComparison.Ordinal) ? "demo4" : "demo",
+            Name = member,
         };
         Assert.Equal(expected, status);
         Assert.Equal(state == "running", status.IsRunning);
@@ -272,6 +274,8 @@ public class PatroniDecoderTests
             State = "running",
             Timeline = 3,
             UnreplayedBytes = 10,
+            Scope = "standby",
+            Name = "s1",
         }, status);
         Assert.Equal("s1", member);
     }
