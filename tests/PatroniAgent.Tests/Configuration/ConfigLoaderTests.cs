@@ -661,7 +661,7 @@ public class ConfigLoaderTests
     }
 
     [Theory]
-    [InlineData(new[] { "--metrics-listen", "127.0.0.1" }, "--metrics-listen: \"127.0.0.1\" needs ADDR:PORT, e.g. 127.0.0.1:9187 or *:9187")]
+    [InlineData(new[] { "--metrics-listen", "127.0.0.1" }, "--metrics-listen: \"127.0.0.1\" needs ADDR:PORT, e.g. 127.0.0.1:8010 or *:8010")]
     [InlineData(new[] { "--metrics-listen", "db1:9187" }, "--metrics-listen: \"db1\" in \"db1:9187\" is not an IPv4 address, a bracketed IPv6 address, * or localhost")]
     [InlineData(new[] { "--metrics-listen", "127.0.0.1:9187", "--metrics-listen", "localhost:9187" },
         "--metrics-listen: 127.0.0.1:9187 is listed more than once, or overlaps a check listener (* covers every address); the metrics endpoint needs an address of its own")]
