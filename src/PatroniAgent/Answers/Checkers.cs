@@ -101,8 +101,8 @@ public sealed class Checkers
         return list;
     }
 
-    /// <summary>The checkers whose last check was at or after the timestamp <paramref name="since"/>.</summary>
-    public List<Checker> SeenSince(long since) => Snapshot().FindAll(c => c.LastCheck >= since);
+    /// <summary><see cref="RecentWindow"/> in the timestamp units of <paramref name="time"/>.</summary>
+    public static long Window(TimeProvider time) => (long)(RecentWindow.TotalSeconds * time.TimestampFrequency);
 
     private int Find(ulong high, ulong low)
     {

@@ -296,7 +296,7 @@ public sealed partial class ControlChannel : IDisposable
             }
             await Task.Delay(WaitStep, _stopping.Token).ConfigureAwait(false);
         }
-        long window = (long)(Checkers.RecentWindow.TotalSeconds * time.TimestampFrequency);
+        long window = Checkers.Window(time);
         while (true)
         {
             var hearing = Hearing.Of(board.Checkers.Snapshot(), generation, requestedAt, window);

@@ -125,7 +125,7 @@ public sealed class AgentMetrics(AnswerBoard board, RoleWatcher watcher, AgentSe
     {
         var time = board.Time;
         long now = time.GetTimestamp();
-        long since = now - (long)(Checkers.RecentWindow.TotalSeconds * time.TimestampFrequency);
+        long since = now - Checkers.Window(time);
         var checkers = board.Checkers.Snapshot();
         var recent = checkers.FindAll(c => c.LastCheck >= since);
         Header(text, "patroni_agent_checkers_recent", "gauge", $"Addresses (HAProxy instances or hosts) that checked in the last {Checkers.RecentWindow.TotalSeconds:0} s.");
@@ -202,7 +202,7 @@ public sealed class AgentMetrics(AnswerBoard board, RoleWatcher watcher, AgentSe
         long current = board.Current.Generation;
         DateTimeOffset At(long timestamp) => nowUtc - time.GetElapsedTime(timestamp, now);
         return board.Checkers.Snapshot()
-            .Where(c => time.GetElapsedTime(c.LastCheck, now) <= Checkers.RecentWindow)
+            .Where(c => c.LastCheck >= now - Checkers.Window(time))
             .Select(c => new StatusChecker
             {
                 Address = c.Address.ToString(),

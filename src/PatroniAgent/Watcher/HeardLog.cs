@@ -56,7 +56,7 @@ public sealed partial class HeardLog : IDisposable
             {
                 return;
             }
-            long window = (long)(Checkers.RecentWindow.TotalSeconds * _time.TimestampFrequency);
+            long window = Checkers.Window(_time);
             var hearing = Hearing.Of(_board.Checkers.Snapshot(), change.Snapshot.Generation, change.At, window);
             bool over = _time.GetElapsedTime(change.At) >= Checkers.RecentWindow;
             if (!hearing.Complete && !over)
