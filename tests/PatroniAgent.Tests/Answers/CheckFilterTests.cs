@@ -2,7 +2,6 @@ using System.Text;
 using PatroniAgent.AgentProtocol;
 using PatroniAgent.Answers;
 using PatroniAgent.Patroni;
-using PatroniAgent.Tests.Properties;
 using PatroniAgent.Tests.Support;
 
 namespace PatroniAgent.Tests.Answers;

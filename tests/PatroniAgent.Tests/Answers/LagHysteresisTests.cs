@@ -3,7 +3,6 @@ using PatroniAgent.AgentProtocol;
 using PatroniAgent.Answers;
 using PatroniAgent.Patroni;
 using Microsoft.Extensions.Logging;
-using PatroniAgent.Tests.Properties;
 using PatroniAgent.Tests.Support;
 using PatroniAgent.Watcher;
 

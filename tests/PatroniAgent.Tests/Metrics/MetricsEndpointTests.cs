@@ -9,7 +9,6 @@ using PatroniAgent.Patroni;
 using PatroniAgent.Policy;
 using PatroniAgent.Server;
 using PatroniAgent.Watcher;
-using PatroniAgent.Tests.Properties;
 using PatroniAgent.Tests.Support;
 
 namespace PatroniAgent.Tests.Metrics;

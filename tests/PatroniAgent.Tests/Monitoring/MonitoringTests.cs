@@ -8,7 +8,6 @@ using PatroniAgent.Patroni;
 using PatroniAgent.Server;
 using PatroniAgent.Watcher;
 using PatroniAgent.Tests.EndToEnd;
-using PatroniAgent.Tests.Properties;
 using PatroniAgent.Tests.Support;
 
 namespace PatroniAgent.Tests.Monitoring;

@@ -1,6 +1,7 @@
 using System.Text;
 using FsCheck;
 using FsCheck.Fluent;
+using PatroniAgent.Tests.Support;
 
 namespace PatroniAgent.Tests.Properties;
 

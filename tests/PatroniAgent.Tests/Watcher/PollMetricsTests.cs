@@ -2,7 +2,6 @@ using Microsoft.Extensions.Logging.Abstractions;
 using PatroniAgent.Answers;
 using PatroniAgent.Patroni;
 using PatroniAgent.Watcher;
-using PatroniAgent.Tests.Properties;
 using PatroniAgent.Tests.Support;
 
 namespace PatroniAgent.Tests.Watcher;

@@ -7,7 +7,6 @@ using PatroniAgent.Answers;
 using PatroniAgent.Patroni;
 using PatroniAgent.Policy;
 using PatroniAgent.Watcher;
-using PatroniAgent.Tests.Properties;
 using PatroniAgent.Tests.Support;
 
 namespace PatroniAgent.Tests.Watcher;

@@ -1,7 +1,6 @@
 using PatroniAgent.Patroni;
-using PatroniAgent.Tests.Support;
 
-namespace PatroniAgent.Tests.Properties;
+namespace PatroniAgent.Tests.Support;
 
 /// <summary>
 /// A stand-in for <see cref="PatroniClient"/> that returns the poll results a test scripts, each after

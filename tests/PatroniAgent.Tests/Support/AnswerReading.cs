@@ -2,7 +2,7 @@ using System.Text;
 using System.Text.RegularExpressions;
 using PatroniAgent.AgentProtocol;
 
-namespace PatroniAgent.Tests.Properties;
+namespace PatroniAgent.Tests.Support;
 
 /// <summary>
 /// Reads the agent's replies as HAProxy does: an agent line's words end at the first <c>#</c> and are
