@@ -131,7 +131,7 @@ public class ClusterTests(Cluster cluster)
                     using var connection = Cluster.Connect(host, 5432, timeoutSeconds: 1);
                     accepts = true;
                 }
-                catch (Exception e) when (e is NpgsqlException or SocketException or TimeoutException)
+                catch (Exception e) when (e is NpgsqlException or SocketException or TimeoutException or IOException)
                 {
                     accepts = false;
                 }
