@@ -269,6 +269,7 @@ public class DifferentialTests(Cluster cluster, ITestOutputHelper output)
         var unexpected = new List<string>();
         int compared = 0, following = 0, leaderNotRunning = 0;
         var longest = TimeSpan.Zero;
+        string longestAt = "";
         var clock = Stopwatch.StartNew();
         var switchover = Task.Run(() => cluster.Run(TimeSpan.FromMinutes(2), "switchover", candidate));
         TimeSpan? settledFrom = null;
@@ -301,7 +302,11 @@ public class DifferentialTests(Cluster cluster, ITestOutputHelper output)
                     if (sinceChange <= Follow)
                     {
                         following++;
-                        if (sinceChange > longest) longest = sinceChange;
+                        if (sinceChange > longest)
+                        {
+                            longest = sinceChange;
+                            longestAt = $" (GET {target} on {node} at {now.TotalSeconds:0.00} s: Patroni {after}, agent {agent})";
+                        }
                         continue;
                     }
                     string request = $"GET {target}";
@@ -316,7 +321,7 @@ public class DifferentialTests(Cluster cluster, ITestOutputHelper output)
             }
         }
         output.WriteLine($"{Switchover} {leader} -> {candidate}: {compared} comparisons in {clock.Elapsed.TotalSeconds:0.0} s; "
-            + $"{following} where the agent still gave Patroni's previous answer, at most {longest.TotalMilliseconds:0} ms after Patroni's changed; "
+            + $"{following} where the agent still gave Patroni's previous answer, at most {longest.TotalMilliseconds:0} ms after Patroni's changed{longestAt}; "
             + $"{leaderNotRunning} allowed: {LeaderNotRunning}");
         Assert.Equal(candidate, cluster.Leader());
         Assert.True(unexpected.Count == 0, $"{unexpected.Count} unexpected differences during the switchover:\n{string.Join("\n", unexpected)}");
