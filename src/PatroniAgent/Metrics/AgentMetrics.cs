@@ -1,9 +1,9 @@
-using System.Globalization;
 using System.Text;
 using PatroniAgent.AgentProtocol;
 using PatroniAgent.Answers;
 using PatroniAgent.Server;
 using PatroniAgent.Watcher;
+using static PatroniAgent.Metrics.PrometheusFormat;
 
 namespace PatroniAgent.Metrics;
 
@@ -215,23 +215,4 @@ public sealed class AgentMetrics(AnswerBoard board, RoleWatcher watcher, AgentSe
             })
             .ToList();
     }
-
-    private static void Header(StringBuilder text, string name, string type, string help) =>
-        text.Append("# HELP ").Append(name).Append(' ').Append(help).Append('\n')
-            .Append("# TYPE ").Append(name).Append(' ').Append(type).Append('\n');
-
-    private static void Sample(StringBuilder text, string name, string? labels, double value)
-    {
-        text.Append(name);
-        if (labels is not null)
-        {
-            text.Append('{').Append(labels).Append('}');
-        }
-        text.Append(' ').Append(Number(value)).Append('\n');
-    }
-
-    private static string Number(double value) => value.ToString("R", CultureInfo.InvariantCulture);
-
-    /// <summary>Escapes a label value as the text format requires: backslash, double quote and newline.</summary>
-    private static string Escape(string value) => value.Replace("\\", "\\\\").Replace("\"", "\\\"").Replace("\n", "\\n");
 }

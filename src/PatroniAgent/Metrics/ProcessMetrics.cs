@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
+using static PatroniAgent.Metrics.PrometheusFormat;
 
 namespace PatroniAgent.Metrics;
 
@@ -61,8 +62,9 @@ public static class ProcessMetrics
         return null;
     }
 
-    private static void Family(StringBuilder text, string name, string type, string help, double value) =>
-        text.Append("# HELP ").Append(name).Append(' ').Append(help).Append('\n')
-            .Append("# TYPE ").Append(name).Append(' ').Append(type).Append('\n')
-            .Append(name).Append(' ').Append(value.ToString("R", CultureInfo.InvariantCulture)).Append('\n');
+    private static void Family(StringBuilder text, string name, string type, string help, double value)
+    {
+        Header(text, name, type, help);
+        Sample(text, name, null, value);
+    }
 }
