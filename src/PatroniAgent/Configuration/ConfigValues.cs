@@ -146,7 +146,7 @@ internal static class ConfigValues
         return value;
     }
 
-    /// <summary>A percentage: a whole number 0..100 and <c>%</c>.</summary>
+    /// <summary>A switch: <c>yes</c> or <c>no</c>.</summary>
     internal static bool ParseYesNo(string text, string where) => text switch
     {
         "yes" => true,
@@ -154,6 +154,7 @@ internal static class ConfigValues
         _ => throw Error(where, $"\"{text}\" is not yes or no"),
     };
 
+    /// <summary>A percentage: a whole number 0..100 and <c>%</c>.</summary>
     internal static int ParsePercent(string text, string where)
     {
         string digits = text.EndsWith('%') ? text[..^1] : "";
