@@ -207,12 +207,13 @@ internal sealed unsafe partial class EventLoop : IDisposable
                 }
                 return;
             }
-            if (allow is not null && !allow.Allows(PeerBytes()))
+            var peer = PeerBytes();
+            if (allow is not null && !allow.Allows(peer))
             {
-                Refuse(fd, listener);
+                Refuse(fd, listener, peer);
                 continue;
             }
-            OnAccepted(fd, listener, PeerAddress.From(PeerBytes()));
+            OnAccepted(fd, listener, PeerAddress.From(peer));
         }
     }
 
@@ -235,13 +236,13 @@ internal sealed unsafe partial class EventLoop : IDisposable
     /// Closes a connection from outside the allow list unanswered and unread, with a reset: the client
     /// learns nothing but that it may not connect, and the kernel keeps no TIME_WAIT for it.
     /// </summary>
-    private void Refuse(int fd, int listener)
+    private void Refuse(int fd, int listener, ReadOnlySpan<byte> peer)
     {
         if (!_listeners[listener].ResetsOnClose)
         {
             Native.ResetOnClose(fd);
         }
-        _refusals.Add(PeerBytes(), Stopwatch.GetTimestamp());
+        _refusals.Add(peer, Stopwatch.GetTimestamp());
         Native.close(fd);
     }
 
