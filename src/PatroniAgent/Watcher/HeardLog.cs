@@ -23,12 +23,13 @@ public sealed partial class HeardLog : IDisposable
     private AnswerChange? _seen;
     private AnswerChange? _pending;
 
-    public HeardLog(AnswerBoard board, ILogger logger, TimeProvider time)
+    /// <summary>Logs the changes of <paramref name="board"/>, on its clock: its changes and checkers are stamped with it.</summary>
+    public HeardLog(AnswerBoard board, ILogger logger)
     {
         _board = board;
         _logger = logger;
-        _time = time;
-        _timer = time.CreateTimer(_ => Look(), null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        _time = board.Time;
+        _timer = _time.CreateTimer(_ => Look(), null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
     }
 
     /// <summary>Takes note of the board's last change of answer, when it is new, and starts looking.</summary>

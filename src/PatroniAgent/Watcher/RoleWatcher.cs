@@ -49,7 +49,7 @@ public sealed partial class RoleWatcher
         _time = time ?? TimeProvider.System;
         _lastSuccess = _time.GetTimestamp();
         Polls = new PollMetrics(_time);
-        Heard = new HeardLog(board, logger, _time);
+        Heard = new HeardLog(board, logger);
     }
 
     /// <summary>What the polls did, for the metrics and the status page.</summary>

@@ -22,7 +22,7 @@ public sealed class HeardLogTests : IDisposable
     public HeardLogTests()
     {
         _board = new AnswerBoard("down", TimeSpan.FromMinutes(5), _time);
-        _heard = new HeardLog(_board, _log, _time);
+        _heard = new HeardLog(_board, _log);
     }
 
     public void Dispose() => _heard.Dispose();
